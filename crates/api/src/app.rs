@@ -1,0 +1,117 @@
+//! `Application`: builds everything from a `Config` (clients, catalog, caches, keys, router) and
+//! serves it. Used by `tenantry serve` and by the integration tests alike.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tenancy::catalog::{CacheSettings, CatalogCache, CatalogStore, spawn_invalidation_watch};
+use tenancy::clusters::ClusterPools;
+use tenancy::provisioning::Provisioner;
+use tenancy::task::AbortOnDrop;
+use tenantry_auth::{AdminKey, JwtSettings, JwtVerifier, TokenMinter};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::ErrorChain;
+use crate::routes;
+use crate::state::AppState;
+use crate::tenant_stats::RequestCounters;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    _background: Vec<AbortOnDrop>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let state = build_state(config).await?;
+        let background = vec![
+            spawn_invalidation_watch(state.catalog.clone()),
+            AbortOnDrop::spawn(prepare_catalog(state.provisioner.clone())),
+        ];
+        let listener = TcpListener::bind(state.config.listen)
+            .await
+            .with_context(|| format!("TENANTRY_LISTEN: cannot bind {}", state.config.listen))?;
+        Ok(Application { listener, state, _background: background })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let router = routes::router(self.state.clone());
+        let result = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        drop(self._background);
+        result
+    }
+}
+
+/// Creates the catalog's indexes and finishes interrupted deletions, retrying while the catalog
+/// cluster is unreachable (the server starts anyway; `/readyz` says when it is usable).
+async fn prepare_catalog(provisioner: Provisioner) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let attempt = async {
+            provisioner.catalog().store().ensure_indexes().await?;
+            provisioner.resume_deletions().await
+        };
+        match attempt.await {
+            Ok(0) => return,
+            Ok(n) => return tracing::info!(tenants = n, "finished interrupted tenant deletions"),
+            Err(e) => tracing::warn!(error = %ErrorChain(&e), "catalog not ready; retrying"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let pools = ClusterPools::connect(&config.clusters, config.pools)
+        .await
+        .context("TENANTRY_MONGODB_URI / TENANTRY_CLUSTERS: cannot configure the MongoDB clients")?;
+    let catalog_db = pools.default_cluster()?.client().database(&config.catalog_db);
+    let catalog = CatalogCache::new(
+        CatalogStore::new(catalog_db),
+        CacheSettings { ttl: config.cache_ttl, ..CacheSettings::default() },
+    );
+    let verifier = JwtVerifier::new(&JwtSettings {
+        hs256_secret: config.jwt_secret.as_ref().map(|s| s.expose().to_string()),
+        public_key_paths: config.jwt_public_keys.clone(),
+        jwks_file: config.jwks_file.clone(),
+        issuer: config.jwt_issuer.clone(),
+        audience: config.jwt_audience.clone(),
+        leeway_secs: config.jwt_leeway_secs,
+    })?;
+    let admin_key = config.admin_key_sha256.as_deref().map(AdminKey::from_sha256_hex).transpose()?.map(Arc::new);
+    let minter = config
+        .jwt_secret
+        .as_ref()
+        .map(|s| Arc::new(TokenMinter::new(s.expose(), &config.jwt_issuer, &config.jwt_audience)));
+    if !verifier.has_keys() {
+        tracing::warn!("no JWT keys configured: every /v1 request will be refused (set TENANTRY_JWT_SECRET or TENANTRY_JWT_PUBLIC_KEYS)");
+    }
+    if admin_key.is_none() {
+        tracing::warn!("no admin key configured: /admin accepts platform-admin tokens only (set TENANTRY_ADMIN_KEY_SHA256)");
+    }
+    let provisioner = Provisioner::new(catalog.clone(), pools.clone(), config.db_prefix.clone());
+    Ok(AppState {
+        config: Arc::new(config),
+        catalog,
+        pools,
+        provisioner,
+        verifier,
+        admin_key,
+        minter,
+        requests: RequestCounters::default(),
+    })
+}

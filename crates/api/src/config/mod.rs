@@ -1,0 +1,64 @@
+//! Configuration: a TOML file and `TENANTRY_*` environment variables (the environment wins),
+//! parsed once at start. A bad setting stops the process with a message naming it; secrets are
+//! wrapped so that they never reach a log.
+
+mod load;
+mod secret;
+mod settings;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tenancy::DbPrefix;
+use tenancy::clusters::{ClusterConfig, PoolSettings};
+use tenancy::resolution::ResolutionPolicy;
+
+pub use load::ConfigError;
+pub use secret::Secret;
+pub use settings::{SETTINGS, Setting};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The default cluster first, then the extra ones.
+    pub clusters: Vec<ClusterConfig>,
+    pub catalog_db: String,
+    pub db_prefix: DbPrefix,
+    pub resolution: ResolutionPolicy,
+    pub trust_forwarded_host: bool,
+    pub jwt_secret: Option<Secret>,
+    pub jwt_public_keys: Vec<PathBuf>,
+    pub jwks_file: Option<PathBuf>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_leeway_secs: u64,
+    pub admin_key_sha256: Option<String>,
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    pub cache_ttl: Duration,
+    pub pools: PoolSettings,
+    pub migration_parallelism: usize,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads the file named by `file` (or `TENANTRY_CONFIG`), then the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        load::load(file, |name| std::env::var(name).ok())
+    }
+
+    /// Builds a configuration from explicit values (tests, tools): `name` → value, like env.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Config, ConfigError> {
+        let map: std::collections::HashMap<&str, String> = pairs.into_iter().collect();
+        load::load(None, |name| map.get(name).cloned())
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP plumbing shared by every route: problem errors, request ids, error mapping.
+
+mod errors;
+mod problem;
+pub mod request_id;
+
+pub use problem::{ApiError, ErrorChain, FieldError, render_problems};
+pub use request_id::{RequestId, assign_request_id};

@@ -1,0 +1,171 @@
+//! `ApiError`: every error the API returns, as an RFC 9457 problem document.
+//!
+//! Handlers return `ApiError`; it travels in the response's extensions and is rendered, with the
+//! request id, by `render_problems` (the outermost middleware). Responses produced by the router
+//! or by layers without a problem (unknown route, wrong method, timeout) are rendered there too,
+//! so every error response is `application/problem+json`. Causes are logged, never shown.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::request_id::RequestId;
+
+/// One bad field of a request (`lines[0].qty`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError { status, code, title, detail: detail.into(), errors: Vec::new(), retry_after_secs: None }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> ApiError {
+        let detail = format!("{} field(s) are invalid", errors.len());
+        ApiError { errors, ..ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "Validation failed", detail) }
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::validation(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
+    }
+
+    pub fn unavailable(code: &'static str, detail: impl Into<String>, retry_after_secs: u64) -> ApiError {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "Service unavailable", detail)
+        }
+    }
+
+    /// An unexpected failure: the cause goes to the log, the client sees only the request id.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        tracing::error!(error = %ErrorChain(cause), "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an unexpected error occurred; quote the request id")
+    }
+
+    /// The default problem for a bare status produced outside our handlers.
+    fn for_status(status: StatusCode) -> ApiError {
+        let (code, title, detail) = match status {
+            StatusCode::NOT_FOUND => ("not_found", "Not found", "no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed", "this route does not accept this method"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Payload too large", "the request body is over the limit"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported media type", "send application/json"),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+                return ApiError::unavailable("unavailable", "the request took too long", 1);
+            }
+            s if s.is_client_error() => ("bad_request", "Bad request", "the request is invalid"),
+            _ => ("internal", "Internal error", "an unexpected error occurred; quote the request id"),
+        };
+        ApiError::new(status, code, title, detail)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct ProblemDocument<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+/// Renders every error response as a problem document carrying the request id.
+pub async fn render_problems(request: Request, next: Next) -> Response {
+    let request_id = request.extensions().get::<RequestId>().cloned().unwrap_or_default();
+    let response = next.run(request).await;
+    let status = response.status();
+    let problem = response.extensions().get::<ApiError>().cloned();
+    let is_plain_error = (status.is_client_error() || status.is_server_error())
+        && response.headers().get(header::CONTENT_TYPE).is_none();
+    let problem = match problem {
+        Some(problem) => problem,
+        None if is_plain_error => ApiError::for_status(status),
+        None => return response,
+    };
+    let (mut parts, _) = response.into_parts();
+    let document = ProblemDocument {
+        kind: format!("urn:tenantry:problem:{}", problem.code),
+        title: problem.title,
+        status: problem.status.as_u16(),
+        detail: &problem.detail,
+        code: problem.code,
+        request_id: request_id.as_str(),
+        errors: &problem.errors,
+    };
+    let body = serde_json::to_vec(&document).unwrap_or_default();
+    parts.status = problem.status;
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(secs) = problem.retry_after_secs {
+        parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if problem.status == StatusCode::UNAUTHORIZED {
+        let challenge = HeaderValue::from_static("Bearer error=\"invalid_token\"");
+        parts.headers.insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Displays an error with its whole cause chain (for logs).
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

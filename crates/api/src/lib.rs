@@ -1,0 +1,19 @@
+//! The Tenantry HTTP server.
+//!
+//! A request flows: `http` (request id, problem rendering) → `telemetry` (request span) →
+//! `routes` → `auth` (admin guard) or `resolution` (JWT + selectors → `TenantContext`) → a thin
+//! handler that parses (`extract`), calls the tenancy layer, and maps the result.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod extract;
+pub mod http;
+pub mod resolution;
+mod routes;
+pub mod state;
+pub mod telemetry;
+mod tenant_stats;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,109 @@
+//! The tenant-resolution middleware of every `/v1` route.
+//!
+//! 1. authenticate the bearer JWT (401);
+//! 2. read the explicit selectors: `X-Tenant-ID`, and the host (subdomain of a base domain, or a
+//!    registered custom domain), each only if enabled;
+//! 3. decide the tenant with `tenancy::resolution::decide` (400 conflict/required, 403 mismatch —
+//!    decided before any catalog lookup, so a mismatch never reveals whether a tenant exists);
+//! 4. look the tenant up in the cached catalog (404 unknown, 403 suspended, 503 unavailable);
+//! 5. attach `TenantContext` and `Principal` to the request.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tenancy::resolution::{HostSelector, TokenTenants, decide};
+use tenancy::{Tenant, TenantContext, TenantId, TenantStatus};
+
+use crate::auth::{Principal, bearer_token};
+use crate::http::ApiError;
+use crate::state::AppState;
+
+pub const X_TENANT_ID: &str = "x-tenant-id";
+
+pub async fn resolve_tenant(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let claims = state.verifier.verify(bearer_token(request.headers())?)?;
+    let header = header_selector(&state, request.headers())?;
+    let host = host_selector(&state, request.headers()).await?;
+    let token = TokenTenants { tid: claims.tid.as_deref(), tenants: &claims.tenants };
+    let id = decide(host, header, token)?;
+    let tenant = available_tenant(&state, &id).await?;
+    let span = tracing::Span::current();
+    span.record("tenant", id.as_str());
+    span.record("actor", claims.sub.as_str());
+    state.requests.record(&id);
+    let context = TenantContext::new(tenant, claims.sub.clone());
+    request.extensions_mut().insert(context);
+    request.extensions_mut().insert(Principal { claims });
+    Ok(next.run(request).await)
+}
+
+fn header_selector(state: &AppState, headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
+    if !state.config.resolution.header {
+        return Ok(None);
+    }
+    let Some(value) = headers.get(X_TENANT_ID) else { return Ok(None) };
+    let raw = value.to_str().map_err(|_| ApiError::from(tenancy::InvalidTenantId::Charset))?;
+    Ok(Some(TenantId::parse(raw.trim())?))
+}
+
+async fn host_selector(state: &AppState, headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
+    let name = if state.config.trust_forwarded_host { "x-forwarded-host" } else { header::HOST.as_str() };
+    let Some(host) = headers.get(name).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    // A forwarded list names the original host first.
+    let host = host.split(',').next().unwrap_or("").trim();
+    match state.config.resolution.classify_host(host) {
+        HostSelector::None => Ok(None),
+        HostSelector::Subdomain(label) => Ok(Some(TenantId::parse(&label)?)),
+        HostSelector::CustomDomain(domain) => Ok(state.catalog.tenant_of_domain(&domain).await?),
+    }
+}
+
+async fn available_tenant(state: &AppState, id: &TenantId) -> Result<Arc<Tenant>, ApiError> {
+    let tenant = state.catalog.tenant(id).await?.ok_or_else(|| tenancy::TenancyError::NotFound(id.clone()))?;
+    match tenant.status {
+        TenantStatus::Active => Ok(tenant),
+        TenantStatus::Suspended => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            "Tenant suspended",
+            format!("tenant '{id}' is suspended"),
+        )),
+        TenantStatus::Provisioning | TenantStatus::Deleting => Err(ApiError {
+            retry_after_secs: Some(5),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tenant_unavailable",
+                "Tenant unavailable",
+                format!("tenant '{id}' is {}", tenant.status.as_str()),
+            )
+        }),
+    }
+}
+
+/// The resolved tenant and caller of a `/v1` request. A handler that takes `Tenanted` cannot run
+/// without a resolved tenant.
+pub struct Tenanted {
+    pub ctx: TenantContext,
+    pub principal: Principal,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Tenanted {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let ctx = parts.extensions.get::<TenantContext>().cloned();
+        let principal = parts.extensions.get::<Principal>().cloned();
+        match (ctx, principal) {
+            (Some(ctx), Some(principal)) => Ok(Tenanted { ctx, principal }),
+            _ => Err(ApiError::internal(&MissingResolution)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("route mounted outside the tenant-resolution middleware")]
+struct MissingResolution;

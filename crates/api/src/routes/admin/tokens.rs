@@ -1,0 +1,57 @@
+//! `POST /admin/tenants/{id}/tokens`: mint a tenant-scoped HS256 token (development and
+//! service-to-service use); only when `TENANTRY_JWT_SECRET` is set.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::json;
+use tenantry_auth::{MintRequest, Role};
+
+use super::tenants::parse_id;
+use crate::extract::{Fields, JsonObject};
+use crate::http::ApiError;
+use crate::state::AppState;
+
+const MAX_TTL_SECONDS: u64 = 30 * 24 * 3600;
+
+pub async fn mint_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = parse_id(&id)?;
+    let minter = state.minter.clone().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED, "token_signing_disabled", "Token signing disabled", "set TENANTRY_JWT_SECRET to mint tokens")
+    })?;
+    let mut f = Fields::new(body);
+    let sub: Option<String> = f.required("sub");
+    let roles: Option<Vec<String>> = f.required("roles");
+    let ttl: Option<u64> = f.optional("ttl_seconds");
+    if sub.as_deref().is_some_and(|s| s.trim().is_empty() || s.len() > 256) {
+        f.reject("sub", "must have 1 to 256 characters");
+    }
+    for (i, role) in roles.iter().flatten().enumerate() {
+        if role.parse::<Role>().is_err() {
+            f.reject(&format!("roles[{i}]"), "must be viewer, member or admin");
+        }
+    }
+    let ttl = ttl.unwrap_or(3600);
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
+        f.reject("ttl_seconds", format!("must be from 1 to {MAX_TTL_SECONDS}"));
+    }
+    f.finish()?;
+    let tenant = state.catalog.store().require(&id).await?;
+    let request = MintRequest {
+        sub: sub.unwrap_or_default(),
+        tenant_id: Some(tenant.id.to_string()),
+        roles: roles.unwrap_or_default(),
+        ttl_seconds: ttl,
+    };
+    let minted = minter.mint(&request).map_err(|e| ApiError::internal(&e))?;
+    let expires_at = chrono_free_rfc3339(minted.expires_at);
+    Ok((StatusCode::CREATED, Json(json!({"token": minted.token, "expires_at": expires_at}))))
+}
+
+fn chrono_free_rfc3339(unix_seconds: i64) -> String {
+    mongodb::bson::DateTime::from_millis(unix_seconds.saturating_mul(1000)).try_to_rfc3339_string().unwrap_or_default()
+}

@@ -1,0 +1,139 @@
+//! Request and response shapes of the admin API (`TenantView`, `TenantForCreate`, ...).
+
+use serde::Serialize;
+use tenancy::{Isolation, Tenant, TenantLimits, TenantPatch, TenantSpec, TenantStatus, parse_domain};
+use tenancy::TenantId;
+use serde_json::{Map, Value};
+
+use crate::extract::{Fields, JsonObject};
+use crate::http::ApiError;
+
+/// A tenant as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    pub id: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub plan: String,
+    pub cluster: String,
+    pub database: String,
+    pub isolation: Isolation,
+    pub domains: Vec<String>,
+    pub limits: TenantLimits,
+    pub schema_version: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Tenant> for TenantView {
+    fn from(t: &Tenant) -> TenantView {
+        let rfc3339 = |d: mongodb::bson::DateTime| d.try_to_rfc3339_string().unwrap_or_default();
+        TenantView {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            status: t.status,
+            plan: t.plan.clone(),
+            cluster: t.cluster.clone(),
+            database: t.database.clone(),
+            isolation: t.isolation,
+            domains: t.domains.clone(),
+            limits: t.limits,
+            schema_version: t.schema_version,
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+        }
+    }
+}
+
+const MAX_NAME: usize = 200;
+pub const DEFAULT_PLAN: &str = "free";
+
+fn check_name(f: &mut Fields, field: &str, name: &str) {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME {
+        f.reject(field, format!("must have 1 to {MAX_NAME} characters"));
+    }
+}
+
+fn check_plan(f: &mut Fields, plan: &str) {
+    let ok = (1..=64).contains(&plan.len()) && plan.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        f.reject("plan", "must be 1 to 64 characters of [A-Za-z0-9_-]");
+    }
+}
+
+fn parse_domains(f: &mut Fields, raw: Vec<String>) -> Vec<String> {
+    let mut domains = Vec::new();
+    for (i, d) in raw.iter().enumerate() {
+        match parse_domain(d) {
+            Ok(d) if !domains.contains(&d) => domains.push(d),
+            Ok(_) => f.reject(&format!("domains[{i}]"), "is listed twice"),
+            Err(message) => f.reject(&format!("domains[{i}]"), message),
+        }
+    }
+    domains
+}
+
+/// `POST /admin/tenants` body → a `TenantSpec`. A bad id is `invalid_tenant_id`, as API.md says.
+pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<TenantSpec, ApiError> {
+    let mut f = Fields::new(body);
+    let id: Option<String> = f.required("id");
+    let name: Option<String> = f.required("name");
+    let plan: Option<String> = f.optional("plan");
+    let cluster: Option<String> = f.optional("cluster");
+    let isolation: Option<String> = f.optional("isolation");
+    let domains: Option<Vec<String>> = f.optional("domains");
+    if let Some(name) = &name {
+        check_name(&mut f, "name", name);
+    }
+    if let Some(plan) = &plan {
+        check_plan(&mut f, plan);
+    }
+    let isolation = match isolation.as_deref().map(Isolation::parse) {
+        None => Some(Isolation::Shared),
+        Some(Some(i)) => Some(i),
+        Some(None) => {
+            f.reject("isolation", "must be 'shared' or 'dedicated'");
+            None
+        }
+    };
+    let domains = parse_domains(&mut f, domains.unwrap_or_default());
+    f.finish()?;
+    let (Some(id), Some(name), Some(isolation)) = (id, name, isolation) else {
+        return Err(ApiError::field("$", "incomplete body"));
+    };
+    Ok(TenantSpec {
+        id: TenantId::parse(&id)?,
+        name: name.trim().to_string(),
+        plan: plan.unwrap_or_else(|| DEFAULT_PLAN.to_string()),
+        cluster: cluster.unwrap_or_else(|| default_cluster.to_string()),
+        isolation,
+        domains,
+    })
+}
+
+/// `PATCH /admin/tenants/{id}` body → a `TenantPatch` (name, plan, limits, domains).
+pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
+    let mut f = Fields::new(body);
+    let name: Option<String> = f.optional("name");
+    let plan: Option<String> = f.optional("plan");
+    let limits: Option<Map<String, Value>> = f.optional("limits");
+    let domains: Option<Vec<String>> = f.optional("domains");
+    if let Some(name) = &name {
+        check_name(&mut f, "name", name);
+    }
+    if let Some(plan) = &plan {
+        check_plan(&mut f, plan);
+    }
+    let limits = limits.map(|map| {
+        let mut nested = Fields::nested(map, "limits");
+        let max: Option<u32> = nested.optional("max_concurrent_requests");
+        if max == Some(0) {
+            nested.reject("max_concurrent_requests", "must be at least 1");
+        }
+        f.absorb(nested);
+        TenantLimits { max_concurrent_requests: max }
+    });
+    let domains = domains.map(|d| parse_domains(&mut f, d));
+    f.finish()?;
+    Ok(TenantPatch { name: name.map(|n| n.trim().to_string()), plan, limits, domains })
+}

@@ -1,0 +1,23 @@
+//! `/healthz` (the process is up) and `/readyz` (the catalog cluster answers a ping).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use mongodb::bson::doc;
+use serde_json::{Value, json};
+
+use crate::http::ApiError;
+use crate::state::AppState;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let ping = state.catalog.store().database().run_command(doc! {"ping": 1});
+    match tokio::time::timeout(Duration::from_secs(2), ping).await {
+        Ok(Ok(_)) => Ok(Json(json!({"status": "ready"}))),
+        _ => Err(ApiError::unavailable("unavailable", "the catalog database is unreachable", 5)),
+    }
+}

@@ -1,0 +1,71 @@
+//! The router: every route, and the middleware stack in the order a request meets it.
+
+mod admin;
+mod health;
+mod tenant;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::from_fn;
+use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::http::{ApiError, assign_request_id, render_problems};
+use crate::state::AppState;
+use crate::telemetry::request_span;
+
+pub fn router(state: AppState) -> Router {
+    let config = &state.config;
+    let router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(admin::router(&state))
+        .merge(tenant::router(&state))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "this route does not accept this method")
+        });
+    // Layers: the last added runs first. A request meets: request id → problems → trace → CORS →
+    // timeout → body limit → route (→ admin guard or tenant resolution → handler).
+    router
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(cors(&config.cors_origins))
+        .layer(request_span())
+        .layer(from_fn(render_problems))
+        .layer(from_fn(assign_request_id))
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            HeaderName::from_static("authorization"),
+            HeaderName::from_static("content-type"),
+            HeaderName::from_static("x-tenant-id"),
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("if-match"),
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-min-position"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("etag"),
+            HeaderName::from_static("x-event-position"),
+        ])
+        .max_age(Duration::from_secs(600))
+}

@@ -1,0 +1,23 @@
+//! `AppState`: what every handler may use, built once by `Application::build`.
+
+use std::sync::Arc;
+
+use tenancy::catalog::CatalogCache;
+use tenancy::clusters::ClusterPools;
+use tenancy::provisioning::Provisioner;
+use tenantry_auth::{AdminKey, JwtVerifier, TokenMinter};
+
+use crate::config::Config;
+use crate::tenant_stats::RequestCounters;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub catalog: CatalogCache,
+    pub pools: ClusterPools,
+    pub provisioner: Provisioner,
+    pub verifier: JwtVerifier,
+    pub admin_key: Option<Arc<AdminKey>>,
+    pub minter: Option<Arc<TokenMinter>>,
+    pub requests: RequestCounters,
+}

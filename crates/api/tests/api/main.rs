@@ -1,0 +1,11 @@
+//! Integration tests over real HTTP: a real server per test, the real MongoDB driver against the
+//! test database (embedded SecantusDB, or MONGODB_URI), real JWT signatures. Every test uses its
+//! own catalog database and tenants, so tests run in parallel.
+
+mod admin_auth;
+mod conventions;
+mod lifecycle;
+mod provisioning;
+mod resolution;
+mod support;
+mod tenant_auth;

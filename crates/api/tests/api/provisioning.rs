@@ -1,0 +1,74 @@
+//! Provisioning is idempotent and resumable: a crash or a race leaves a state that the same
+//! request completes.
+
+use mongodb::bson::{Document, doc};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestApp, json_of};
+
+async fn client() -> mongodb::Client {
+    mongodb::Client::with_uri_str(testkit::mongodb_uri()).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_interrupted_provisioning_is_completed_by_a_retry() {
+    let app = TestApp::spawn().await;
+    let id = app.new_tenant_id();
+    // State left by a crash after the catalog record and part of the database were written.
+    let now = mongodb::bson::DateTime::now();
+    let record = doc! {
+        "_id": &id, "name": "Crashy", "status": "provisioning", "plan": "free", "cluster": "default",
+        "database": format!("t_{id}"), "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
+        "created_at": now, "updated_at": now,
+    };
+    let client = client().await;
+    client.database(&app.catalog_db).collection::<Document>("tenants").insert_one(record).await.unwrap();
+    client.database(&format!("t_{id}")).create_collection("products").await.unwrap();
+
+    let retry = app.admin(Method::POST, "/admin/tenants").json(&json!({"id": id, "name": "Crashy"})).send().await.unwrap();
+    let tenant = json_of(retry, StatusCode::CREATED).await;
+    assert_eq!(tenant["status"], "active");
+    assert_eq!(tenant["schema_version"], tenancy::migrations::latest_version());
+    let names = client.database(&format!("t_{id}")).list_collection_names().await.unwrap();
+    assert!(names.contains(&"outbox".to_string()), "{names:?}");
+    let token = app.token(&id, &["viewer"]);
+    json_of(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_tenant_agree() {
+    let app = TestApp::spawn().await;
+    let id = app.new_tenant_id();
+    let body = json!({"id": id, "name": "Racy"});
+    let requests = (0..6).map(|_| app.admin(Method::POST, "/admin/tenants").json(&body).send());
+    let responses = futures::future::join_all(requests).await;
+    let mut created = 0;
+    for response in responses {
+        let response = response.unwrap();
+        let status = response.status();
+        assert!(status == StatusCode::CREATED || status == StatusCode::OK, "{status}");
+        created += usize::from(status == StatusCode::CREATED);
+        let tenant: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(tenant["status"], "active");
+    }
+    assert!(created >= 1);
+    let count = client().await.database(&app.catalog_db).collection::<Document>("tenants").count_documents(doc! {"_id": &id}).await.unwrap();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn a_domain_conflict_at_creation_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let first = app.new_tenant_id();
+    app.create_tenant_with(json!({"id": first, "name": "One", "domains": ["dup.provision.example"]})).await;
+    let second = app.new_tenant_id();
+    let body = json!({"id": second, "name": "Two", "domains": ["free.provision.example", "dup.provision.example"]});
+    let response = app.admin(Method::POST, "/admin/tenants").json(&body).send().await.unwrap();
+    crate::support::problem(response, StatusCode::CONFLICT, "domain_taken").await;
+    let gone = app.admin(Method::GET, &format!("/admin/tenants/{second}")).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // The domain it briefly claimed is free again.
+    let third = app.new_tenant_id();
+    app.create_tenant_with(json!({"id": third, "name": "Three", "domains": ["free.provision.example"]})).await;
+}

@@ -1,0 +1,159 @@
+//! A real Tenantry server on 127.0.0.1:0 against the test database, and helpers to talk to it.
+
+use std::net::SocketAddr;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use tenantry_api::state::AppState;
+use tenantry_api::{Application, Config};
+use tokio::sync::oneshot;
+
+pub const BASE_DOMAIN: &str = "api.tenantry.test";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub admin_key: String,
+    pub jwt_secret: String,
+    pub catalog_db: String,
+    pub state: AppState,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(&[]).await
+    }
+
+    /// A server with extra `TENANTRY_*` settings.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+        let catalog_db = testkit::unique_name("cat").replace('-', "_");
+        TestApp::spawn_on_catalog(&catalog_db, extra).await
+    }
+
+    /// A second instance sharing another's catalog (cross-instance behaviour).
+    pub async fn spawn_on_catalog(catalog_db: &str, extra: &[(&str, &str)]) -> TestApp {
+        let admin_key = testkit::unique_name("admin-key");
+        let jwt_secret = format!("{}-{}", testkit::unique_name("secret"), "0123456789abcdef0123456789");
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("TENANTRY_LISTEN", "127.0.0.1:0".into()),
+            ("TENANTRY_MONGODB_URI", testkit::mongodb_uri()),
+            ("TENANTRY_CATALOG_DB", catalog_db.to_string()),
+            ("TENANTRY_BASE_DOMAINS", BASE_DOMAIN.into()),
+            ("TENANTRY_JWT_SECRET", jwt_secret.clone()),
+            ("TENANTRY_ADMIN_KEY_SHA256", tenantry_auth::AdminKey::digest_hex_of(&admin_key)),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(name, _)| name != k);
+            pairs.push((k, v.to_string()));
+        }
+        let config = Config::from_pairs(pairs).expect("test config is valid");
+        let app = Application::build(config).await.expect("server builds");
+        let addr = app.local_addr().expect("bound");
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            http: reqwest::Client::new(),
+            admin_key,
+            jwt_secret,
+            catalog_db: catalog_db.to_string(),
+            state,
+            _shutdown: tx,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(&self.admin_key)
+    }
+
+    /// A request to a tenant route with a bearer token.
+    pub fn v1(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(token)
+    }
+
+    pub fn new_tenant_id(&self) -> String {
+        testkit::unique_name("t")
+    }
+
+    /// Creates a tenant through the admin API (asserting 201) and returns it.
+    pub async fn create_tenant_with(&self, body: Value) -> Value {
+        let response = self.admin(Method::POST, "/admin/tenants").json(&body).send().await.expect("request");
+        let status = response.status();
+        let json: Value = response.json().await.expect("json");
+        assert_eq!(status, StatusCode::CREATED, "{json}");
+        json
+    }
+
+    pub async fn create_tenant(&self) -> String {
+        let id = self.new_tenant_id();
+        self.create_tenant_with(json!({"id": id, "name": format!("Tenant {id}")})).await;
+        id
+    }
+
+    /// Signs `claims` with the server's HS256 secret; `iss`, `aud`, `exp`, `sub` default sensibly.
+    pub fn sign(&self, claims: Value) -> String {
+        let mut full = json!({
+            "sub": "user-1",
+            "iss": "tenantry",
+            "aud": "tenantry-api",
+            "exp": now() + 600,
+        });
+        if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), claims) {
+            for (k, v) in extra {
+                if v.is_null() {
+                    full.remove(&k);
+                } else {
+                    full.insert(k, v);
+                }
+            }
+        }
+        let key = EncodingKey::from_secret(self.jwt_secret.as_bytes());
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &full, &key).expect("sign")
+    }
+
+    /// A token for `tenant` with `roles`.
+    pub fn token(&self, tenant: &str, roles: &[&str]) -> String {
+        self.sign(json!({"tid": tenant, "roles": roles}))
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Asserts a problem document of `status` and `code`, and returns it.
+pub async fn problem(response: Response, status: StatusCode, code: &str) -> Value {
+    let actual = response.status();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(String::from);
+    let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(String::from);
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["type"], format!("urn:tenantry:problem:{code}"));
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert_eq!(body["request_id"].as_str(), request_id.as_deref(), "{body}");
+    body
+}
+
+/// Asserts a JSON response of `status` and returns its body.
+pub async fn json_of(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(actual, status, "{body}");
+    body
+}

@@ -1,0 +1,27 @@
+//! Authentication for Tenantry: verifies bearer JWTs (HS256, RS256, ES256, EdDSA) and the
+//! platform admin key, and mints HS256 tokens for development. A pure library: no HTTP.
+//!
+//! Nothing in this crate prints a secret: `Debug` of every type holding one is redacted and
+//! error messages name the setting or file at fault, never its contents.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod admin_key;
+mod claims;
+mod error;
+mod keys;
+mod mint;
+mod role;
+mod verifier;
+
+pub use admin_key::AdminKey;
+pub use claims::{Audience, Claims};
+pub use error::{KeyError, TokenError};
+pub use keys::{
+    SETTING_ADMIN_KEY_SHA256, SETTING_AUDIENCE, SETTING_HS256_SECRET, SETTING_ISSUER,
+    SETTING_JWKS_FILE, SETTING_PUBLIC_KEYS,
+};
+pub use mint::{MintRequest, MintedToken, TokenMinter};
+pub use role::{Role, UnknownRole};
+pub use verifier::{JwtSettings, JwtVerifier};

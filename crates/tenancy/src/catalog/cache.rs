@@ -1,0 +1,99 @@
+//! `CatalogCache`: the tenant registry as requests see it. Lookups hit memory; a miss costs one
+//! catalog round trip, shared by every request that misses the same key at once (single flight).
+//! Entries live for a TTL and are invalidated on every catalog change (locally by the admin
+//! operations, on every instance by the change-stream watch).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use super::CatalogStore;
+use crate::error::TenancyError;
+use crate::{Tenant, TenantId};
+
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    pub ttl: Duration,
+    pub max_entries: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings { ttl: Duration::from_secs(30), max_entries: 100_000 }
+    }
+}
+
+#[derive(Clone)]
+pub struct CatalogCache {
+    store: CatalogStore,
+    by_id: Cache<TenantId, Option<Arc<Tenant>>>,
+    by_domain: Cache<String, Option<TenantId>>,
+}
+
+impl std::fmt::Debug for CatalogCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogCache").field("entries", &self.by_id.entry_count()).finish()
+    }
+}
+
+impl CatalogCache {
+    pub fn new(store: CatalogStore, settings: CacheSettings) -> CatalogCache {
+        let by_id = Cache::builder()
+            .max_capacity(settings.max_entries)
+            .time_to_live(settings.ttl)
+            .build();
+        let by_domain = Cache::builder()
+            .max_capacity(settings.max_entries)
+            .time_to_live(settings.ttl)
+            .build();
+        CatalogCache { store, by_id, by_domain }
+    }
+
+    pub fn store(&self) -> &CatalogStore {
+        &self.store
+    }
+
+    /// The tenant with this id, `None` if unknown (absence is cached too, for the TTL).
+    pub async fn tenant(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, Arc<TenancyError>> {
+        self.by_id
+            .try_get_with_by_ref(id, async {
+                Ok::<_, TenancyError>(self.store.get(id).await?.map(Arc::new))
+            })
+            .await
+    }
+
+    /// The tenant that registered `domain` as a custom domain, if any.
+    pub async fn tenant_of_domain(
+        &self,
+        domain: &str,
+    ) -> Result<Option<TenantId>, Arc<TenancyError>> {
+        self.by_domain
+            .try_get_with_by_ref(domain, async { self.store.tenant_of_domain(domain).await })
+            .await
+    }
+
+    /// Forgets one tenant (and, since domains may have moved, every domain mapping).
+    pub async fn invalidate(&self, id: &TenantId) {
+        self.by_id.invalidate(id).await;
+        self.by_domain.invalidate_all();
+    }
+
+    pub async fn invalidate_domain(&self, domain: &str) {
+        self.by_domain.invalidate(domain).await;
+    }
+
+    pub fn invalidate_all(&self) {
+        self.by_id.invalidate_all();
+        self.by_domain.invalidate_all();
+    }
+
+    /// Number of cached tenant entries (approximate; for stats).
+    pub fn len(&self) -> u64 {
+        self.by_id.entry_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,172 @@
+//! Connection management (ARCHITECTURE.md decision 2).
+//!
+//! One shared `mongodb::Client` per cluster; `client.database(name)` costs no I/O, so every tenant
+//! on a cluster shares its pool and adding a tenant adds no connection. "Per-tenant pooling" is a
+//! concurrency *budget* on that shared pool (`budget`), plus, for tenants with
+//! `isolation: dedicated`, a small pool of their own from a bounded cache (`dedicated`).
+//! The only way to reach tenant data is `ClusterPools::tenant_db(&TenantContext)`.
+
+mod budget;
+mod dedicated;
+mod gauges;
+mod tenant_db;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mongodb::Client;
+use mongodb::options::ClientOptions;
+
+pub use budget::TenantBudgets;
+pub use dedicated::DedicatedClients;
+pub use gauges::{PoolGauges, PoolSnapshot};
+pub use tenant_db::TenantDb;
+
+use crate::error::{Result, TenancyError};
+use crate::{Isolation, Tenant, TenantContext};
+
+/// The name of the cluster configured by `TENANTRY_MONGODB_URI` (it also holds the catalog).
+pub const DEFAULT_CLUSTER: &str = "default";
+
+/// Sizing of pools and budgets.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Connections per server of each cluster's shared client.
+    pub max_pool_size: u32,
+    /// Default number of concurrent database operations per tenant.
+    pub tenant_budget: u32,
+    /// How long a request waits for its tenant's budget before 503.
+    pub budget_wait: Duration,
+    /// Connections per server of a dedicated tenant's client.
+    pub dedicated_pool_size: u32,
+    /// How many dedicated clients are kept at most (LRU beyond that).
+    pub dedicated_max_clients: u64,
+    /// A dedicated client unused this long is closed.
+    pub dedicated_idle: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_pool_size: 64,
+            tenant_budget: 16,
+            budget_wait: Duration::from_millis(500),
+            dedicated_pool_size: 4,
+            dedicated_max_clients: 64,
+            dedicated_idle: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A configured cluster: a name and a connection string (never logged: it may hold credentials).
+#[derive(Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub uri: String,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// A cluster's shared client and the gauges of its pool.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub name: String,
+    client: Client,
+    options: ClientOptions,
+    gauges: Arc<PoolGauges>,
+}
+
+impl Cluster {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn gauges(&self) -> &PoolGauges {
+        &self.gauges
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ClusterPools {
+    clusters: Arc<BTreeMap<String, Cluster>>,
+    budgets: TenantBudgets,
+    dedicated: DedicatedClients,
+}
+
+impl ClusterPools {
+    /// Parses every cluster's URI and creates its client (no I/O yet: the driver connects lazily).
+    pub async fn connect(configs: &[ClusterConfig], settings: PoolSettings) -> Result<ClusterPools> {
+        let mut clusters = BTreeMap::new();
+        for config in configs {
+            let mut options = ClientOptions::parse(&config.uri).await?;
+            options.app_name = Some("tenantry".to_string());
+            let gauges = Arc::new(PoolGauges::default());
+            let mut shared = options.clone();
+            shared.max_pool_size = Some(settings.max_pool_size);
+            shared.cmap_event_handler = Some(gauges.event_handler());
+            let client = Client::with_options(shared)?;
+            let cluster = Cluster { name: config.name.clone(), client, options, gauges };
+            clusters.insert(config.name.clone(), cluster);
+        }
+        Ok(ClusterPools {
+            clusters: Arc::new(clusters),
+            budgets: TenantBudgets::new(settings.tenant_budget, settings.budget_wait),
+            dedicated: DedicatedClients::new(&settings),
+        })
+    }
+
+    pub fn cluster(&self, name: &str) -> Result<&Cluster> {
+        self.clusters.get(name).ok_or_else(|| TenancyError::UnknownCluster(name.to_string()))
+    }
+
+    pub fn default_cluster(&self) -> Result<&Cluster> {
+        self.cluster(DEFAULT_CLUSTER)
+    }
+
+    pub fn clusters(&self) -> impl Iterator<Item = &Cluster> {
+        self.clusters.values()
+    }
+
+    pub fn budgets(&self) -> &TenantBudgets {
+        &self.budgets
+    }
+
+    pub fn dedicated(&self) -> &DedicatedClients {
+        &self.dedicated
+    }
+
+    /// The request path's handle on a tenant's database: waits (briefly) for a slot of the
+    /// tenant's budget, and routes dedicated tenants to their own client.
+    pub async fn tenant_db(&self, ctx: &TenantContext) -> Result<TenantDb> {
+        let tenant = ctx.tenant();
+        let permit = self.budgets.acquire(tenant).await?;
+        let client = self.client_for(tenant).await?;
+        Ok(TenantDb::new(client.database(&tenant.database), tenant.id.clone(), Some(permit)))
+    }
+
+    /// A handle for platform maintenance (provisioning, migrations, deletion): no budget.
+    pub async fn maintenance_db(&self, tenant: &Tenant) -> Result<TenantDb> {
+        let client = self.cluster(&tenant.cluster)?.client.clone();
+        Ok(TenantDb::new(client.database(&tenant.database), tenant.id.clone(), None))
+    }
+
+    async fn client_for(&self, tenant: &Tenant) -> Result<Client> {
+        let cluster = self.cluster(&tenant.cluster)?;
+        match tenant.isolation {
+            Isolation::Shared => Ok(cluster.client.clone()),
+            Isolation::Dedicated => {
+                self.dedicated.client(&tenant.id, &cluster.options).await
+            }
+        }
+    }
+
+    /// Connections open across every shared client (dedicated clients not included).
+    pub fn shared_connections(&self) -> i64 {
+        self.clusters.values().map(|c| c.gauges.snapshot().open).sum()
+    }
+}

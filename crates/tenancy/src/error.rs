@@ -1,0 +1,43 @@
+//! Errors of the tenancy layer. Each says what went wrong in domain terms; driver errors are kept
+//! as sources for the log and never shown to API clients.
+
+use crate::TenantId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    #[error("tenant {0} not found")]
+    NotFound(TenantId),
+    #[error("tenant {0} exists with other settings")]
+    Exists(TenantId),
+    #[error("domain {0} is registered to another tenant")]
+    DomainTaken(String),
+    #[error("unknown cluster '{0}'")]
+    UnknownCluster(String),
+    #[error("tenant {0} is busy: its concurrency budget is exhausted")]
+    BudgetExhausted(TenantId),
+    #[error("tenant {id} is {status}")]
+    InvalidState { id: TenantId, status: &'static str },
+    #[error("migration {version} ({name}) failed")]
+    Migration { version: u32, name: &'static str, #[source] source: mongodb::error::Error },
+    #[error("database error")]
+    Database(#[from] mongodb::error::Error),
+    #[error("catalog record is malformed")]
+    Decode(#[from] mongodb::bson::de::Error),
+    #[error("catalog record cannot be encoded")]
+    Encode(#[from] mongodb::bson::ser::Error),
+}
+
+pub type Result<T, E = TenancyError> = std::result::Result<T, E>;
+
+/// MongoDB's duplicate-key error code.
+pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::Command(e) => e.code == 11000,
+        ErrorKind::InsertMany(e) => {
+            e.write_errors.as_ref().is_some_and(|errs| errs.iter().any(|w| w.code == 11000))
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,155 @@
+//! The tenant record kept in the catalog: identity, lifecycle status, placement and limits.
+
+use mongodb::bson::DateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::TenantId;
+
+/// Lifecycle: `provisioning` → `active` ⇄ `suspended` → `deleting` → (gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Provisioning,
+    Active,
+    Suspended,
+    Deleting,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Provisioning => "provisioning",
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+            TenantStatus::Deleting => "deleting",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<TenantStatus> {
+        [Self::Provisioning, Self::Active, Self::Suspended, Self::Deleting]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// Whether the tenant shares its cluster's connection pool or gets a small pool of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    #[default]
+    Shared,
+    Dedicated,
+}
+
+impl Isolation {
+    pub fn parse(raw: &str) -> Option<Isolation> {
+        match raw {
+            "shared" => Some(Isolation::Shared),
+            "dedicated" => Some(Isolation::Dedicated),
+            _ => None,
+        }
+    }
+}
+
+/// Per-tenant limits; `None` means the platform default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TenantLimits {
+    /// Concurrent database operations this tenant may hold on its cluster's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_requests: Option<u32>,
+}
+
+/// A tenant as stored in the catalog (`_id` is the tenant id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    #[serde(rename = "_id")]
+    pub id: TenantId,
+    pub name: String,
+    pub status: TenantStatus,
+    pub plan: String,
+    pub cluster: String,
+    pub database: String,
+    pub isolation: Isolation,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub limits: TenantLimits,
+    pub schema_version: u32,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+}
+
+/// What an operator asks for when creating a tenant, defaults applied.
+///
+/// Kept so that repeating a create is recognised as the same request (200) or another one (409).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSpec {
+    pub id: TenantId,
+    pub name: String,
+    pub plan: String,
+    pub cluster: String,
+    pub isolation: Isolation,
+    pub domains: Vec<String>,
+}
+
+impl TenantSpec {
+    /// Whether `tenant` was created from this spec.
+    pub fn matches(&self, tenant: &Tenant) -> bool {
+        let mut mine = self.domains.clone();
+        let mut theirs = tenant.domains.clone();
+        mine.sort();
+        theirs.sort();
+        self.id == tenant.id
+            && self.name == tenant.name
+            && self.plan == tenant.plan
+            && self.cluster == tenant.cluster
+            && self.isolation == tenant.isolation
+            && mine == theirs
+    }
+}
+
+/// A partial update of a tenant's settings (`PATCH /admin/tenants/{id}`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantPatch {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub limits: Option<TenantLimits>,
+    pub domains: Option<Vec<String>>,
+}
+
+/// Normalises and checks a custom domain: a lowercase host name of DNS labels.
+pub fn parse_domain(raw: &str) -> Result<String, String> {
+    let domain = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if domain.len() > 253 || domain.split('.').count() < 2 || !domain.split('.').all(label_ok) {
+        return Err(format!("'{raw}' is not a valid domain name"));
+    }
+    Ok(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_normalised_and_checked() {
+        assert_eq!(parse_domain("Shop.Acme.COM."), Ok("shop.acme.com".to_string()));
+        for bad in ["localhost", "a..b", "-a.com", "a_b.com", "", "exa mple.com"] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn status_round_trips() {
+        for s in ["provisioning", "active", "suspended", "deleting"] {
+            assert_eq!(TenantStatus::parse(s).map(TenantStatus::as_str), Some(s));
+        }
+        assert_eq!(TenantStatus::parse("gone"), None);
+    }
+}
