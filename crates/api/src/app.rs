@@ -36,7 +36,11 @@ impl Application {
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("TENANTRY_LISTEN: cannot bind {}", state.config.listen))?;
-        Ok(Application { listener, state, _background: background })
+        Ok(Application {
+            listener,
+            state,
+            _background: background,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -48,9 +52,14 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let router = routes::router(self.state.clone());
-        let result = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
         drop(self._background);
         result
     }
@@ -78,11 +87,19 @@ async fn prepare_catalog(provisioner: Provisioner) {
 async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let pools = ClusterPools::connect(&config.clusters, config.pools)
         .await
-        .context("TENANTRY_MONGODB_URI / TENANTRY_CLUSTERS: cannot configure the MongoDB clients")?;
-    let catalog_db = pools.default_cluster()?.client().database(&config.catalog_db);
+        .context(
+            "TENANTRY_MONGODB_URI / TENANTRY_CLUSTERS: cannot configure the MongoDB clients",
+        )?;
+    let catalog_db = pools
+        .default_cluster()?
+        .client()
+        .database(&config.catalog_db);
     let catalog = CatalogCache::new(
         CatalogStore::new(catalog_db),
-        CacheSettings { ttl: config.cache_ttl, ..CacheSettings::default() },
+        CacheSettings {
+            ttl: config.cache_ttl,
+            ..CacheSettings::default()
+        },
     );
     let verifier = JwtVerifier::new(&JwtSettings {
         hs256_secret: config.jwt_secret.as_ref().map(|s| s.expose().to_string()),
@@ -92,16 +109,28 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         audience: config.jwt_audience.clone(),
         leeway_secs: config.jwt_leeway_secs,
     })?;
-    let admin_key = config.admin_key_sha256.as_deref().map(AdminKey::from_sha256_hex).transpose()?.map(Arc::new);
-    let minter = config
-        .jwt_secret
-        .as_ref()
-        .map(|s| Arc::new(TokenMinter::new(s.expose(), &config.jwt_issuer, &config.jwt_audience)));
+    let admin_key = config
+        .admin_key_sha256
+        .as_deref()
+        .map(AdminKey::from_sha256_hex)
+        .transpose()?
+        .map(Arc::new);
+    let minter = config.jwt_secret.as_ref().map(|s| {
+        Arc::new(TokenMinter::new(
+            s.expose(),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+        ))
+    });
     if !verifier.has_keys() {
-        tracing::warn!("no JWT keys configured: every /v1 request will be refused (set TENANTRY_JWT_SECRET or TENANTRY_JWT_PUBLIC_KEYS)");
+        tracing::warn!(
+            "no JWT keys configured: every /v1 request will be refused (set TENANTRY_JWT_SECRET or TENANTRY_JWT_PUBLIC_KEYS)"
+        );
     }
     if admin_key.is_none() {
-        tracing::warn!("no admin key configured: /admin accepts platform-admin tokens only (set TENANTRY_ADMIN_KEY_SHA256)");
+        tracing::warn!(
+            "no admin key configured: /admin accepts platform-admin tokens only (set TENANTRY_ADMIN_KEY_SHA256)"
+        );
     }
     let provisioner = Provisioner::new(catalog.clone(), pools.clone(), config.db_prefix.clone());
     Ok(AppState {

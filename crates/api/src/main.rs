@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use tenantry_api::{Application, Config, telemetry};
 
 #[derive(Parser)]
-#[command(name = "tenantry", version, about = "Multi-tenant REST API server: database-per-tenant on MongoDB, CQRS.")]
+#[command(
+    name = "tenantry",
+    version,
+    about = "Multi-tenant REST API server: database-per-tenant on MongoDB, CQRS."
+)]
 struct Cli {
     /// TOML configuration file (environment variables override it). Also TENANTRY_CONFIG.
     #[arg(long, global = true, value_name = "FILE")]
@@ -31,7 +35,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tenantry: cannot start the async runtime: {e}");

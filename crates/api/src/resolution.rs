@@ -24,11 +24,18 @@ use crate::state::AppState;
 
 pub const X_TENANT_ID: &str = "x-tenant-id";
 
-pub async fn resolve_tenant(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn resolve_tenant(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let claims = state.verifier.verify(bearer_token(request.headers())?)?;
     let header = header_selector(&state, request.headers())?;
     let host = host_selector(&state, request.headers()).await?;
-    let token = TokenTenants { tid: claims.tid.as_deref(), tenants: &claims.tenants };
+    let token = TokenTenants {
+        tid: claims.tid.as_deref(),
+        tenants: &claims.tenants,
+    };
     let id = decide(host, header, token)?;
     let tenant = available_tenant(&state, &id).await?;
     let span = tracing::Span::current();
@@ -45,14 +52,27 @@ fn header_selector(state: &AppState, headers: &HeaderMap) -> Result<Option<Tenan
     if !state.config.resolution.header {
         return Ok(None);
     }
-    let Some(value) = headers.get(X_TENANT_ID) else { return Ok(None) };
-    let raw = value.to_str().map_err(|_| ApiError::from(tenancy::InvalidTenantId::Charset))?;
+    let Some(value) = headers.get(X_TENANT_ID) else {
+        return Ok(None);
+    };
+    let raw = value
+        .to_str()
+        .map_err(|_| ApiError::from(tenancy::InvalidTenantId::Charset))?;
     Ok(Some(TenantId::parse(raw.trim())?))
 }
 
-async fn host_selector(state: &AppState, headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {
-    let name = if state.config.trust_forwarded_host { "x-forwarded-host" } else { header::HOST.as_str() };
-    let Some(host) = headers.get(name).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+async fn host_selector(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<TenantId>, ApiError> {
+    let name = if state.config.trust_forwarded_host {
+        "x-forwarded-host"
+    } else {
+        header::HOST.as_str()
+    };
+    let Some(host) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
     // A forwarded list names the original host first.
     let host = host.split(',').next().unwrap_or("").trim();
     match state.config.resolution.classify_host(host) {
@@ -63,7 +83,11 @@ async fn host_selector(state: &AppState, headers: &HeaderMap) -> Result<Option<T
 }
 
 async fn available_tenant(state: &AppState, id: &TenantId) -> Result<Arc<Tenant>, ApiError> {
-    let tenant = state.catalog.tenant(id).await?.ok_or_else(|| tenancy::TenancyError::NotFound(id.clone()))?;
+    let tenant = state
+        .catalog
+        .tenant(id)
+        .await?
+        .ok_or_else(|| tenancy::TenancyError::NotFound(id.clone()))?;
     match tenant.status {
         TenantStatus::Active => Ok(tenant),
         TenantStatus::Suspended => Err(ApiError::new(

@@ -26,7 +26,12 @@ pub fn init(format: LogFormat) {
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let installed = if json {
-        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.compact().try_init()
     };
@@ -37,7 +42,8 @@ pub fn init(format: LogFormat) {
 type MakeSpan = fn(&Request<Body>) -> Span;
 type OnResponse = fn(&Response<Body>, Duration, &Span);
 
-pub fn request_span() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeSpan, (), OnResponse> {
+pub fn request_span()
+-> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeSpan, (), OnResponse> {
     TraceLayer::new_for_http()
         .make_span_with(make_span as MakeSpan)
         .on_request(())
@@ -45,8 +51,14 @@ pub fn request_span() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, Ma
 }
 
 fn make_span(request: &Request<Body>) -> Span {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-    let request_id = request.extensions().get::<RequestId>().map_or("", RequestId::as_str);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", RequestId::as_str);
     tracing::info_span!(
         "request",
         method = %request.method(),
@@ -60,9 +72,7 @@ fn make_span(request: &Request<Body>) -> Span {
 }
 
 fn on_response(response: &Response<Body>, latency: Duration, span: &Span) {
-    let status = response.status().as_u16();
-    let latency_ms = latency.as_secs_f64() * 1000.0;
-    span.record("status", status);
-    span.record("latency_ms", latency_ms);
-    tracing::info!(status, latency_ms, "request served");
+    span.record("status", response.status().as_u16());
+    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+    tracing::info!("request served");
 }

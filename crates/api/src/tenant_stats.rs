@@ -13,13 +13,20 @@ pub struct RequestCounters(Cache<TenantId, Arc<AtomicU64>>);
 
 impl Default for RequestCounters {
     fn default() -> Self {
-        RequestCounters(Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(3600)).build())
+        RequestCounters(
+            Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+        )
     }
 }
 
 impl RequestCounters {
     pub fn record(&self, id: &TenantId) {
-        self.0.get_with_by_ref(id, Arc::default).fetch_add(1, Ordering::Relaxed);
+        self.0
+            .get_with_by_ref(id, Arc::default)
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count(&self, id: &TenantId) -> u64 {

@@ -17,7 +17,10 @@ pub struct TenantContext {
 
 impl TenantContext {
     pub fn new(tenant: Arc<Tenant>, actor: impl Into<String>) -> TenantContext {
-        TenantContext { tenant, actor: actor.into() }
+        TenantContext {
+            tenant,
+            actor: actor.into(),
+        }
     }
 
     pub fn tenant_id(&self) -> &TenantId {

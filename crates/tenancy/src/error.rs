@@ -18,7 +18,12 @@ pub enum TenancyError {
     #[error("tenant {id} is {status}")]
     InvalidState { id: TenantId, status: &'static str },
     #[error("migration {version} ({name}) failed")]
-    Migration { version: u32, name: &'static str, #[source] source: mongodb::error::Error },
+    Migration {
+        version: u32,
+        name: &'static str,
+        #[source]
+        source: mongodb::error::Error,
+    },
     #[error("database error")]
     Database(#[from] mongodb::error::Error),
     #[error("catalog record is malformed")]
@@ -35,9 +40,10 @@ pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
     match err.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
         ErrorKind::Command(e) => e.code == 11000,
-        ErrorKind::InsertMany(e) => {
-            e.write_errors.as_ref().is_some_and(|errs| errs.iter().any(|w| w.code == 11000))
-        }
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .as_ref()
+            .is_some_and(|errs| errs.iter().any(|w| w.code == 11000)),
         _ => false,
     }
 }

@@ -20,5 +20,7 @@ mod tenant_id;
 
 pub use context::TenantContext;
 pub use error::{Result, TenancyError};
-pub use tenant::{Isolation, Tenant, TenantLimits, TenantPatch, TenantSpec, TenantStatus, parse_domain};
+pub use tenant::{
+    Isolation, Tenant, TenantLimits, TenantPatch, TenantSpec, TenantStatus, parse_domain,
+};
 pub use tenant_id::{DbPrefix, InvalidTenantId, RESERVED_TENANT_IDS, TenantId};

@@ -30,7 +30,11 @@ pub struct Provisioner {
 
 impl Provisioner {
     pub fn new(catalog: CatalogCache, pools: ClusterPools, prefix: DbPrefix) -> Provisioner {
-        Provisioner { catalog, pools, prefix }
+        Provisioner {
+            catalog,
+            pools,
+            prefix,
+        }
     }
 
     pub fn catalog(&self) -> &CatalogCache {
@@ -67,7 +71,10 @@ impl Provisioner {
                     return Ok((existing, Created::Existing));
                 }
                 TenantStatus::Deleting => {
-                    return Err(TenancyError::InvalidState { id: spec.id.clone(), status: "deleting" });
+                    return Err(TenancyError::InvalidState {
+                        id: spec.id.clone(),
+                        status: "deleting",
+                    });
                 }
                 TenantStatus::Provisioning => existing,
             }
@@ -82,7 +89,11 @@ impl Provisioner {
         let version = apply_pending(&db).await?;
         store.set_schema_version(&tenant.id, version).await?;
         let active = store
-            .transition(&tenant.id, &[TenantStatus::Provisioning], TenantStatus::Active)
+            .transition(
+                &tenant.id,
+                &[TenantStatus::Provisioning],
+                TenantStatus::Active,
+            )
             .await?;
         self.catalog.invalidate(&tenant.id).await;
         match active {
@@ -99,15 +110,25 @@ impl Provisioner {
         let store = self.catalog.store();
         let current = store.require(id).await?;
         if current.status == TenantStatus::Deleting {
-            return Err(TenancyError::InvalidState { id: id.clone(), status: "deleting" });
+            return Err(TenancyError::InvalidState {
+                id: id.clone(),
+                status: "deleting",
+            });
         }
         if let Some(domains) = &patch.domains {
             store.claim_domains(id, domains).await?;
         }
-        let updated = store.apply_patch(id, patch).await?.ok_or_else(|| TenancyError::NotFound(id.clone()))?;
+        let updated = store
+            .apply_patch(id, patch)
+            .await?
+            .ok_or_else(|| TenancyError::NotFound(id.clone()))?;
         if let Some(domains) = &patch.domains {
-            let dropped: Vec<String> =
-                current.domains.iter().filter(|d| !domains.contains(d)).cloned().collect();
+            let dropped: Vec<String> = current
+                .domains
+                .iter()
+                .filter(|d| !domains.contains(d))
+                .cloned()
+                .collect();
             store.release(id, &dropped).await?;
         }
         self.catalog.invalidate(id).await;
@@ -115,14 +136,20 @@ impl Provisioner {
     }
 
     pub async fn suspend(&self, id: &TenantId) -> Result<Tenant> {
-        self.move_between_active_and_suspended(id, TenantStatus::Suspended).await
+        self.move_between_active_and_suspended(id, TenantStatus::Suspended)
+            .await
     }
 
     pub async fn resume(&self, id: &TenantId) -> Result<Tenant> {
-        self.move_between_active_and_suspended(id, TenantStatus::Active).await
+        self.move_between_active_and_suspended(id, TenantStatus::Active)
+            .await
     }
 
-    async fn move_between_active_and_suspended(&self, id: &TenantId, to: TenantStatus) -> Result<Tenant> {
+    async fn move_between_active_and_suspended(
+        &self,
+        id: &TenantId,
+        to: TenantStatus,
+    ) -> Result<Tenant> {
         let store = self.catalog.store();
         let from = [TenantStatus::Active, TenantStatus::Suspended];
         let moved = store.transition(id, &from, to).await?;
@@ -134,7 +161,10 @@ impl Provisioner {
             }
             None => {
                 let current = store.require(id).await?;
-                Err(TenancyError::InvalidState { id: id.clone(), status: current.status.as_str() })
+                Err(TenancyError::InvalidState {
+                    id: id.clone(),
+                    status: current.status.as_str(),
+                })
             }
         }
     }
@@ -162,11 +192,18 @@ impl Provisioner {
     /// Drops the tenant's database and removes it from the catalog.
     pub async fn finish_deletion(&self, id: &TenantId) -> Result<()> {
         let store = self.catalog.store();
-        let Some(tenant) = store.get(id).await? else { return Ok(()) };
+        let Some(tenant) = store.get(id).await? else {
+            return Ok(());
+        };
         if tenant.status != TenantStatus::Deleting {
             return Ok(());
         }
-        self.pools.maintenance_db(&tenant).await?.database().drop().await?;
+        self.pools
+            .maintenance_db(&tenant)
+            .await?
+            .database()
+            .drop()
+            .await?;
         store.remove(id).await?;
         self.catalog.invalidate(id).await;
         tracing::info!(tenant = %id, database = %tenant.database, "tenant deleted");
@@ -175,7 +212,11 @@ impl Provisioner {
 
     /// Finishes every deletion a crash interrupted.
     pub async fn resume_deletions(&self) -> Result<usize> {
-        let ids = self.catalog.store().ids_with_status(&[TenantStatus::Deleting]).await?;
+        let ids = self
+            .catalog
+            .store()
+            .ids_with_status(&[TenantStatus::Deleting])
+            .await?;
         for id in &ids {
             self.finish_deletion(id).await?;
         }

@@ -16,7 +16,12 @@ pub struct ResolutionPolicy {
 
 impl Default for ResolutionPolicy {
     fn default() -> Self {
-        ResolutionPolicy { base_domains: Vec::new(), subdomain: true, custom_domains: true, header: true }
+        ResolutionPolicy {
+            base_domains: Vec::new(),
+            subdomain: true,
+            custom_domains: true,
+            header: true,
+        }
     }
 }
 
@@ -67,18 +72,32 @@ impl ResolutionPolicy {
             if host == *base {
                 return HostSelector::None;
             }
-            if let Some(label) = host.strip_suffix(base.as_str()).and_then(|h| h.strip_suffix('.')) {
-                return if self.subdomain { HostSelector::Subdomain(label.to_string()) } else { HostSelector::None };
+            if let Some(label) = host
+                .strip_suffix(base.as_str())
+                .and_then(|h| h.strip_suffix('.'))
+            {
+                return if self.subdomain {
+                    HostSelector::Subdomain(label.to_string())
+                } else {
+                    HostSelector::None
+                };
             }
         }
-        if self.custom_domains { HostSelector::CustomDomain(host) } else { HostSelector::None }
+        if self.custom_domains {
+            HostSelector::CustomDomain(host)
+        } else {
+            HostSelector::None
+        }
     }
 }
 
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         // IPv6 literal: `[::1]:8080`
-        return host.split(']').next().map_or(host, |h| h.trim_start_matches('['));
+        return host
+            .split(']')
+            .next()
+            .map_or(host, |h| h.trim_start_matches('['));
     }
     match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
@@ -117,7 +136,10 @@ mod tests {
     }
 
     fn policy() -> ResolutionPolicy {
-        ResolutionPolicy { base_domains: vec!["api.example.com".into()], ..Default::default() }
+        ResolutionPolicy {
+            base_domains: vec!["api.example.com".into()],
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -131,30 +153,67 @@ mod tests {
         assert_eq!(p.classify_host("127.0.0.1:8080"), HostSelector::None);
         assert_eq!(p.classify_host("[::1]:8080"), HostSelector::None);
         assert_eq!(p.classify_host("localhost:8080"), HostSelector::None);
-        assert_eq!(p.classify_host("shop.acme.com"), HostSelector::CustomDomain("shop.acme.com".into()));
-        assert_eq!(p.classify_host("evilapi.example.com"), HostSelector::CustomDomain("evilapi.example.com".into()));
-        let off = ResolutionPolicy { subdomain: false, custom_domains: false, ..policy() };
-        assert_eq!(off.classify_host("acme.api.example.com"), HostSelector::None);
+        assert_eq!(
+            p.classify_host("shop.acme.com"),
+            HostSelector::CustomDomain("shop.acme.com".into())
+        );
+        assert_eq!(
+            p.classify_host("evilapi.example.com"),
+            HostSelector::CustomDomain("evilapi.example.com".into())
+        );
+        let off = ResolutionPolicy {
+            subdomain: false,
+            custom_domains: false,
+            ..policy()
+        };
+        assert_eq!(
+            off.classify_host("acme.api.example.com"),
+            HostSelector::None
+        );
         assert_eq!(off.classify_host("shop.acme.com"), HostSelector::None);
     }
 
     #[test]
     fn the_token_decides_when_nothing_else_does() {
-        let tok = TokenTenants { tid: Some("acme"), tenants: &[] };
+        let tok = TokenTenants {
+            tid: Some("acme"),
+            tenants: &[],
+        };
         assert_eq!(decide(None, None, tok), Ok(id("acme")));
-        let none = TokenTenants { tid: None, tenants: &[] };
+        let none = TokenTenants {
+            tid: None,
+            tenants: &[],
+        };
         assert_eq!(decide(None, None, none), Err(ResolutionError::Required));
     }
 
     #[test]
     fn explicit_selectors_must_agree_and_be_authorised() {
         let list = vec!["beta".to_string()];
-        let tok = TokenTenants { tid: Some("acme"), tenants: &list };
-        assert_eq!(decide(Some(id("acme")), Some(id("beta")), tok), Err(ResolutionError::Conflict));
-        assert_eq!(decide(Some(id("acme")), Some(id("acme")), tok), Ok(id("acme")));
+        let tok = TokenTenants {
+            tid: Some("acme"),
+            tenants: &list,
+        };
+        assert_eq!(
+            decide(Some(id("acme")), Some(id("beta")), tok),
+            Err(ResolutionError::Conflict)
+        );
+        assert_eq!(
+            decide(Some(id("acme")), Some(id("acme")), tok),
+            Ok(id("acme"))
+        );
         assert_eq!(decide(None, Some(id("beta")), tok), Ok(id("beta")));
-        assert_eq!(decide(Some(id("gamma")), None, tok), Err(ResolutionError::Mismatch));
-        let none = TokenTenants { tid: None, tenants: &[] };
-        assert_eq!(decide(None, Some(id("acme")), none), Err(ResolutionError::Mismatch));
+        assert_eq!(
+            decide(Some(id("gamma")), None, tok),
+            Err(ResolutionError::Mismatch)
+        );
+        let none = TokenTenants {
+            tid: None,
+            tenants: &[],
+        };
+        assert_eq!(
+            decide(None, Some(id("acme")), none),
+            Err(ResolutionError::Mismatch)
+        );
     }
 }

@@ -26,9 +26,14 @@ impl TenantStatus {
     }
 
     pub fn parse(raw: &str) -> Option<TenantStatus> {
-        [Self::Provisioning, Self::Active, Self::Suspended, Self::Deleting]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            Self::Provisioning,
+            Self::Active,
+            Self::Suspended,
+            Self::Deleting,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 }
 
@@ -139,7 +144,10 @@ mod tests {
 
     #[test]
     fn domains_are_normalised_and_checked() {
-        assert_eq!(parse_domain("Shop.Acme.COM."), Ok("shop.acme.com".to_string()));
+        assert_eq!(
+            parse_domain("Shop.Acme.COM."),
+            Ok("shop.acme.com".to_string())
+        );
         for bad in ["localhost", "a..b", "-a.com", "a_b.com", "", "exa mple.com"] {
             assert!(parse_domain(bad).is_err(), "{bad}");
         }

@@ -88,10 +88,14 @@ impl DbPrefix {
     pub fn parse(raw: &str) -> Result<DbPrefix, String> {
         let legal = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
         if raw.is_empty() || !raw.chars().all(legal) {
-            return Err(format!("'{raw}' must be non-empty and use only [A-Za-z0-9_-]"));
+            return Err(format!(
+                "'{raw}' must be non-empty and use only [A-Za-z0-9_-]"
+            ));
         }
         if raw.len() + MAX_LEN > 63 {
-            return Err(format!("'{raw}' is too long: prefix + tenant id must fit 63 bytes"));
+            return Err(format!(
+                "'{raw}' is too long: prefix + tenant id must fit 63 bytes"
+            ));
         }
         Ok(DbPrefix(raw.to_string()))
     }

@@ -11,10 +11,10 @@ use std::sync::OnceLock;
 
 /// The connection string of the test database (starts the embedded one on first use).
 pub fn mongodb_uri() -> String {
-    if let Ok(uri) = std::env::var("MONGODB_URI") {
-        if !uri.trim().is_empty() {
-            return uri;
-        }
+    if let Ok(uri) = std::env::var("MONGODB_URI")
+        && !uri.trim().is_empty()
+    {
+        return uri;
     }
     static DEVDB: OnceLock<(Child, String)> = OnceLock::new();
     DEVDB.get_or_init(start_devdb).1.clone()
@@ -63,8 +63,14 @@ fn start_devdb() -> (Child, String) {
     }
     let stdout = child.stdout.take().expect("devdb stdout is piped");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("devdb prints its address");
-    let uri = line.trim().strip_prefix("ready ").unwrap_or_else(|| panic!("devdb said: {line}")).to_string();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("devdb prints its address");
+    let uri = line
+        .trim()
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("devdb said: {line}"))
+        .to_string();
     // The child keeps running while its stdin (held in the static) is open: it stops when this
     // process exits, however it exits.
     (child, uri)

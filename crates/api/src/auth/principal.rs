@@ -15,7 +15,10 @@ impl Principal {
         if self.claims.has_role(role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("this action needs the '{}' role", role.as_str())))
+            Err(ApiError::forbidden(format!(
+                "this action needs the '{}' role",
+                role.as_str()
+            )))
         }
     }
 }

@@ -19,7 +19,10 @@ pub struct ConfigError {
 }
 
 fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { setting: setting.to_string(), message: message.into() }
+    ConfigError {
+        setting: setting.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Raw values by environment-variable name, file first, then environment.
@@ -27,27 +30,48 @@ struct Raw(BTreeMap<&'static str, String>);
 
 impl Raw {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 
     fn string(&self, name: &'static str) -> String {
-        let default = SETTINGS.iter().find(|s| s.env == name).map_or("", |s| s.default);
+        let default = SETTINGS
+            .iter()
+            .find(|s| s.env == name)
+            .map_or("", |s| s.default);
         self.get(name).unwrap_or(default).trim().to_string()
     }
 
-    fn parse<T: std::str::FromStr>(&self, name: &'static str, what: &str) -> Result<T, ConfigError> {
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        what: &str,
+    ) -> Result<T, ConfigError> {
         let raw = self.string(name);
-        raw.parse().map_err(|_| bad(name, format!("'{raw}' is not {what}")))
+        raw.parse()
+            .map_err(|_| bad(name, format!("'{raw}' is not {what}")))
     }
 
     fn list(&self, name: &'static str) -> Vec<String> {
-        self.string(name).split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+        self.string(name)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
     }
 }
 
-pub(super) fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub(super) fn load(
+    file: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let mut raw = BTreeMap::new();
-    let file = file.map(PathBuf::from).or_else(|| env("TENANTRY_CONFIG").map(PathBuf::from));
+    let file = file
+        .map(PathBuf::from)
+        .or_else(|| env("TENANTRY_CONFIG").map(PathBuf::from));
     if let Some(path) = file {
         read_file(&path, &mut raw)?;
     }
@@ -61,8 +85,11 @@ pub(super) fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) ->
 
 fn read_file(path: &Path, raw: &mut BTreeMap<&'static str, String>) -> Result<(), ConfigError> {
     let name = "TENANTRY_CONFIG";
-    let text = std::fs::read_to_string(path).map_err(|e| bad(name, format!("{}: {e}", path.display())))?;
-    let table: toml::Table = text.parse().map_err(|e| bad(name, format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| bad(name, format!("{}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| bad(name, format!("{}: {e}", path.display())))?;
     for (key, value) in table {
         let env = format!("TENANTRY_{}", key.to_ascii_uppercase());
         let setting = SETTINGS
@@ -73,7 +100,11 @@ fn read_file(path: &Path, raw: &mut BTreeMap<&'static str, String>) -> Result<()
             toml::Value::String(s) => s,
             toml::Value::Array(items) => items
                 .iter()
-                .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(","),
             other => other.to_string(),
@@ -86,31 +117,62 @@ fn read_file(path: &Path, raw: &mut BTreeMap<&'static str, String>) -> Result<()
 fn build(raw: &Raw) -> Result<Config, ConfigError> {
     let listen = raw.parse("TENANTRY_LISTEN", "a socket address (host:port)")?;
     let default_uri = raw.get("TENANTRY_MONGODB_URI").ok_or_else(|| {
-        bad("TENANTRY_MONGODB_URI", "is required (or start the embedded development database: scripts/dev.sh)")
+        bad(
+            "TENANTRY_MONGODB_URI",
+            "is required (or start the embedded development database: scripts/dev.sh)",
+        )
     })?;
-    let mut clusters = vec![cluster("TENANTRY_MONGODB_URI", DEFAULT_CLUSTER, default_uri)?];
+    let mut clusters = vec![cluster(
+        "TENANTRY_MONGODB_URI",
+        DEFAULT_CLUSTER,
+        default_uri,
+    )?];
     for entry in raw.list("TENANTRY_CLUSTERS") {
-        let (name, uri) = entry
-            .split_once('=')
-            .ok_or_else(|| bad("TENANTRY_CLUSTERS", "expected name=uri entries separated by commas"))?;
+        let (name, uri) = entry.split_once('=').ok_or_else(|| {
+            bad(
+                "TENANTRY_CLUSTERS",
+                "expected name=uri entries separated by commas",
+            )
+        })?;
         let name = name.trim();
         if clusters.iter().any(|c| c.name == name) {
-            return Err(bad("TENANTRY_CLUSTERS", format!("cluster '{name}' is defined twice")));
+            return Err(bad(
+                "TENANTRY_CLUSTERS",
+                format!("cluster '{name}' is defined twice"),
+            ));
         }
         clusters.push(cluster("TENANTRY_CLUSTERS", name, uri.trim())?);
     }
-    let db_prefix = DbPrefix::parse(&raw.string("TENANTRY_DB_PREFIX")).map_err(|m| bad("TENANTRY_DB_PREFIX", m))?;
+    let db_prefix = DbPrefix::parse(&raw.string("TENANTRY_DB_PREFIX"))
+        .map_err(|m| bad("TENANTRY_DB_PREFIX", m))?;
     let catalog_db = raw.string("TENANTRY_CATALOG_DB");
-    if catalog_db.starts_with(db_prefix.as_str()) || !catalog_db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(bad("TENANTRY_CATALOG_DB", "must use [A-Za-z0-9_] and not start with TENANTRY_DB_PREFIX"));
+    if catalog_db.starts_with(db_prefix.as_str())
+        || !catalog_db
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(bad(
+            "TENANTRY_CATALOG_DB",
+            "must use [A-Za-z0-9_] and not start with TENANTRY_DB_PREFIX",
+        ));
     }
-    let jwt_secret = raw.get("TENANTRY_JWT_SECRET").map(|s| Secret::new(s.to_string()));
+    let jwt_secret = raw
+        .get("TENANTRY_JWT_SECRET")
+        .map(|s| Secret::new(s.to_string()));
     if jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
         return Err(bad("TENANTRY_JWT_SECRET", "must be at least 32 bytes"));
     }
-    let admin_key_sha256 = raw.get("TENANTRY_ADMIN_KEY_SHA256").map(|s| s.trim().to_ascii_lowercase());
-    if admin_key_sha256.as_ref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(bad("TENANTRY_ADMIN_KEY_SHA256", "must be 64 hex characters (sha256 of the key)"));
+    let admin_key_sha256 = raw
+        .get("TENANTRY_ADMIN_KEY_SHA256")
+        .map(|s| s.trim().to_ascii_lowercase());
+    if admin_key_sha256
+        .as_ref()
+        .is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(bad(
+            "TENANTRY_ADMIN_KEY_SHA256",
+            "must be 64 hex characters (sha256 of the key)",
+        ));
     }
     Ok(Config {
         listen,
@@ -120,7 +182,11 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
         resolution: resolution_policy(raw)?,
         trust_forwarded_host: raw.parse("TENANTRY_TRUST_FORWARDED_HOST", "true or false")?,
         jwt_secret,
-        jwt_public_keys: raw.list("TENANTRY_JWT_PUBLIC_KEYS").into_iter().map(PathBuf::from).collect(),
+        jwt_public_keys: raw
+            .list("TENANTRY_JWT_PUBLIC_KEYS")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         jwks_file: raw.get("TENANTRY_JWKS_FILE").map(PathBuf::from),
         jwt_issuer: raw.string("TENANTRY_JWT_ISSUER"),
         jwt_audience: raw.string("TENANTRY_JWT_AUDIENCE"),
@@ -133,17 +199,26 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
         pools: PoolSettings {
             max_pool_size: positive(raw, "TENANTRY_MAX_POOL_SIZE")? as u32,
             tenant_budget: positive(raw, "TENANTRY_TENANT_BUDGET")? as u32,
-            budget_wait: Duration::from_millis(raw.parse("TENANTRY_BUDGET_WAIT_MS", "a number of milliseconds")?),
+            budget_wait: Duration::from_millis(
+                raw.parse("TENANTRY_BUDGET_WAIT_MS", "a number of milliseconds")?,
+            ),
             dedicated_pool_size: positive(raw, "TENANTRY_DEDICATED_POOL_SIZE")? as u32,
             dedicated_max_clients: positive(raw, "TENANTRY_DEDICATED_MAX_CLIENTS")? as u64,
-            dedicated_idle: Duration::from_secs(positive(raw, "TENANTRY_DEDICATED_IDLE_SECS")? as u64),
+            dedicated_idle: Duration::from_secs(
+                positive(raw, "TENANTRY_DEDICATED_IDLE_SECS")? as u64
+            ),
         },
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
         log_format: match raw.string("TENANTRY_LOG_FORMAT").as_str() {
             "auto" => LogFormat::Auto,
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
-            other => return Err(bad("TENANTRY_LOG_FORMAT", format!("'{other}' is not json, pretty or auto"))),
+            other => {
+                return Err(bad(
+                    "TENANTRY_LOG_FORMAT",
+                    format!("'{other}' is not json, pretty or auto"),
+                ));
+            }
         },
     })
 }
@@ -156,21 +231,40 @@ fn positive(raw: &Raw, name: &'static str) -> Result<usize, ConfigError> {
 }
 
 fn cluster(setting: &str, name: &str, uri: &str) -> Result<ClusterConfig, ConfigError> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(bad(setting, format!("cluster name '{name}' must use [A-Za-z0-9_-]")));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(bad(
+            setting,
+            format!("cluster name '{name}' must use [A-Za-z0-9_-]"),
+        ));
     }
     if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
         // The URI may hold a password: name the cluster, not the value.
-        return Err(bad(setting, format!("cluster '{name}': not a mongodb:// or mongodb+srv:// URI")));
+        return Err(bad(
+            setting,
+            format!("cluster '{name}': not a mongodb:// or mongodb+srv:// URI"),
+        ));
     }
-    Ok(ClusterConfig { name: name.to_string(), uri: uri.to_string() })
+    Ok(ClusterConfig {
+        name: name.to_string(),
+        uri: uri.to_string(),
+    })
 }
 
 fn resolution_policy(raw: &Raw) -> Result<ResolutionPolicy, ConfigError> {
     let name = "TENANTRY_TENANT_SELECTORS";
     let selectors = raw.list(name);
-    if let Some(unknown) = selectors.iter().find(|s| !["subdomain", "custom_domain", "header"].contains(&s.as_str())) {
-        return Err(bad(name, format!("unknown selector '{unknown}' (subdomain, custom_domain, header)")));
+    if let Some(unknown) = selectors
+        .iter()
+        .find(|s| !["subdomain", "custom_domain", "header"].contains(&s.as_str()))
+    {
+        return Err(bad(
+            name,
+            format!("unknown selector '{unknown}' (subdomain, custom_domain, header)"),
+        ));
     }
     let mut base_domains = Vec::new();
     for domain in raw.list("TENANTRY_BASE_DOMAINS") {
@@ -255,8 +349,14 @@ mod tests {
         let c = load(Some(&path), env).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.db_prefix.as_str(), "y_");
-        assert_eq!(c.resolution.base_domains, vec!["api.example.com".to_string()]);
+        assert_eq!(
+            c.resolution.base_domains,
+            vec!["api.example.com".to_string()]
+        );
         std::fs::write(&path, "nonsense = 1\n").unwrap();
-        assert_eq!(load(Some(&path), env).unwrap_err().setting, "TENANTRY_CONFIG");
+        assert_eq!(
+            load(Some(&path), env).unwrap_err().setting,
+            "TENANTRY_CONFIG"
+        );
     }
 }

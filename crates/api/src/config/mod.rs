@@ -57,7 +57,9 @@ impl Config {
     }
 
     /// Builds a configuration from explicit values (tests, tools): `name` → value, like env.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Result<Config, ConfigError> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> Result<Config, ConfigError> {
         let map: std::collections::HashMap<&str, String> = pairs.into_iter().collect();
         load::load(None, |name| map.get(name).cloned())
     }

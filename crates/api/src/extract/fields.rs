@@ -36,14 +36,23 @@ impl FieldValue for u64 {
 
 impl FieldValue for u32 {
     fn from_json(value: Value) -> Result<Self, &'static str> {
-        value.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("must be a non-negative integer below 2^32")
+        value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or("must be a non-negative integer below 2^32")
     }
 }
 
 impl FieldValue for Vec<String> {
     fn from_json(value: Value) -> Result<Self, &'static str> {
-        let Value::Array(items) = value else { return Err("must be an array of strings") };
-        items.into_iter().map(String::from_json).collect::<Result<_, _>>().map_err(|_| "must be an array of strings")
+        let Value::Array(items) = value else {
+            return Err("must be an array of strings");
+        };
+        items
+            .into_iter()
+            .map(String::from_json)
+            .collect::<Result<_, _>>()
+            .map_err(|_| "must be an array of strings")
     }
 }
 
@@ -69,11 +78,19 @@ impl Fields {
 
     /// Fields of an object found at `prefix` (e.g. `limits`).
     pub fn nested(map: Map<String, Value>, prefix: &str) -> Fields {
-        Fields { map, prefix: prefix.to_string(), errors: Vec::new() }
+        Fields {
+            map,
+            prefix: prefix.to_string(),
+            errors: Vec::new(),
+        }
     }
 
     fn path(&self, name: &str) -> String {
-        if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) }
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
     }
 
     /// A field that must be present (and not null).
@@ -102,7 +119,10 @@ impl Fields {
     /// Records a semantic error on a field.
     pub fn reject(&mut self, name: &str, message: impl Into<String>) {
         let field = self.path(name);
-        self.errors.push(FieldError { field, message: message.into() });
+        self.errors.push(FieldError {
+            field,
+            message: message.into(),
+        });
     }
 
     /// Moves the errors of a nested reader into this one.
@@ -123,7 +143,11 @@ impl Fields {
     /// Fails with every error collected, unknown fields included.
     pub fn finish(mut self) -> Result<(), ApiError> {
         self.flag_unknown();
-        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::validation(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
     }
 }
 

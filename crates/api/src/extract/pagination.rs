@@ -22,7 +22,10 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(scope: &str, after: &str) -> String {
-        let cursor = Cursor { scope: scope.to_string(), after: after.to_string() };
+        let cursor = Cursor {
+            scope: scope.to_string(),
+            after: after.to_string(),
+        };
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
     }
 
@@ -46,12 +49,21 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    pub fn parse(limit: Option<&str>, cursor: Option<&str>, scope: &str) -> Result<PageParams, ApiError> {
+    pub fn parse(
+        limit: Option<&str>,
+        cursor: Option<&str>,
+        scope: &str,
+    ) -> Result<PageParams, ApiError> {
         let limit = match limit {
             None => DEFAULT_LIMIT,
             Some(raw) => match raw.parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => return Err(ApiError::field("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))),
+                _ => {
+                    return Err(ApiError::field(
+                        "limit",
+                        format!("must be an integer from 1 to {MAX_LIMIT}"),
+                    ));
+                }
             },
         };
         let after = cursor.map(|c| Cursor::decode(c, scope)).transpose()?;
@@ -70,7 +82,13 @@ mod tests {
             assert!(PageParams::parse(Some(bad), None, "x").is_err(), "{bad}");
         }
         let c = Cursor::encode("tenants", "acme");
-        assert_eq!(PageParams::parse(None, Some(&c), "tenants").unwrap().after.as_deref(), Some("acme"));
+        assert_eq!(
+            PageParams::parse(None, Some(&c), "tenants")
+                .unwrap()
+                .after
+                .as_deref(),
+            Some("acme")
+        );
         assert!(PageParams::parse(None, Some(&c), "orders:acme").is_err());
         assert!(PageParams::parse(None, Some("!!"), "tenants").is_err());
     }

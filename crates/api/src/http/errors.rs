@@ -9,7 +9,12 @@ use super::ApiError;
 
 impl From<InvalidTenantId> for ApiError {
     fn from(e: InvalidTenantId) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_tenant_id", "Invalid tenant id", e.to_string())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant_id",
+            "Invalid tenant id",
+            e.to_string(),
+        )
     }
 }
 
@@ -17,15 +22,24 @@ impl From<ResolutionError> for ApiError {
     fn from(e: ResolutionError) -> ApiError {
         match e {
             ResolutionError::InvalidTenantId(e) => e.into(),
-            ResolutionError::Conflict => {
-                ApiError::new(StatusCode::BAD_REQUEST, "tenant_conflict", "Tenant conflict", e.to_string())
-            }
-            ResolutionError::Mismatch => {
-                ApiError::new(StatusCode::FORBIDDEN, "tenant_mismatch", "Tenant mismatch", e.to_string())
-            }
-            ResolutionError::Required => {
-                ApiError::new(StatusCode::BAD_REQUEST, "tenant_required", "Tenant required", e.to_string())
-            }
+            ResolutionError::Conflict => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "tenant_conflict",
+                "Tenant conflict",
+                e.to_string(),
+            ),
+            ResolutionError::Mismatch => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "tenant_mismatch",
+                "Tenant mismatch",
+                e.to_string(),
+            ),
+            ResolutionError::Required => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "tenant_required",
+                "Tenant required",
+                e.to_string(),
+            ),
         }
     }
 }
@@ -45,14 +59,20 @@ impl From<TenancyError> for ApiError {
                 "Tenant not found",
                 format!("tenant '{id}' does not exist"),
             ),
-            TenancyError::Exists(id) => {
-                ApiError::conflict("tenant_exists", format!("tenant '{id}' exists with other settings"))
+            TenancyError::Exists(id) => ApiError::conflict(
+                "tenant_exists",
+                format!("tenant '{id}' exists with other settings"),
+            ),
+            TenancyError::DomainTaken(d) => ApiError::conflict(
+                "domain_taken",
+                format!("domain '{d}' belongs to another tenant"),
+            ),
+            TenancyError::InvalidState { .. } => {
+                ApiError::conflict("invalid_tenant_state", e.to_string())
             }
-            TenancyError::DomainTaken(d) => {
-                ApiError::conflict("domain_taken", format!("domain '{d}' belongs to another tenant"))
+            TenancyError::UnknownCluster(name) => {
+                ApiError::field("cluster", format!("unknown cluster '{name}'"))
             }
-            TenancyError::InvalidState { .. } => ApiError::conflict("invalid_tenant_state", e.to_string()),
-            TenancyError::UnknownCluster(name) => ApiError::field("cluster", format!("unknown cluster '{name}'")),
             TenancyError::BudgetExhausted(_) => ApiError::unavailable(
                 "unavailable",
                 "the tenant has too many requests in flight; retry shortly",
@@ -60,7 +80,11 @@ impl From<TenancyError> for ApiError {
             ),
             TenancyError::Database(_) | TenancyError::Migration { .. } if is_unreachable(&e) => {
                 tracing::error!(error = %super::ErrorChain(&e), "database unreachable");
-                ApiError::unavailable("unavailable", "the database is unreachable; retry shortly", 2)
+                ApiError::unavailable(
+                    "unavailable",
+                    "the database is unreachable; retry shortly",
+                    2,
+                )
             }
             _ => ApiError::internal(&e),
         }
@@ -73,7 +97,12 @@ fn is_unreachable(e: &TenancyError) -> bool {
         TenancyError::Database(d) | TenancyError::Migration { source: d, .. } => d,
         _ => return false,
     };
-    matches!(driver.kind.as_ref(), ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. })
+    matches!(
+        driver.kind.as_ref(),
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+    )
 }
 
 impl From<std::sync::Arc<TenancyError>> for ApiError {

@@ -32,21 +32,49 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code, title, detail: detail.into(), errors: Vec::new(), retry_after_secs: None }
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_secs: None,
+        }
     }
 
     pub fn validation(errors: Vec<FieldError>) -> ApiError {
         let detail = format!("{} field(s) are invalid", errors.len());
-        ApiError { errors, ..ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", "Validation failed", detail) }
+        ApiError {
+            errors,
+            ..ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Validation failed",
+                detail,
+            )
+        }
     }
 
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError::validation(vec![FieldError { field: field.into(), message: message.into() }])
+        ApiError::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
@@ -61,31 +89,61 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
     }
 
-    pub fn unavailable(code: &'static str, detail: impl Into<String>, retry_after_secs: u64) -> ApiError {
+    pub fn unavailable(
+        code: &'static str,
+        detail: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> ApiError {
         ApiError {
             retry_after_secs: Some(retry_after_secs),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "Service unavailable", detail)
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                "Service unavailable",
+                detail,
+            )
         }
     }
 
     /// An unexpected failure: the cause goes to the log, the client sees only the request id.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
         tracing::error!(error = %ErrorChain(cause), "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an unexpected error occurred; quote the request id")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "an unexpected error occurred; quote the request id",
+        )
     }
 
     /// The default problem for a bare status produced outside our handlers.
     fn for_status(status: StatusCode) -> ApiError {
         let (code, title, detail) = match status {
             StatusCode::NOT_FOUND => ("not_found", "Not found", "no such route"),
-            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed", "this route does not accept this method"),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Payload too large", "the request body is over the limit"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported media type", "send application/json"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "Method not allowed",
+                "this route does not accept this method",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload_too_large",
+                "Payload too large",
+                "the request body is over the limit",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "Unsupported media type",
+                "send application/json",
+            ),
             StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
                 return ApiError::unavailable("unavailable", "the request took too long", 1);
             }
             s if s.is_client_error() => ("bad_request", "Bad request", "the request is invalid"),
-            _ => ("internal", "Internal error", "an unexpected error occurred; quote the request id"),
+            _ => (
+                "internal",
+                "Internal error",
+                "an unexpected error occurred; quote the request id",
+            ),
         };
         ApiError::new(status, code, title, detail)
     }
@@ -120,7 +178,11 @@ struct ProblemDocument<'a> {
 
 /// Renders every error response as a problem document carrying the request id.
 pub async fn render_problems(request: Request, next: Next) -> Response {
-    let request_id = request.extensions().get::<RequestId>().cloned().unwrap_or_default();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status();
     let problem = response.extensions().get::<ApiError>().cloned();
@@ -143,10 +205,15 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     };
     let body = serde_json::to_vec(&document).unwrap_or_default();
     parts.status = problem.status;
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     if let Some(secs) = problem.retry_after_secs {
-        parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     if problem.status == StatusCode::UNAUTHORIZED {
         let challenge = HeaderValue::from_static("Bearer error=\"invalid_token\"");

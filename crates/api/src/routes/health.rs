@@ -15,9 +15,17 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let ping = state.catalog.store().database().run_command(doc! {"ping": 1});
+    let ping = state
+        .catalog
+        .store()
+        .database()
+        .run_command(doc! {"ping": 1});
     match tokio::time::timeout(Duration::from_secs(2), ping).await {
         Ok(Ok(_)) => Ok(Json(json!({"status": "ready"}))),
-        _ => Err(ApiError::unavailable("unavailable", "the catalog database is unreachable", 5)),
+        _ => Err(ApiError::unavailable(
+            "unavailable",
+            "the catalog database is unreachable",
+            5,
+        )),
     }
 }

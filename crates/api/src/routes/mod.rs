@@ -27,13 +27,21 @@ pub fn router(state: AppState) -> Router {
         .merge(tenant::router(&state))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "this route does not accept this method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                "this route does not accept this method",
+            )
         });
     // Layers: the last added runs first. A request meets: request id → problems → trace → CORS →
     // timeout → body limit → route (→ admin guard or tenant resolution → handler).
     router
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
         .layer(cors(&config.cors_origins))
         .layer(request_span())
         .layer(from_fn(render_problems))

@@ -10,14 +10,17 @@ use serde_json::{Value, json};
 use crate::support::{TestApp, json_of, problem};
 
 async fn mongo() -> mongodb::Client {
-    mongodb::Client::with_uri_str(testkit::mongodb_uri()).await.expect("test database client")
+    mongodb::Client::with_uri_str(testkit::mongodb_uri())
+        .await
+        .expect("test database client")
 }
 
 #[tokio::test]
 async fn creating_a_tenant_provisions_its_database() {
     let app = TestApp::spawn().await;
     let id = app.new_tenant_id();
-    let body = json!({"id": id, "name": "Acme", "plan": "pro", "domains": ["Shop.Acme-Test.example"]});
+    let body =
+        json!({"id": id, "name": "Acme", "plan": "pro", "domains": ["Shop.Acme-Test.example"]});
     let tenant = app.create_tenant_with(body.clone()).await;
     assert_eq!(tenant["id"], id.as_str());
     assert_eq!(tenant["status"], "active");
@@ -26,29 +29,75 @@ async fn creating_a_tenant_provisions_its_database() {
     assert_eq!(tenant["isolation"], "shared");
     assert_eq!(tenant["database"], format!("t_{id}"));
     assert_eq!(tenant["domains"], json!(["shop.acme-test.example"]));
-    assert_eq!(tenant["schema_version"], tenancy::migrations::latest_version());
+    assert_eq!(
+        tenant["schema_version"],
+        tenancy::migrations::latest_version()
+    );
     for field in ["created_at", "updated_at"] {
         let stamp = tenant[field].as_str().unwrap();
-        assert!(stamp.ends_with('Z') && stamp.contains('T'), "{field}: {stamp}");
+        assert!(
+            stamp.ends_with('Z') && stamp.contains('T'),
+            "{field}: {stamp}"
+        );
     }
     // Its own database, with the migrated collections, indexes and ledger.
     let db = mongo().await.database(&format!("t_{id}"));
-    let names: HashSet<String> = db.list_collection_names().await.unwrap().into_iter().collect();
-    for expected in ["products", "orders", "outbox", "idempotency_keys", "_migrations"] {
-        assert!(names.contains(expected), "{expected} missing from {names:?}");
+    let names: HashSet<String> = db
+        .list_collection_names()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    for expected in [
+        "products",
+        "orders",
+        "outbox",
+        "idempotency_keys",
+        "_migrations",
+    ] {
+        assert!(
+            names.contains(expected),
+            "{expected} missing from {names:?}"
+        );
     }
-    let indexes = db.collection::<Document>("products").list_index_names().await.unwrap();
+    let indexes = db
+        .collection::<Document>("products")
+        .list_index_names()
+        .await
+        .unwrap();
     assert!(indexes.iter().any(|i| i.starts_with("sku")), "{indexes:?}");
-    let ledger = db.collection::<Document>("_migrations").count_documents(doc! {}).await.unwrap();
+    let ledger = db
+        .collection::<Document>("_migrations")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
     assert_eq!(ledger, u64::from(tenancy::migrations::latest_version()));
     // The catalog holds only metadata.
-    let catalog = mongo().await.database(&app.catalog_db).list_collection_names().await.unwrap();
-    assert!(catalog.iter().all(|c| c == "tenants" || c == "domains"), "{catalog:?}");
+    let catalog = mongo()
+        .await
+        .database(&app.catalog_db)
+        .list_collection_names()
+        .await
+        .unwrap();
+    assert!(
+        catalog.iter().all(|c| c == "tenants" || c == "domains"),
+        "{catalog:?}"
+    );
 
     // Repeating the same request: 200 with the tenant; another body: 409.
-    let again = app.admin(Method::POST, "/admin/tenants").json(&body).send().await.unwrap();
+    let again = app
+        .admin(Method::POST, "/admin/tenants")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json_of(again, StatusCode::OK).await["id"], id.as_str());
-    let other = app.admin(Method::POST, "/admin/tenants").json(&json!({"id": id, "name": "Other"})).send().await.unwrap();
+    let other = app
+        .admin(Method::POST, "/admin/tenants")
+        .json(&json!({"id": id, "name": "Other"}))
+        .send()
+        .await
+        .unwrap();
     problem(other, StatusCode::CONFLICT, "tenant_exists").await;
 }
 
@@ -56,27 +105,76 @@ async fn creating_a_tenant_provisions_its_database() {
 async fn invalid_and_reserved_ids_never_reach_a_database() {
     let app = TestApp::spawn().await;
     let client = mongo().await;
-    let before: HashSet<String> = client.list_database_names().await.unwrap().into_iter().collect();
-    for bad in ["ab", "Acme", "acme_eu", "-acme", "acme-", "admin", "catalog", "a.b.c", "t_$x", "x/../y", &"a".repeat(33)] {
-        let response = app.admin(Method::POST, "/admin/tenants").json(&json!({"id": bad, "name": "x"})).send().await.unwrap();
+    let before: HashSet<String> = client
+        .list_database_names()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    for bad in [
+        "ab",
+        "Acme",
+        "acme_eu",
+        "-acme",
+        "acme-",
+        "admin",
+        "catalog",
+        "a.b.c",
+        "t_$x",
+        "x/../y",
+        &"a".repeat(33),
+    ] {
+        let response = app
+            .admin(Method::POST, "/admin/tenants")
+            .json(&json!({"id": bad, "name": "x"}))
+            .send()
+            .await
+            .unwrap();
         problem(response, StatusCode::BAD_REQUEST, "invalid_tenant_id").await;
         let path = format!("/admin/tenants/{}", urlencode(bad));
         let response = app.admin(Method::GET, &path).send().await.unwrap();
-        assert!(matches!(response.status(), StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND), "{bad}");
+        assert!(
+            matches!(
+                response.status(),
+                StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND
+            ),
+            "{bad}"
+        );
     }
-    let after: HashSet<String> = client.list_database_names().await.unwrap().into_iter().collect();
-    let new: Vec<&String> = after.difference(&before).filter(|d| d.starts_with("t_") && !d.starts_with("t_t-")).collect();
+    let after: HashSet<String> = client
+        .list_database_names()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let new: Vec<&String> = after
+        .difference(&before)
+        .filter(|d| d.starts_with("t_") && !d.starts_with("t_t-"))
+        .collect();
     assert!(new.is_empty(), "databases appeared: {new:?}");
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn an_unknown_cluster_is_a_validation_error() {
     let app = TestApp::spawn().await;
-    let response = app.admin(Method::POST, "/admin/tenants").json(&json!({"id": app.new_tenant_id(), "name": "x", "cluster": "mars"})).send().await.unwrap();
+    let response = app
+        .admin(Method::POST, "/admin/tenants")
+        .json(&json!({"id": app.new_tenant_id(), "name": "x", "cluster": "mars"}))
+        .send()
+        .await
+        .unwrap();
     let body = problem(response, StatusCode::BAD_REQUEST, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "cluster");
 }
@@ -89,7 +187,14 @@ async fn tenants_list_by_status_with_cursor_pagination() {
         ids.push(app.create_tenant().await);
     }
     ids.sort();
-    json_of(app.admin(Method::POST, &format!("/admin/tenants/{}/suspend", ids[1])).send().await.unwrap(), StatusCode::OK).await;
+    json_of(
+        app.admin(Method::POST, &format!("/admin/tenants/{}/suspend", ids[1]))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -98,7 +203,11 @@ async fn tenants_list_by_status_with_cursor_pagination() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let page = json_of(app.admin(Method::GET, &path).send().await.unwrap(), StatusCode::OK).await;
+        let page = json_of(
+            app.admin(Method::GET, &path).send().await.unwrap(),
+            StatusCode::OK,
+        )
+        .await;
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 2);
         seen.extend(items.iter().map(|t| t["id"].as_str().unwrap().to_string()));
@@ -109,28 +218,76 @@ async fn tenants_list_by_status_with_cursor_pagination() {
     }
     assert_eq!(seen, ids, "every tenant once, in order");
 
-    let suspended = json_of(app.admin(Method::GET, "/admin/tenants?status=suspended").send().await.unwrap(), StatusCode::OK).await;
+    let suspended = json_of(
+        app.admin(Method::GET, "/admin/tenants?status=suspended")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(suspended["items"].as_array().unwrap().len(), 1);
     assert_eq!(suspended["items"][0]["id"], ids[1].as_str());
     assert!(suspended["next_cursor"].is_null());
 
-    for bad in ["/admin/tenants?limit=0", "/admin/tenants?limit=201", "/admin/tenants?limit=x", "/admin/tenants?status=gone", "/admin/tenants?cursor=garbage"] {
-        problem(app.admin(Method::GET, bad).send().await.unwrap(), StatusCode::BAD_REQUEST, "validation_failed").await;
+    for bad in [
+        "/admin/tenants?limit=0",
+        "/admin/tenants?limit=201",
+        "/admin/tenants?limit=x",
+        "/admin/tenants?status=gone",
+        "/admin/tenants?cursor=garbage",
+    ] {
+        problem(
+            app.admin(Method::GET, bad).send().await.unwrap(),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        )
+        .await;
     }
     // A cursor of another list (here: another status filter) is refused.
-    let first = json_of(app.admin(Method::GET, "/admin/tenants?limit=1").send().await.unwrap(), StatusCode::OK).await;
-    let foreign = format!("/admin/tenants?status=active&cursor={}", first["next_cursor"].as_str().unwrap());
-    problem(app.admin(Method::GET, &foreign).send().await.unwrap(), StatusCode::BAD_REQUEST, "validation_failed").await;
+    let first = json_of(
+        app.admin(Method::GET, "/admin/tenants?limit=1")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let foreign = format!(
+        "/admin/tenants?status=active&cursor={}",
+        first["next_cursor"].as_str().unwrap()
+    );
+    problem(
+        app.admin(Method::GET, &foreign).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn get_and_patch_a_tenant() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
-    let got = json_of(app.admin(Method::GET, &format!("/admin/tenants/{id}")).send().await.unwrap(), StatusCode::OK).await;
+    let got = json_of(
+        app.admin(Method::GET, &format!("/admin/tenants/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(got["id"], id.as_str());
     let patch = json!({"name": "Renamed", "plan": "enterprise", "limits": {"max_concurrent_requests": 3}, "domains": ["a.example.org"]});
-    let patched = json_of(app.admin(Method::PATCH, &format!("/admin/tenants/{id}")).json(&patch).send().await.unwrap(), StatusCode::OK).await;
+    let patched = json_of(
+        app.admin(Method::PATCH, &format!("/admin/tenants/{id}"))
+            .json(&patch)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(patched["name"], "Renamed");
     assert_eq!(patched["plan"], "enterprise");
     assert_eq!(patched["limits"]["max_concurrent_requests"], 3);
@@ -139,16 +296,49 @@ async fn get_and_patch_a_tenant() {
 
     // A custom domain of another tenant: 409 domain_taken; after release it can be claimed.
     let other = app.create_tenant().await;
-    let taken = app.admin(Method::PATCH, &format!("/admin/tenants/{other}")).json(&json!({"domains": ["a.example.org"]})).send().await.unwrap();
+    let taken = app
+        .admin(Method::PATCH, &format!("/admin/tenants/{other}"))
+        .json(&json!({"domains": ["a.example.org"]}))
+        .send()
+        .await
+        .unwrap();
     problem(taken, StatusCode::CONFLICT, "domain_taken").await;
-    json_of(app.admin(Method::PATCH, &format!("/admin/tenants/{id}")).json(&json!({"domains": []})).send().await.unwrap(), StatusCode::OK).await;
-    let claimed = app.admin(Method::PATCH, &format!("/admin/tenants/{other}")).json(&json!({"domains": ["a.example.org"]})).send().await.unwrap();
-    assert_eq!(json_of(claimed, StatusCode::OK).await["domains"], json!(["a.example.org"]));
+    json_of(
+        app.admin(Method::PATCH, &format!("/admin/tenants/{id}"))
+            .json(&json!({"domains": []}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let claimed = app
+        .admin(Method::PATCH, &format!("/admin/tenants/{other}"))
+        .json(&json!({"domains": ["a.example.org"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(claimed, StatusCode::OK).await["domains"],
+        json!(["a.example.org"])
+    );
 
-    let bad = app.admin(Method::PATCH, &format!("/admin/tenants/{id}")).json(&json!({"limits": {"max_concurrent_requests": 0}, "status": "active"})).send().await.unwrap();
+    let bad = app
+        .admin(Method::PATCH, &format!("/admin/tenants/{id}"))
+        .json(&json!({"limits": {"max_concurrent_requests": 0}, "status": "active"}))
+        .send()
+        .await
+        .unwrap();
     let body = problem(bad, StatusCode::BAD_REQUEST, "validation_failed").await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
-    let missing = app.admin(Method::GET, &format!("/admin/tenants/{}", app.new_tenant_id())).send().await.unwrap();
+    let missing = app
+        .admin(
+            Method::GET,
+            &format!("/admin/tenants/{}", app.new_tenant_id()),
+        )
+        .send()
+        .await
+        .unwrap();
     problem(missing, StatusCode::NOT_FOUND, "tenant_not_found").await;
 }
 
@@ -157,13 +347,49 @@ async fn suspension_and_resumption_take_effect_on_the_next_request() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
     let token = app.token(&id, &["viewer"]);
-    json_of(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::OK).await;
-    let suspended = json_of(app.admin(Method::POST, &format!("/admin/tenants/{id}/suspend")).send().await.unwrap(), StatusCode::OK).await;
+    json_of(
+        app.v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let suspended = json_of(
+        app.admin(Method::POST, &format!("/admin/tenants/{id}/suspend"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(suspended["status"], "suspended");
-    problem(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::FORBIDDEN, "tenant_suspended").await;
-    let resumed = json_of(app.admin(Method::POST, &format!("/admin/tenants/{id}/resume")).send().await.unwrap(), StatusCode::OK).await;
+    problem(
+        app.v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "tenant_suspended",
+    )
+    .await;
+    let resumed = json_of(
+        app.admin(Method::POST, &format!("/admin/tenants/{id}/resume"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(resumed["status"], "active");
-    json_of(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::OK).await;
+    json_of(
+        app.v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -173,18 +399,41 @@ async fn suspension_reaches_every_instance() {
     let id = a.create_tenant().await;
     // b caches the tenant as active...
     let b_token = b.token(&id, &["viewer"]);
-    json_of(b.v1(Method::GET, "/v1/tenant", &b_token).send().await.unwrap(), StatusCode::OK).await;
+    json_of(
+        b.v1(Method::GET, "/v1/tenant", &b_token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     // ...a suspends it; b's change-stream watch drops its cache entry.
-    json_of(a.admin(Method::POST, &format!("/admin/tenants/{id}/suspend")).send().await.unwrap(), StatusCode::OK).await;
+    json_of(
+        a.admin(Method::POST, &format!("/admin/tenants/{id}/suspend"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     let mut status = StatusCode::OK;
     for _ in 0..50 {
-        status = b.v1(Method::GET, "/v1/tenant", &b_token).send().await.unwrap().status();
+        status = b
+            .v1(Method::GET, "/v1/tenant", &b_token)
+            .send()
+            .await
+            .unwrap()
+            .status();
         if status == StatusCode::FORBIDDEN {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(status, StatusCode::FORBIDDEN, "instance b still serves a suspended tenant");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "instance b still serves a suspended tenant"
+    );
 }
 
 #[tokio::test]
@@ -192,11 +441,22 @@ async fn deleting_a_tenant_drops_its_database() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
     let token = app.token(&id, &["viewer"]);
-    let deleted = json_of(app.admin(Method::DELETE, &format!("/admin/tenants/{id}")).send().await.unwrap(), StatusCode::ACCEPTED).await;
+    let deleted = json_of(
+        app.admin(Method::DELETE, &format!("/admin/tenants/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::ACCEPTED,
+    )
+    .await;
     assert_eq!(deleted["status"], "deleting");
     let mut gone = false;
     for _ in 0..100 {
-        let response = app.admin(Method::GET, &format!("/admin/tenants/{id}")).send().await.unwrap();
+        let response = app
+            .admin(Method::GET, &format!("/admin/tenants/{id}"))
+            .send()
+            .await
+            .unwrap();
         if response.status() == StatusCode::NOT_FOUND {
             gone = true;
             break;
@@ -205,9 +465,28 @@ async fn deleting_a_tenant_drops_its_database() {
     }
     assert!(gone, "tenant still in the catalog");
     let databases = mongo().await.list_database_names().await.unwrap();
-    assert!(!databases.contains(&format!("t_{id}")), "database not dropped");
-    problem(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::NOT_FOUND, "tenant_not_found").await;
-    problem(app.admin(Method::DELETE, &format!("/admin/tenants/{id}")).send().await.unwrap(), StatusCode::NOT_FOUND, "tenant_not_found").await;
+    assert!(
+        !databases.contains(&format!("t_{id}")),
+        "database not dropped"
+    );
+    problem(
+        app.v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "tenant_not_found",
+    )
+    .await;
+    problem(
+        app.admin(Method::DELETE, &format!("/admin/tenants/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "tenant_not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -223,14 +502,34 @@ async fn minted_tokens_act_for_their_tenant() {
     let minted = json_of(minted, StatusCode::CREATED).await;
     let token = minted["token"].as_str().unwrap();
     assert!(minted["expires_at"].as_str().unwrap().ends_with('Z'));
-    let me = json_of(app.v1(Method::GET, "/v1/tenant", token).send().await.unwrap(), StatusCode::OK).await;
+    let me = json_of(
+        app.v1(Method::GET, "/v1/tenant", token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(me["id"], id.as_str());
     assert_eq!(me["subject"], "svc-1");
 
-    let bad = app.admin(Method::POST, &format!("/admin/tenants/{id}/tokens")).json(&json!({"roles": ["root"], "ttl_seconds": 0})).send().await.unwrap();
+    let bad = app
+        .admin(Method::POST, &format!("/admin/tenants/{id}/tokens"))
+        .json(&json!({"roles": ["root"], "ttl_seconds": 0}))
+        .send()
+        .await
+        .unwrap();
     let body = problem(bad, StatusCode::BAD_REQUEST, "validation_failed").await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 3, "{body}");
-    let unknown = app.admin(Method::POST, &format!("/admin/tenants/{}/tokens", app.new_tenant_id())).json(&json!({"sub": "x", "roles": []})).send().await.unwrap();
+    let unknown = app
+        .admin(
+            Method::POST,
+            &format!("/admin/tenants/{}/tokens", app.new_tenant_id()),
+        )
+        .json(&json!({"sub": "x", "roles": []}))
+        .send()
+        .await
+        .unwrap();
     problem(unknown, StatusCode::NOT_FOUND, "tenant_not_found").await;
 }
 
@@ -246,16 +545,38 @@ async fn migrations_run_for_all_tenants_and_continue_past_failures() {
         "database": "bad/name", "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
         "created_at": now, "updated_at": now,
     };
-    mongo().await.database(&app.catalog_db).collection::<Document>("tenants").insert_one(record).await.unwrap();
-    let report = json_of(app.admin(Method::POST, "/admin/migrations").send().await.unwrap(), StatusCode::OK).await;
+    mongo()
+        .await
+        .database(&app.catalog_db)
+        .collection::<Document>("tenants")
+        .insert_one(record)
+        .await
+        .unwrap();
+    let report = json_of(
+        app.admin(Method::POST, "/admin/migrations")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(report["tenants"], 3, "{report}");
     assert_eq!(report["succeeded"], 2, "{report}");
     assert_eq!(report["failed"], 1, "{report}");
     let results = report["results"].as_array().unwrap();
-    let by_id = |id: &str| results.iter().find(|r| r["tenant_id"] == id).cloned().unwrap_or(Value::Null);
+    let by_id = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["tenant_id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     for id in &good {
         assert_eq!(by_id(id)["ok"], true, "{report}");
-        assert_eq!(by_id(id)["to_version"], tenancy::migrations::latest_version());
+        assert_eq!(
+            by_id(id)["to_version"],
+            tenancy::migrations::latest_version()
+        );
     }
     assert_eq!(by_id(&broken)["ok"], false);
     assert!(by_id(&broken)["error"].is_string());
@@ -267,14 +588,37 @@ async fn stats_report_requests_documents_and_pool_use() {
     let id = app.create_tenant().await;
     let token = app.token(&id, &["viewer"]);
     for _ in 0..3 {
-        json_of(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::OK).await;
+        json_of(
+            app.v1(Method::GET, "/v1/tenant", &token)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
     }
-    let stats = json_of(app.admin(Method::GET, &format!("/admin/tenants/{id}/stats")).send().await.unwrap(), StatusCode::OK).await;
+    let stats = json_of(
+        app.admin(Method::GET, &format!("/admin/tenants/{id}/stats"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(stats["tenant_id"], id.as_str());
     assert_eq!(stats["requests"], 3);
     assert_eq!(stats["budget"]["limit"], 16);
     assert_eq!(stats["connections"]["kind"], "shared");
-    assert!(stats["connections"]["cluster_pool"]["open"].as_i64().unwrap() >= 1, "{stats}");
+    assert!(
+        stats["connections"]["cluster_pool"]["open"]
+            .as_i64()
+            .unwrap()
+            >= 1,
+        "{stats}"
+    );
     assert_eq!(stats["documents"]["products"], 0);
-    assert!(stats["documents"].get("_migrations").is_none(), "internal collections are not listed");
+    assert!(
+        stats["documents"].get("_migrations").is_none(),
+        "internal collections are not listed"
+    );
 }

@@ -5,6 +5,7 @@
 mod admin_auth;
 mod conventions;
 mod lifecycle;
+mod pooling;
 mod provisioning;
 mod resolution;
 mod support;

@@ -8,7 +8,9 @@ use serde_json::json;
 use crate::support::{TestApp, json_of};
 
 async fn client() -> mongodb::Client {
-    mongodb::Client::with_uri_str(testkit::mongodb_uri()).await.unwrap()
+    mongodb::Client::with_uri_str(testkit::mongodb_uri())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -23,17 +25,45 @@ async fn an_interrupted_provisioning_is_completed_by_a_retry() {
         "created_at": now, "updated_at": now,
     };
     let client = client().await;
-    client.database(&app.catalog_db).collection::<Document>("tenants").insert_one(record).await.unwrap();
-    client.database(&format!("t_{id}")).create_collection("products").await.unwrap();
+    client
+        .database(&app.catalog_db)
+        .collection::<Document>("tenants")
+        .insert_one(record)
+        .await
+        .unwrap();
+    client
+        .database(&format!("t_{id}"))
+        .create_collection("products")
+        .await
+        .unwrap();
 
-    let retry = app.admin(Method::POST, "/admin/tenants").json(&json!({"id": id, "name": "Crashy"})).send().await.unwrap();
+    let retry = app
+        .admin(Method::POST, "/admin/tenants")
+        .json(&json!({"id": id, "name": "Crashy"}))
+        .send()
+        .await
+        .unwrap();
     let tenant = json_of(retry, StatusCode::CREATED).await;
     assert_eq!(tenant["status"], "active");
-    assert_eq!(tenant["schema_version"], tenancy::migrations::latest_version());
-    let names = client.database(&format!("t_{id}")).list_collection_names().await.unwrap();
+    assert_eq!(
+        tenant["schema_version"],
+        tenancy::migrations::latest_version()
+    );
+    let names = client
+        .database(&format!("t_{id}"))
+        .list_collection_names()
+        .await
+        .unwrap();
     assert!(names.contains(&"outbox".to_string()), "{names:?}");
     let token = app.token(&id, &["viewer"]);
-    json_of(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::OK).await;
+    json_of(
+        app.v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -47,13 +77,22 @@ async fn concurrent_creates_of_one_tenant_agree() {
     for response in responses {
         let response = response.unwrap();
         let status = response.status();
-        assert!(status == StatusCode::CREATED || status == StatusCode::OK, "{status}");
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::OK,
+            "{status}"
+        );
         created += usize::from(status == StatusCode::CREATED);
         let tenant: serde_json::Value = response.json().await.unwrap();
         assert_eq!(tenant["status"], "active");
     }
     assert!(created >= 1);
-    let count = client().await.database(&app.catalog_db).collection::<Document>("tenants").count_documents(doc! {"_id": &id}).await.unwrap();
+    let count = client()
+        .await
+        .database(&app.catalog_db)
+        .collection::<Document>("tenants")
+        .count_documents(doc! {"_id": &id})
+        .await
+        .unwrap();
     assert_eq!(count, 1);
 }
 
@@ -61,14 +100,29 @@ async fn concurrent_creates_of_one_tenant_agree() {
 async fn a_domain_conflict_at_creation_leaves_nothing_behind() {
     let app = TestApp::spawn().await;
     let first = app.new_tenant_id();
-    app.create_tenant_with(json!({"id": first, "name": "One", "domains": ["dup.provision.example"]})).await;
+    app.create_tenant_with(
+        json!({"id": first, "name": "One", "domains": ["dup.provision.example"]}),
+    )
+    .await;
     let second = app.new_tenant_id();
     let body = json!({"id": second, "name": "Two", "domains": ["free.provision.example", "dup.provision.example"]});
-    let response = app.admin(Method::POST, "/admin/tenants").json(&body).send().await.unwrap();
+    let response = app
+        .admin(Method::POST, "/admin/tenants")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     crate::support::problem(response, StatusCode::CONFLICT, "domain_taken").await;
-    let gone = app.admin(Method::GET, &format!("/admin/tenants/{second}")).send().await.unwrap();
+    let gone = app
+        .admin(Method::GET, &format!("/admin/tenants/{second}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     // The domain it briefly claimed is free again.
     let third = app.new_tenant_id();
-    app.create_tenant_with(json!({"id": third, "name": "Three", "domains": ["free.provision.example"]})).await;
+    app.create_tenant_with(
+        json!({"id": third, "name": "Three", "domains": ["free.provision.example"]}),
+    )
+    .await;
 }

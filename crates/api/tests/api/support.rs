@@ -35,14 +35,21 @@ impl TestApp {
     /// A second instance sharing another's catalog (cross-instance behaviour).
     pub async fn spawn_on_catalog(catalog_db: &str, extra: &[(&str, &str)]) -> TestApp {
         let admin_key = testkit::unique_name("admin-key");
-        let jwt_secret = format!("{}-{}", testkit::unique_name("secret"), "0123456789abcdef0123456789");
+        let jwt_secret = format!(
+            "{}-{}",
+            testkit::unique_name("secret"),
+            "0123456789abcdef0123456789"
+        );
         let mut pairs: Vec<(&str, String)> = vec![
             ("TENANTRY_LISTEN", "127.0.0.1:0".into()),
             ("TENANTRY_MONGODB_URI", testkit::mongodb_uri()),
             ("TENANTRY_CATALOG_DB", catalog_db.to_string()),
             ("TENANTRY_BASE_DOMAINS", BASE_DOMAIN.into()),
             ("TENANTRY_JWT_SECRET", jwt_secret.clone()),
-            ("TENANTRY_ADMIN_KEY_SHA256", tenantry_auth::AdminKey::digest_hex_of(&admin_key)),
+            (
+                "TENANTRY_ADMIN_KEY_SHA256",
+                tenantry_auth::AdminKey::digest_hex_of(&admin_key),
+            ),
         ];
         for (k, v) in extra {
             pairs.retain(|(name, _)| name != k);
@@ -90,7 +97,12 @@ impl TestApp {
 
     /// Creates a tenant through the admin API (asserting 201) and returns it.
     pub async fn create_tenant_with(&self, body: Value) -> Value {
-        let response = self.admin(Method::POST, "/admin/tenants").json(&body).send().await.expect("request");
+        let response = self
+            .admin(Method::POST, "/admin/tenants")
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         let status = response.status();
         let json: Value = response.json().await.expect("json");
         assert_eq!(status, StatusCode::CREATED, "{json}");
@@ -99,7 +111,8 @@ impl TestApp {
 
     pub async fn create_tenant(&self) -> String {
         let id = self.new_tenant_id();
-        self.create_tenant_with(json!({"id": id, "name": format!("Tenant {id}")})).await;
+        self.create_tenant_with(json!({"id": id, "name": format!("Tenant {id}")}))
+            .await;
         id
     }
 
@@ -131,21 +144,38 @@ impl TestApp {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Asserts a problem document of `status` and `code`, and returns it.
 pub async fn problem(response: Response, status: StatusCode, code: &str) -> Value {
     let actual = response.status();
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(String::from);
-    let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(String::from);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let body: Value = response.json().await.expect("problem body is JSON");
     assert_eq!(actual, status, "{body}");
-    assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{body}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/problem+json"),
+        "{body}"
+    );
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16(), "{body}");
     assert_eq!(body["type"], format!("urn:tenantry:problem:{code}"));
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     assert_eq!(body["request_id"].as_str(), request_id.as_deref(), "{body}");
     body
 }

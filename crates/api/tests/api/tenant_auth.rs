@@ -12,8 +12,16 @@ async fn unauthorized(app: &TestApp, token: Option<&str>) {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.unwrap();
-    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_string());
-    assert!(challenge.as_deref().is_some_and(|c| c.starts_with("Bearer")), "{challenge:?}");
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert!(
+        challenge
+            .as_deref()
+            .is_some_and(|c| c.starts_with("Bearer")),
+        "{challenge:?}"
+    );
     problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -23,10 +31,26 @@ async fn tokens_are_required_and_verified() {
     let id = app.create_tenant().await;
     unauthorized(&app, None).await;
     unauthorized(&app, Some("not-a-jwt")).await;
-    unauthorized(&app, Some(&app.sign(json!({"tid": id, "exp": now() - 120})))).await;
-    unauthorized(&app, Some(&app.sign(json!({"tid": id, "nbf": now() + 600})))).await;
-    unauthorized(&app, Some(&app.sign(json!({"tid": id, "iss": "someone-else"})))).await;
-    unauthorized(&app, Some(&app.sign(json!({"tid": id, "aud": "another-api"})))).await;
+    unauthorized(
+        &app,
+        Some(&app.sign(json!({"tid": id, "exp": now() - 120}))),
+    )
+    .await;
+    unauthorized(
+        &app,
+        Some(&app.sign(json!({"tid": id, "nbf": now() + 600}))),
+    )
+    .await;
+    unauthorized(
+        &app,
+        Some(&app.sign(json!({"tid": id, "iss": "someone-else"}))),
+    )
+    .await;
+    unauthorized(
+        &app,
+        Some(&app.sign(json!({"tid": id, "aud": "another-api"}))),
+    )
+    .await;
     for missing in ["exp", "iss", "aud"] {
         unauthorized(&app, Some(&app.sign(json!({"tid": id, missing: null})))).await;
     }
@@ -46,7 +70,14 @@ async fn tokens_are_required_and_verified() {
     unauthorized(&app, Some(&format!("{none_header}.{payload}."))).await;
     // Within leeway, an just-expired token still works.
     let recent = app.sign(json!({"tid": id, "roles": ["viewer"], "exp": now() - 5}));
-    json_of(app.v1(Method::GET, "/v1/tenant", &recent).send().await.unwrap(), StatusCode::OK).await;
+    json_of(
+        app.v1(Method::GET, "/v1/tenant", &recent)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -55,10 +86,25 @@ async fn roles_gate_tenant_routes() {
     let id = app.create_tenant().await;
     for roles in [&["viewer"][..], &["member"], &["admin"]] {
         let token = app.token(&id, roles);
-        json_of(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::OK).await;
+        json_of(
+            app.v1(Method::GET, "/v1/tenant", &token)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
     }
     for roles in [&[][..], &["platform-admin"], &["superuser"]] {
         let token = app.token(&id, roles);
-        problem(app.v1(Method::GET, "/v1/tenant", &token).send().await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
+        problem(
+            app.v1(Method::GET, "/v1/tenant", &token)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
     }
 }

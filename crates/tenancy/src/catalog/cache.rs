@@ -20,7 +20,10 @@ pub struct CacheSettings {
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        CacheSettings { ttl: Duration::from_secs(30), max_entries: 100_000 }
+        CacheSettings {
+            ttl: Duration::from_secs(30),
+            max_entries: 100_000,
+        }
     }
 }
 
@@ -33,7 +36,9 @@ pub struct CatalogCache {
 
 impl std::fmt::Debug for CatalogCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CatalogCache").field("entries", &self.by_id.entry_count()).finish()
+        f.debug_struct("CatalogCache")
+            .field("entries", &self.by_id.entry_count())
+            .finish()
     }
 }
 
@@ -47,7 +52,11 @@ impl CatalogCache {
             .max_capacity(settings.max_entries)
             .time_to_live(settings.ttl)
             .build();
-        CatalogCache { store, by_id, by_domain }
+        CatalogCache {
+            store,
+            by_id,
+            by_domain,
+        }
     }
 
     pub fn store(&self) -> &CatalogStore {

@@ -7,6 +7,6 @@ mod cache;
 mod store;
 mod watch;
 
-pub use cache::{CatalogCache, CacheSettings};
+pub use cache::{CacheSettings, CatalogCache};
 pub use store::{CatalogStore, TenantPage};
 pub use watch::spawn_invalidation_watch;

@@ -38,7 +38,11 @@ pub struct CatalogStore {
 
 impl CatalogStore {
     pub fn new(db: Database) -> CatalogStore {
-        CatalogStore { tenants: db.collection(TENANTS), domains: db.collection(DOMAINS), db }
+        CatalogStore {
+            tenants: db.collection(TENANTS),
+            domains: db.collection(DOMAINS),
+            db,
+        }
     }
 
     pub fn database(&self) -> &Database {
@@ -47,9 +51,13 @@ impl CatalogStore {
 
     /// Creates the catalog's indexes; idempotent, run at start-up.
     pub async fn ensure_indexes(&self) -> Result<()> {
-        let by_status = mongodb::IndexModel::builder().keys(doc! {"status": 1, "_id": 1}).build();
+        let by_status = mongodb::IndexModel::builder()
+            .keys(doc! {"status": 1, "_id": 1})
+            .build();
         self.tenants.create_index(by_status).await?;
-        let by_tenant = mongodb::IndexModel::builder().keys(doc! {"tenant_id": 1}).build();
+        let by_tenant = mongodb::IndexModel::builder()
+            .keys(doc! {"tenant_id": 1})
+            .build();
         self.domains.create_index(by_tenant).await?;
         Ok(())
     }
@@ -68,12 +76,18 @@ impl CatalogStore {
     }
 
     pub async fn require(&self, id: &TenantId) -> Result<Tenant> {
-        self.get(id).await?.ok_or_else(|| TenancyError::NotFound(id.clone()))
+        self.get(id)
+            .await?
+            .ok_or_else(|| TenancyError::NotFound(id.clone()))
     }
 
     /// The tenant that claimed a custom domain, if any.
     pub async fn tenant_of_domain(&self, domain: &str) -> Result<Option<TenantId>> {
-        Ok(self.domains.find_one(doc! {"_id": domain}).await?.map(|c| c.tenant_id))
+        Ok(self
+            .domains
+            .find_one(doc! {"_id": domain})
+            .await?
+            .map(|c| c.tenant_id))
     }
 
     /// Tenants ordered by id, after `after`, optionally of one status.
@@ -174,7 +188,9 @@ impl CatalogStore {
 
     pub async fn remove(&self, id: &TenantId) -> Result<()> {
         self.tenants.delete_one(doc! {"_id": id.as_str()}).await?;
-        self.domains.delete_many(doc! {"tenant_id": id.as_str()}).await?;
+        self.domains
+            .delete_many(doc! {"tenant_id": id.as_str()})
+            .await?;
         Ok(())
     }
 
@@ -198,7 +214,10 @@ impl CatalogStore {
 
     /// `Ok(true)` when newly claimed, `Ok(false)` when the tenant already held it.
     async fn claim_domain(&self, id: &TenantId, domain: &str) -> Result<bool> {
-        let claim = DomainClaim { domain: domain.to_string(), tenant_id: id.clone() };
+        let claim = DomainClaim {
+            domain: domain.to_string(),
+            tenant_id: id.clone(),
+        };
         match self.domains.insert_one(&claim).await {
             Ok(_) => return Ok(true),
             Err(e) if !is_duplicate_key(&e) => return Err(e.into()),
@@ -253,6 +272,13 @@ struct IdOnly {
 fn page_of(mut tenants: Vec<Tenant>, limit: usize) -> TenantPage {
     let more = tenants.len() > limit;
     tenants.truncate(limit);
-    let next_after = if more { tenants.last().map(|t| t.id.clone()) } else { None };
-    TenantPage { tenants, next_after }
+    let next_after = if more {
+        tenants.last().map(|t| t.id.clone())
+    } else {
+        None
+    };
+    TenantPage {
+        tenants,
+        next_after,
+    }
 }

@@ -26,22 +26,36 @@ impl TenantBudgets {
             .max_capacity(1_000_000)
             .time_to_idle(Duration::from_secs(600))
             .build();
-        TenantBudgets { default_budget, wait, semaphores, rejections: Arc::default() }
+        TenantBudgets {
+            default_budget,
+            wait,
+            semaphores,
+            rejections: Arc::default(),
+        }
     }
 
     fn budget_of(&self, tenant: &Tenant) -> u32 {
-        tenant.limits.max_concurrent_requests.unwrap_or(self.default_budget).max(1)
+        tenant
+            .limits
+            .max_concurrent_requests
+            .unwrap_or(self.default_budget)
+            .max(1)
     }
 
     /// Waits up to the configured time for a slot of the tenant's budget.
     pub async fn acquire(&self, tenant: &Tenant) -> Result<OwnedSemaphorePermit> {
         let budget = self.budget_of(tenant);
         let make = || (budget, Arc::new(Semaphore::new(budget as usize)));
-        let mut entry = self.semaphores.get_with_by_ref(&tenant.id, async { make() }).await;
+        let mut entry = self
+            .semaphores
+            .get_with_by_ref(&tenant.id, async { make() })
+            .await;
         if entry.0 != budget {
             // The tenant's limit changed: start a semaphore of the new size.
             entry = make();
-            self.semaphores.insert(tenant.id.clone(), entry.clone()).await;
+            self.semaphores
+                .insert(tenant.id.clone(), entry.clone())
+                .await;
         }
         match tokio::time::timeout(self.wait, entry.1.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),

@@ -44,11 +44,7 @@ impl DedicatedClients {
     }
 
     /// The tenant's own client, created on first use (once, however many requests race).
-    pub async fn client(
-        &self,
-        id: &TenantId,
-        cluster_options: &ClientOptions,
-    ) -> Result<Client> {
+    pub async fn client(&self, id: &TenantId, cluster_options: &ClientOptions) -> Result<Client> {
         self.clients
             .try_get_with_by_ref(id, async {
                 let mut options = cluster_options.clone();
@@ -64,7 +60,7 @@ impl DedicatedClients {
     }
 
     /// Clients currently cached (after pending evictions have run).
-    pub async fn len(&self) -> u64 {
+    pub async fn cached(&self) -> u64 {
         self.clients.run_pending_tasks().await;
         self.clients.entry_count()
     }

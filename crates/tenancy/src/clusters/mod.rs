@@ -68,7 +68,9 @@ pub struct ClusterConfig {
 
 impl std::fmt::Debug for ClusterConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterConfig").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ClusterConfig")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,7 +102,10 @@ pub struct ClusterPools {
 
 impl ClusterPools {
     /// Parses every cluster's URI and creates its client (no I/O yet: the driver connects lazily).
-    pub async fn connect(configs: &[ClusterConfig], settings: PoolSettings) -> Result<ClusterPools> {
+    pub async fn connect(
+        configs: &[ClusterConfig],
+        settings: PoolSettings,
+    ) -> Result<ClusterPools> {
         let mut clusters = BTreeMap::new();
         for config in configs {
             let mut options = ClientOptions::parse(&config.uri).await?;
@@ -110,7 +115,12 @@ impl ClusterPools {
             shared.max_pool_size = Some(settings.max_pool_size);
             shared.cmap_event_handler = Some(gauges.event_handler());
             let client = Client::with_options(shared)?;
-            let cluster = Cluster { name: config.name.clone(), client, options, gauges };
+            let cluster = Cluster {
+                name: config.name.clone(),
+                client,
+                options,
+                gauges,
+            };
             clusters.insert(config.name.clone(), cluster);
         }
         Ok(ClusterPools {
@@ -121,7 +131,9 @@ impl ClusterPools {
     }
 
     pub fn cluster(&self, name: &str) -> Result<&Cluster> {
-        self.clusters.get(name).ok_or_else(|| TenancyError::UnknownCluster(name.to_string()))
+        self.clusters
+            .get(name)
+            .ok_or_else(|| TenancyError::UnknownCluster(name.to_string()))
     }
 
     pub fn default_cluster(&self) -> Result<&Cluster> {
@@ -146,27 +158,36 @@ impl ClusterPools {
         let tenant = ctx.tenant();
         let permit = self.budgets.acquire(tenant).await?;
         let client = self.client_for(tenant).await?;
-        Ok(TenantDb::new(client.database(&tenant.database), tenant.id.clone(), Some(permit)))
+        Ok(TenantDb::new(
+            client.database(&tenant.database),
+            tenant.id.clone(),
+            Some(permit),
+        ))
     }
 
     /// A handle for platform maintenance (provisioning, migrations, deletion): no budget.
     pub async fn maintenance_db(&self, tenant: &Tenant) -> Result<TenantDb> {
         let client = self.cluster(&tenant.cluster)?.client.clone();
-        Ok(TenantDb::new(client.database(&tenant.database), tenant.id.clone(), None))
+        Ok(TenantDb::new(
+            client.database(&tenant.database),
+            tenant.id.clone(),
+            None,
+        ))
     }
 
     async fn client_for(&self, tenant: &Tenant) -> Result<Client> {
         let cluster = self.cluster(&tenant.cluster)?;
         match tenant.isolation {
             Isolation::Shared => Ok(cluster.client.clone()),
-            Isolation::Dedicated => {
-                self.dedicated.client(&tenant.id, &cluster.options).await
-            }
+            Isolation::Dedicated => self.dedicated.client(&tenant.id, &cluster.options).await,
         }
     }
 
     /// Connections open across every shared client (dedicated clients not included).
     pub fn shared_connections(&self) -> i64 {
-        self.clusters.values().map(|c| c.gauges.snapshot().open).sum()
+        self.clusters
+            .values()
+            .map(|c| c.gauges.snapshot().open)
+            .sum()
     }
 }

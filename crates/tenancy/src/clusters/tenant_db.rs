@@ -14,8 +14,16 @@ pub struct TenantDb {
 }
 
 impl TenantDb {
-    pub(super) fn new(db: Database, tenant_id: TenantId, permit: Option<OwnedSemaphorePermit>) -> Self {
-        TenantDb { db, tenant_id, _permit: permit }
+    pub(super) fn new(
+        db: Database,
+        tenant_id: TenantId,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Self {
+        TenantDb {
+            db,
+            tenant_id,
+            _permit: permit,
+        }
     }
 
     pub fn tenant_id(&self) -> &TenantId {

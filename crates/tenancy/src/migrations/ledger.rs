@@ -32,11 +32,13 @@ pub(crate) async fn apply_from(db: &TenantDb, migrations: &[Migration]) -> Resul
         if applied.iter().any(|e| e.version == migration.version) {
             continue;
         }
-        (migration.apply)(db.database()).await.map_err(|source| TenancyError::Migration {
-            version: migration.version,
-            name: migration.name,
-            source,
-        })?;
+        (migration.apply)(db.database())
+            .await
+            .map_err(|source| TenancyError::Migration {
+                version: migration.version,
+                name: migration.name,
+                source,
+            })?;
         let entry = LedgerEntry {
             version: migration.version,
             name: migration.name.to_string(),

@@ -13,9 +13,11 @@ pub struct Migration {
     pub apply: for<'a> fn(&'a Database) -> BoxFuture<'a, mongodb::error::Result<()>>,
 }
 
-pub static MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "catalog_and_orders_collections", apply: |db| Box::pin(m0001(db)) },
-];
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "catalog_and_orders_collections",
+    apply: |db| Box::pin(m0001(db)),
+}];
 
 /// The schema version a fully migrated tenant has.
 pub fn latest_version() -> u32 {
@@ -47,11 +49,20 @@ async fn m0001(db: &Database) -> mongodb::error::Result<()> {
     let products = db.collection::<mongodb::bson::Document>("products");
     products.create_index(index(doc! {"sku": 1}, true)).await?;
     let outbox = db.collection::<mongodb::bson::Document>("outbox");
-    outbox.create_index(index(doc! {"position": 1}, true)).await?;
-    let keys = db.collection::<mongodb::bson::Document>("idempotency_keys");
-    let ttl = IndexOptions::builder().expire_after(std::time::Duration::from_secs(48 * 3600)).build();
-    keys.create_index(IndexModel::builder().keys(doc! {"created_at": 1}).options(ttl).build())
+    outbox
+        .create_index(index(doc! {"position": 1}, true))
         .await?;
+    let keys = db.collection::<mongodb::bson::Document>("idempotency_keys");
+    let ttl = IndexOptions::builder()
+        .expire_after(std::time::Duration::from_secs(48 * 3600))
+        .build();
+    keys.create_index(
+        IndexModel::builder()
+            .keys(doc! {"created_at": 1})
+            .options(ttl)
+            .build(),
+    )
+    .await?;
     Ok(())
 }
 

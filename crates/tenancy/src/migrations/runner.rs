@@ -39,7 +39,12 @@ pub async fn migrate_all(
 ) -> Result<MigrationReport> {
     let ids = match only {
         Some(id) => vec![id.clone()],
-        None => catalog.store().ids_with_status(&[TenantStatus::Active, TenantStatus::Suspended]).await?,
+        None => {
+            catalog
+                .store()
+                .ids_with_status(&[TenantStatus::Active, TenantStatus::Suspended])
+                .await?
+        }
     };
     let mut results: Vec<TenantMigrationOutcome> = futures::stream::iter(ids)
         .map(|id| migrate_one(catalog, pools, id))
@@ -49,7 +54,12 @@ pub async fn migrate_all(
         .await;
     results.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
     let succeeded = results.iter().filter(|r| r.ok).count();
-    Ok(MigrationReport { tenants: results.len(), succeeded, failed: results.len() - succeeded, results })
+    Ok(MigrationReport {
+        tenants: results.len(),
+        succeeded,
+        failed: results.len() - succeeded,
+        results,
+    })
 }
 
 async fn migrate_one(
@@ -57,8 +67,13 @@ async fn migrate_one(
     pools: &ClusterPools,
     tenant_id: TenantId,
 ) -> TenantMigrationOutcome {
-    let mut outcome =
-        TenantMigrationOutcome { tenant_id, from_version: 0, to_version: 0, ok: false, error: None };
+    let mut outcome = TenantMigrationOutcome {
+        tenant_id,
+        from_version: 0,
+        to_version: 0,
+        ok: false,
+        error: None,
+    };
     match try_migrate(catalog, pools, &outcome.tenant_id).await {
         Ok((from, to)) => {
             outcome.from_version = from;

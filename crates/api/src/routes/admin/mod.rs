@@ -15,10 +15,15 @@ use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/admin/tenants", post(tenants::create_tenant).get(tenants::list_tenants))
+        .route(
+            "/admin/tenants",
+            post(tenants::create_tenant).get(tenants::list_tenants),
+        )
         .route(
             "/admin/tenants/{id}",
-            get(tenants::get_tenant).patch(tenants::update_tenant).delete(tenants::delete_tenant),
+            get(tenants::get_tenant)
+                .patch(tenants::update_tenant)
+                .delete(tenants::delete_tenant),
         )
         .route("/admin/tenants/{id}/suspend", post(tenants::suspend_tenant))
         .route("/admin/tenants/{id}/resume", post(tenants::resume_tenant))

@@ -10,21 +10,35 @@ use super::tenants::parse_id;
 use crate::http::ApiError;
 use crate::state::AppState;
 
-pub async fn tenant_stats(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn tenant_stats(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let tenant = state.catalog.store().require(&id).await?;
     let db = state.pools.maintenance_db(&tenant).await?;
     let mut documents = Map::new();
-    let names = db.database().list_collection_names().filter(doc! {"name": {"$not": {"$regex": "^(_|system\\.)"}}}).await.map_err(tenancy::TenancyError::from)?;
+    let names = db
+        .database()
+        .list_collection_names()
+        .filter(doc! {"name": {"$not": {"$regex": "^(_|system\\.)"}}})
+        .await
+        .map_err(tenancy::TenancyError::from)?;
     for name in names {
-        let count = db.collection::<mongodb::bson::Document>(&name).estimated_document_count().await.map_err(tenancy::TenancyError::from)?;
+        let count = db
+            .collection::<mongodb::bson::Document>(&name)
+            .estimated_document_count()
+            .await
+            .map_err(tenancy::TenancyError::from)?;
         documents.insert(name, json!(count));
     }
     let pools = &state.pools;
     let cluster_pool = pools.cluster(&tenant.cluster)?.gauges().snapshot();
     let connections = match tenant.isolation {
         Isolation::Shared => json!({"kind": "shared", "cluster_pool": cluster_pool}),
-        Isolation::Dedicated => json!({"kind": "dedicated", "dedicated_pools": pools.dedicated().gauges().snapshot()}),
+        Isolation::Dedicated => {
+            json!({"kind": "dedicated", "dedicated_pools": pools.dedicated().gauges().snapshot()})
+        }
     };
     Ok(Json(json!({
         "tenant_id": tenant.id,

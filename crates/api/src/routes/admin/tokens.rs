@@ -21,13 +21,21 @@ pub async fn mint_token(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = parse_id(&id)?;
     let minter = state.minter.clone().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_IMPLEMENTED, "token_signing_disabled", "Token signing disabled", "set TENANTRY_JWT_SECRET to mint tokens")
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "token_signing_disabled",
+            "Token signing disabled",
+            "set TENANTRY_JWT_SECRET to mint tokens",
+        )
     })?;
     let mut f = Fields::new(body);
     let sub: Option<String> = f.required("sub");
     let roles: Option<Vec<String>> = f.required("roles");
     let ttl: Option<u64> = f.optional("ttl_seconds");
-    if sub.as_deref().is_some_and(|s| s.trim().is_empty() || s.len() > 256) {
+    if sub
+        .as_deref()
+        .is_some_and(|s| s.trim().is_empty() || s.len() > 256)
+    {
         f.reject("sub", "must have 1 to 256 characters");
     }
     for (i, role) in roles.iter().flatten().enumerate() {
@@ -37,7 +45,10 @@ pub async fn mint_token(
     }
     let ttl = ttl.unwrap_or(3600);
     if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
-        f.reject("ttl_seconds", format!("must be from 1 to {MAX_TTL_SECONDS}"));
+        f.reject(
+            "ttl_seconds",
+            format!("must be from 1 to {MAX_TTL_SECONDS}"),
+        );
     }
     f.finish()?;
     let tenant = state.catalog.store().require(&id).await?;
@@ -49,9 +60,14 @@ pub async fn mint_token(
     };
     let minted = minter.mint(&request).map_err(|e| ApiError::internal(&e))?;
     let expires_at = chrono_free_rfc3339(minted.expires_at);
-    Ok((StatusCode::CREATED, Json(json!({"token": minted.token, "expires_at": expires_at}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": minted.token, "expires_at": expires_at})),
+    ))
 }
 
 fn chrono_free_rfc3339(unix_seconds: i64) -> String {
-    mongodb::bson::DateTime::from_millis(unix_seconds.saturating_mul(1000)).try_to_rfc3339_string().unwrap_or_default()
+    mongodb::bson::DateTime::from_millis(unix_seconds.saturating_mul(1000))
+        .try_to_rfc3339_string()
+        .unwrap_or_default()
 }

@@ -1,9 +1,11 @@
 //! Request and response shapes of the admin API (`TenantView`, `TenantForCreate`, ...).
 
 use serde::Serialize;
-use tenancy::{Isolation, Tenant, TenantLimits, TenantPatch, TenantSpec, TenantStatus, parse_domain};
-use tenancy::TenantId;
 use serde_json::{Map, Value};
+use tenancy::TenantId;
+use tenancy::{
+    Isolation, Tenant, TenantLimits, TenantPatch, TenantSpec, TenantStatus, parse_domain,
+};
 
 use crate::extract::{Fields, JsonObject};
 use crate::http::ApiError;
@@ -55,7 +57,10 @@ fn check_name(f: &mut Fields, field: &str, name: &str) {
 }
 
 fn check_plan(f: &mut Fields, plan: &str) {
-    let ok = (1..=64).contains(&plan.len()) && plan.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = (1..=64).contains(&plan.len())
+        && plan
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
         f.reject("plan", "must be 1 to 64 characters of [A-Za-z0-9_-]");
     }
@@ -131,9 +136,16 @@ pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
             nested.reject("max_concurrent_requests", "must be at least 1");
         }
         f.absorb(nested);
-        TenantLimits { max_concurrent_requests: max }
+        TenantLimits {
+            max_concurrent_requests: max,
+        }
     });
     let domains = domains.map(|d| parse_domains(&mut f, d));
     f.finish()?;
-    Ok(TenantPatch { name: name.map(|n| n.trim().to_string()), plan, limits, domains })
+    Ok(TenantPatch {
+        name: name.map(|n| n.trim().to_string()),
+        plan,
+        limits,
+        domains,
+    })
 }

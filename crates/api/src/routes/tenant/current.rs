@@ -7,7 +7,9 @@ use tenantry_auth::Role;
 use crate::http::ApiError;
 use crate::resolution::Tenanted;
 
-pub async fn current_tenant(Tenanted { ctx, principal }: Tenanted) -> Result<Json<Value>, ApiError> {
+pub async fn current_tenant(
+    Tenanted { ctx, principal }: Tenanted,
+) -> Result<Json<Value>, ApiError> {
     principal.require(Role::Viewer)?;
     let tenant = ctx.tenant();
     Ok(Json(json!({
