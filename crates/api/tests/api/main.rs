@@ -8,5 +8,6 @@ mod lifecycle;
 mod pooling;
 mod provisioning;
 mod resolution;
+mod shutdown;
 mod support;
 mod tenant_auth;
