@@ -7,6 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use commerce::projections;
+use commerce::read::CommerceReads;
+use commerce::write::CommerceWrites;
+use cqrs::projector::Projector;
+use cqrs::{CommandBus, QueryBus};
 use tenancy::catalog::{CacheSettings, CatalogCache, CatalogStore, spawn_invalidation_watch};
 use tenancy::clusters::ClusterPools;
 use tenancy::provisioning::Provisioner;
@@ -29,10 +34,13 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let state = build_state(config).await?;
-        let background = vec![
+        let mut background = vec![
             spawn_invalidation_watch(state.catalog.clone()),
             AbortOnDrop::spawn(prepare_catalog(state.provisioner.clone())),
         ];
+        if state.config.projector {
+            background.extend(state.projector.spawn());
+        }
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("TENANTRY_LISTEN: cannot bind {}", state.config.listen))?;
@@ -133,7 +141,18 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         );
     }
     let provisioner = Provisioner::new(catalog.clone(), pools.clone(), config.db_prefix.clone());
+    let projector = Projector::new(pools.clone(), catalog.clone(), config.db_prefix.clone(), projections::all());
+    let writes = CommerceWrites::new(pools.clone(), projector.clone());
+    let reads = CommerceReads::new(
+        pools.clone(),
+        projector.projection_names(),
+        config.query_read_preference.criteria(),
+        config.projection_wait,
+    );
     Ok(AppState {
+        commands: CommandBus::new(Arc::new(writes), Vec::new()),
+        queries: QueryBus::new(Arc::new(reads), Vec::new()),
+        projector,
         config: Arc::new(config),
         catalog,
         pools,

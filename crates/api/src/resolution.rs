@@ -19,7 +19,7 @@ use tenancy::resolution::{HostSelector, TokenTenants, decide};
 use tenancy::{Tenant, TenantContext, TenantId, TenantStatus};
 
 use crate::auth::{Principal, bearer_token};
-use crate::http::ApiError;
+use crate::http::{ApiError, RequestId};
 use crate::state::AppState;
 
 pub const X_TENANT_ID: &str = "x-tenant-id";
@@ -113,6 +113,14 @@ async fn available_tenant(state: &AppState, id: &TenantId) -> Result<Arc<Tenant>
 pub struct Tenanted {
     pub ctx: TenantContext,
     pub principal: Principal,
+    pub request_id: RequestId,
+}
+
+impl Tenanted {
+    /// Wraps a command or query for the buses, with this request's tenant, id and actor.
+    pub fn envelope<M>(&self, message: M) -> cqrs::Envelope<M> {
+        cqrs::Envelope::new(self.ctx.clone(), self.request_id.as_str(), message)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Tenanted {
@@ -121,8 +129,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenanted {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let ctx = parts.extensions.get::<TenantContext>().cloned();
         let principal = parts.extensions.get::<Principal>().cloned();
+        let request_id = parts.extensions.get::<RequestId>().cloned().unwrap_or_default();
         match (ctx, principal) {
-            (Some(ctx), Some(principal)) => Ok(Tenanted { ctx, principal }),
+            (Some(ctx), Some(principal)) => Ok(Tenanted { ctx, principal, request_id }),
             _ => Err(ApiError::internal(&MissingResolution)),
         }
     }

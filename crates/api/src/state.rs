@@ -2,6 +2,10 @@
 
 use std::sync::Arc;
 
+use commerce::read::CommerceReads;
+use commerce::write::CommerceWrites;
+use cqrs::projector::Projector;
+use cqrs::{CommandBus, QueryBus};
 use tenancy::catalog::CatalogCache;
 use tenancy::clusters::ClusterPools;
 use tenancy::provisioning::Provisioner;
@@ -20,4 +24,7 @@ pub struct AppState {
     pub admin_key: Option<Arc<AdminKey>>,
     pub minter: Option<Arc<TokenMinter>>,
     pub requests: RequestCounters,
+    pub commands: CommandBus<CommerceWrites>,
+    pub queries: QueryBus<CommerceReads>,
+    pub projector: Projector,
 }

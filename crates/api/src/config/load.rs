@@ -8,7 +8,7 @@ use tenancy::DbPrefix;
 use tenancy::clusters::{ClusterConfig, DEFAULT_CLUSTER, PoolSettings};
 use tenancy::resolution::ResolutionPolicy;
 
-use super::{Config, LogFormat, SETTINGS, Secret};
+use super::{Config, LogFormat, ReadPreferenceSetting, SETTINGS, Secret};
 
 /// A setting that cannot be used, and why. Never contains a secret's value.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +209,13 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
             ),
         },
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
+        projector: match raw.string("TENANTRY_PROJECTOR").as_str() {
+            "on" => true,
+            "off" => false,
+            other => return Err(bad("TENANTRY_PROJECTOR", format!("'{other}' is not on or off"))),
+        },
+        projection_wait: Duration::from_millis(positive(raw, "TENANTRY_PROJECTION_WAIT_MS")? as u64),
+        query_read_preference: read_preference(raw)?,
         log_format: match raw.string("TENANTRY_LOG_FORMAT").as_str() {
             "auto" => LogFormat::Auto,
             "json" => LogFormat::Json,
@@ -220,6 +227,17 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
                 ));
             }
         },
+    })
+}
+
+fn read_preference(raw: &Raw) -> Result<ReadPreferenceSetting, ConfigError> {
+    Ok(match raw.string("TENANTRY_QUERY_READ_PREFERENCE").as_str() {
+        "primary" => ReadPreferenceSetting::Primary,
+        "primaryPreferred" => ReadPreferenceSetting::PrimaryPreferred,
+        "secondary" => ReadPreferenceSetting::Secondary,
+        "secondaryPreferred" => ReadPreferenceSetting::SecondaryPreferred,
+        "nearest" => ReadPreferenceSetting::Nearest,
+        other => return Err(bad("TENANTRY_QUERY_READ_PREFERENCE", format!("'{other}' is not a read preference"))),
     })
 }
 
@@ -316,6 +334,8 @@ mod tests {
             ("TENANTRY_BASE_DOMAINS", "bad_domain"),
             ("TENANTRY_MAX_POOL_SIZE", "0"),
             ("TENANTRY_LOG_FORMAT", "xml"),
+            ("TENANTRY_PROJECTOR", "maybe"),
+            ("TENANTRY_QUERY_READ_PREFERENCE", "fastest"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();

@@ -25,6 +25,31 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Where queries without `X-Min-Position` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPreferenceSetting {
+    Primary,
+    PrimaryPreferred,
+    Secondary,
+    SecondaryPreferred,
+    Nearest,
+}
+
+impl ReadPreferenceSetting {
+    pub fn criteria(self) -> Option<mongodb::options::SelectionCriteria> {
+        use mongodb::options::{ReadPreference, ReadPreferenceOptions, SelectionCriteria};
+        let options = Some(ReadPreferenceOptions::default());
+        let preference = match self {
+            ReadPreferenceSetting::Primary => return None,
+            ReadPreferenceSetting::PrimaryPreferred => ReadPreference::PrimaryPreferred { options },
+            ReadPreferenceSetting::Secondary => ReadPreference::Secondary { options },
+            ReadPreferenceSetting::SecondaryPreferred => ReadPreference::SecondaryPreferred { options },
+            ReadPreferenceSetting::Nearest => ReadPreference::Nearest { options },
+        };
+        Some(SelectionCriteria::ReadPreference(preference))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -47,6 +72,9 @@ pub struct Config {
     pub cache_ttl: Duration,
     pub pools: PoolSettings,
     pub migration_parallelism: usize,
+    pub projector: bool,
+    pub projection_wait: Duration,
+    pub query_read_preference: ReadPreferenceSetting,
     pub log_format: LogFormat,
 }
 

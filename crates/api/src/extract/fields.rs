@@ -34,6 +34,21 @@ impl FieldValue for u64 {
     }
 }
 
+impl FieldValue for i64 {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        value.as_i64().ok_or("must be an integer")
+    }
+}
+
+impl FieldValue for Vec<Value> {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        match value {
+            Value::Array(items) => Ok(items),
+            _ => Err("must be an array"),
+        }
+    }
+}
+
 impl FieldValue for u32 {
     fn from_json(value: Value) -> Result<Self, &'static str> {
         value

@@ -129,6 +129,19 @@ impl CatalogStore {
         Ok(ids.into_iter().map(|i| i.id).collect())
     }
 
+    /// Ids of the tenants placed on `cluster` in one of `statuses` (the projector's sweep).
+    pub async fn ids_on_cluster(&self, cluster: &str, statuses: &[TenantStatus]) -> Result<Vec<TenantId>> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let cursor = self
+            .tenants
+            .clone_with_type::<IdOnly>()
+            .find(doc! {"cluster": cluster, "status": {"$in": names}})
+            .projection(doc! {"_id": 1})
+            .await?;
+        let ids: Vec<IdOnly> = cursor.try_collect().await?;
+        Ok(ids.into_iter().map(|i| i.id).collect())
+    }
+
     pub async fn count(&self) -> Result<u64> {
         Ok(self.tenants.count_documents(doc! {}).await?)
     }

@@ -13,11 +13,10 @@ pub struct Migration {
     pub apply: for<'a> fn(&'a Database) -> BoxFuture<'a, mongodb::error::Result<()>>,
 }
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "catalog_and_orders_collections",
-    apply: |db| Box::pin(m0001(db)),
-}];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "write_model_and_outbox", apply: |db| Box::pin(m0001(db)) },
+    Migration { version: 2, name: "read_models", apply: |db| Box::pin(m0002(db)) },
+];
 
 /// The schema version a fully migrated tenant has.
 pub fn latest_version() -> u32 {
@@ -41,17 +40,14 @@ fn index(keys: mongodb::bson::Document, unique: bool) -> IndexModel {
     IndexModel::builder().keys(keys).options(options).build()
 }
 
-/// The write model (products, orders), the outbox of domain events and idempotency records.
+/// The write model (products, orders), the outbox of domain events (`_id` = position), its
+/// counter, and idempotency records (expired after 48 h; API.md promises at least 24 h).
 async fn m0001(db: &Database) -> mongodb::error::Result<()> {
-    for name in ["products", "orders", "outbox", "idempotency_keys"] {
+    for name in ["products", "orders", "outbox", "_counters", "idempotency_keys"] {
         create_collection(db, name).await?;
     }
     let products = db.collection::<mongodb::bson::Document>("products");
     products.create_index(index(doc! {"sku": 1}, true)).await?;
-    let outbox = db.collection::<mongodb::bson::Document>("outbox");
-    outbox
-        .create_index(index(doc! {"position": 1}, true))
-        .await?;
     let keys = db.collection::<mongodb::bson::Document>("idempotency_keys");
     let ttl = IndexOptions::builder()
         .expire_after(std::time::Duration::from_secs(48 * 3600))
@@ -63,6 +59,27 @@ async fn m0001(db: &Database) -> mongodb::error::Result<()> {
             .build(),
     )
     .await?;
+    Ok(())
+}
+
+/// Read models (one collection per view), projection checkpoints and dead letters. Every list
+/// filter and sort of the query side has an index here.
+async fn m0002(db: &Database) -> mongodb::error::Result<()> {
+    let views = ["product_list", "order_list", "sales_daily", "product_sales", "_projections", "_dead_letters"];
+    for name in views {
+        create_collection(db, name).await?;
+    }
+    let indexes: [(&str, mongodb::bson::Document); 6] = [
+        ("product_list", doc! {"name_lower": 1, "_id": 1}),
+        ("product_list", doc! {"sku_lower": 1, "_id": 1}),
+        ("product_list", doc! {"price_cents": 1, "_id": 1}),
+        ("order_list", doc! {"status": 1, "_id": 1}),
+        ("order_list", doc! {"customer_id": 1, "status": 1, "_id": 1}),
+        ("product_sales", doc! {"units_sold": -1, "_id": 1}),
+    ];
+    for (collection, keys) in indexes {
+        db.collection::<mongodb::bson::Document>(collection).create_index(index(keys, false)).await?;
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use mongodb::bson::doc;
 use serde_json::{Map, Value, json};
+
 use tenancy::Isolation;
 
 use super::tenants::parse_id;
@@ -32,6 +33,8 @@ pub async fn tenant_stats(
             .map_err(tenancy::TenancyError::from)?;
         documents.insert(name, json!(count));
     }
+    let names = state.projector.projection_names();
+    let projections = cqrs::projector::status(db.database(), &names).await.map_err(tenancy::TenancyError::from)?;
     let pools = &state.pools;
     let cluster_pool = pools.cluster(&tenant.cluster)?.gauges().snapshot();
     let connections = match tenant.isolation {
@@ -47,6 +50,6 @@ pub async fn tenant_stats(
         "budget": {"limit": pools.budgets().budget(&tenant), "in_use": pools.budgets().in_use(&tenant).await},
         "connections": connections,
         "documents": documents,
-        "projection_lag": Value::Null,
+        "projections": projections,
     })))
 }

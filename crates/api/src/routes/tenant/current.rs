@@ -8,7 +8,7 @@ use crate::http::ApiError;
 use crate::resolution::Tenanted;
 
 pub async fn current_tenant(
-    Tenanted { ctx, principal }: Tenanted,
+    Tenanted { ctx, principal, .. }: Tenanted,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Role::Viewer)?;
     let tenant = ctx.tenant();

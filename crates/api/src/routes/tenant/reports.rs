@@ -1,0 +1,47 @@
+//! `/v1/reports/...`: sales per day and top products, from their projections.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use commerce::read::{SalesReport, TopProducts};
+use serde_json::{Value, json};
+use tenantry_auth::Role;
+
+use super::conventions::{int_param, min_position};
+use crate::extract::QueryMap;
+use crate::http::ApiError;
+use crate::resolution::Tenanted;
+use crate::state::AppState;
+
+pub async fn sales_report(State(state): State<AppState>, request: Tenanted, headers: HeaderMap, query: QueryMap) -> Result<Json<Value>, ApiError> {
+    request.principal.require(Role::Viewer)?;
+    let (from, to) = (query.get("from"), query.get("to"));
+    let mut missing = Vec::new();
+    for (name, value) in [("from", from), ("to", to)] {
+        if value.is_none() {
+            missing.push(crate::http::FieldError { field: name.into(), message: "is required".into() });
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::validation(missing));
+    }
+    let report = SalesReport {
+        from: from.unwrap_or_default().to_string(),
+        to: to.unwrap_or_default().to_string(),
+        min_position: min_position(&headers)?,
+    };
+    let items = state.queries.dispatch(request.envelope(report)).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+pub async fn top_products(State(state): State<AppState>, request: Tenanted, headers: HeaderMap, query: QueryMap) -> Result<Json<Value>, ApiError> {
+    request.principal.require(Role::Viewer)?;
+    let limit = match int_param("limit", query.get("limit"))? {
+        None => 10,
+        Some(n) if (1..=100).contains(&n) => n as u32,
+        Some(_) => return Err(ApiError::field("limit", "must be an integer from 1 to 100")),
+    };
+    let top = TopProducts { limit, min_position: min_position(&headers)? };
+    let items = state.queries.dispatch(request.envelope(top)).await?;
+    Ok(Json(json!({"items": items})))
+}

@@ -1,0 +1,239 @@
+//! Order commands: place (prices snapshotted, stock decremented atomically), cancel (stock
+//! restored), fulfil. Only `placed` orders can be cancelled or fulfilled.
+
+use std::collections::HashSet;
+
+use cqrs::outbox::NewEvent;
+use cqrs::{Command, Envelope, Handler, Invalid, Message};
+use futures::TryStreamExt;
+use mongodb::bson::{DateTime, doc};
+use mongodb::options::ReturnDocument;
+use mongodb::{ClientSession, Collection};
+
+use super::{CommerceWrites, Committed, IdempotencyKey, check_version, idempotency};
+use crate::error::{CommerceError, Result};
+use crate::events::{self, ORDER_CANCELLED, ORDER_FULFILLED, ORDER_PLACED};
+use crate::model::{Customer, Order, OrderLine, OrderStatus, OrderView, Product, new_id};
+use crate::validate::Checks;
+
+const ORDERS: &str = "orders";
+const PRODUCTS: &str = "products";
+pub const MAX_LINES: usize = 100;
+pub const MAX_QTY: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrderLine {
+    pub product_id: String,
+    pub qty: i64,
+}
+
+/// `POST /v1/orders`
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    pub customer: Customer,
+    pub lines: Vec<NewOrderLine>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+impl Message for PlaceOrder {
+    const NAME: &'static str = "place_order";
+    type Output = Committed<OrderView>;
+
+    fn validate(&self) -> Result<(), Vec<Invalid>> {
+        let mut checks = Checks::default();
+        let id_ok = (1..=128).contains(&self.customer.id.len());
+        checks.check(id_ok, "customer.id", "must have 1 to 128 characters");
+        checks.name("customer.name", &self.customer.name);
+        checks.check(!self.lines.is_empty() && self.lines.len() <= MAX_LINES, "lines", "must have 1 to 100 lines");
+        let mut seen = HashSet::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            checks.check((1..=MAX_QTY).contains(&line.qty), format!("lines[{i}].qty"), "must be from 1 to 10000");
+            checks.check(!line.product_id.is_empty(), format!("lines[{i}].product_id"), "is required");
+            checks.check(seen.insert(&line.product_id), format!("lines[{i}].product_id"), "is listed twice");
+        }
+        checks.finish()
+    }
+}
+impl Command for PlaceOrder {}
+
+impl Handler<PlaceOrder> for CommerceWrites {
+    type Error = CommerceError;
+
+    async fn handle(&self, envelope: &Envelope<PlaceOrder>) -> Result<Committed<OrderView>> {
+        let command = envelope.message();
+        let db = self.db(envelope).await?;
+        if let Some(done) = idempotency::replay(db.database(), command.idempotency.as_ref()).await? {
+            return Ok(done);
+        }
+        let (products, orders) = (&db.collection::<Product>(PRODUCTS), &db.collection::<Order>(ORDERS));
+        let order_id = &new_id();
+        self.commit(envelope, &db, command.idempotency.as_ref(), |mut session| async move {
+            let result = place(products, orders, &mut session, order_id, command).await;
+            (session, result)
+        })
+        .await
+    }
+}
+
+async fn place(
+    products: &Collection<Product>,
+    orders: &Collection<Order>,
+    session: &mut ClientSession,
+    order_id: &str,
+    command: &PlaceOrder,
+) -> Result<(OrderView, Vec<NewEvent>)> {
+    let ids: Vec<&str> = command.lines.iter().map(|l| l.product_id.as_str()).collect();
+    let known: Vec<Product> =
+        products.find(doc! {"_id": {"$in": &ids}}).session(&mut *session).await?.stream(&mut *session).try_collect().await?;
+    let unknown: Vec<String> =
+        ids.iter().filter(|id| !known.iter().any(|p| p.id == **id)).map(|id| id.to_string()).collect();
+    if !unknown.is_empty() {
+        return Err(CommerceError::UnknownProducts(unknown));
+    }
+    let now = DateTime::now();
+    let mut lines = Vec::with_capacity(command.lines.len());
+    let mut events = Vec::with_capacity(command.lines.len() + 1);
+    for line in &command.lines {
+        // Atomic: the decrement only matches while enough stock is left.
+        let product = products
+            .find_one_and_update(
+                doc! {"_id": &line.product_id, "stock": {"$gte": line.qty}},
+                doc! {"$inc": {"stock": -line.qty, "version": 1}, "$set": {"updated_at": now}},
+            )
+            .return_document(ReturnDocument::After)
+            .session(&mut *session)
+            .await?
+            .ok_or_else(|| CommerceError::InsufficientStock { product_id: line.product_id.clone() })?;
+        lines.push(OrderLine {
+            product_id: product.id.clone(),
+            sku: product.sku.clone(),
+            name: product.name.clone(),
+            qty: line.qty,
+            price_cents: product.price_cents,
+            line_total_cents: product.price_cents * line.qty,
+        });
+        events.push(events::stock_changed(&product));
+    }
+    let order = Order {
+        id: order_id.to_string(),
+        customer: command.customer.clone(),
+        total_cents: lines.iter().map(|l| l.line_total_cents).sum(),
+        lines,
+        status: OrderStatus::Placed,
+        version: 1,
+        placed_at: now,
+        updated_at: now,
+    };
+    orders.insert_one(&order).session(&mut *session).await?;
+    events.push(events::order(ORDER_PLACED, &order)?);
+    Ok((OrderView::from(&order), events))
+}
+
+/// `POST /v1/orders/{id}/cancel`: placed → cancelled, stock restored.
+#[derive(Debug, Clone)]
+pub struct CancelOrder {
+    pub id: String,
+    pub expected_version: Option<i64>,
+}
+
+impl Message for CancelOrder {
+    const NAME: &'static str = "cancel_order";
+    type Output = Committed<OrderView>;
+}
+impl Command for CancelOrder {}
+
+/// `POST /v1/orders/{id}/fulfil`: placed → fulfilled.
+#[derive(Debug, Clone)]
+pub struct FulfilOrder {
+    pub id: String,
+    pub expected_version: Option<i64>,
+}
+
+impl Message for FulfilOrder {
+    const NAME: &'static str = "fulfil_order";
+    type Output = Committed<OrderView>;
+}
+impl Command for FulfilOrder {}
+
+impl Handler<CancelOrder> for CommerceWrites {
+    type Error = CommerceError;
+
+    async fn handle(&self, envelope: &Envelope<CancelOrder>) -> Result<Committed<OrderView>> {
+        let c = envelope.message();
+        self.transition(envelope, &c.id, c.expected_version, OrderStatus::Cancelled).await
+    }
+}
+
+impl Handler<FulfilOrder> for CommerceWrites {
+    type Error = CommerceError;
+
+    async fn handle(&self, envelope: &Envelope<FulfilOrder>) -> Result<Committed<OrderView>> {
+        let c = envelope.message();
+        self.transition(envelope, &c.id, c.expected_version, OrderStatus::Fulfilled).await
+    }
+}
+
+impl CommerceWrites {
+    async fn transition<M>(
+        &self,
+        envelope: &Envelope<M>,
+        id: &str,
+        expected_version: Option<i64>,
+        to: OrderStatus,
+    ) -> Result<Committed<OrderView>> {
+        let db = self.db(envelope).await?;
+        let (products, orders) = (&db.collection::<Product>(PRODUCTS), &db.collection::<Order>(ORDERS));
+        self.commit(envelope, &db, None, |mut session| async move {
+            let result = transition(products, orders, &mut session, id, expected_version, to).await;
+            (session, result)
+        })
+        .await
+    }
+}
+
+async fn transition(
+    products: &Collection<Product>,
+    orders: &Collection<Order>,
+    session: &mut ClientSession,
+    id: &str,
+    expected_version: Option<i64>,
+    to: OrderStatus,
+) -> Result<(OrderView, Vec<NewEvent>)> {
+    let current = orders
+        .find_one(doc! {"_id": id})
+        .session(&mut *session)
+        .await?
+        .ok_or(CommerceError::NotFound("order"))?;
+    check_version(expected_version, current.version)?;
+    if current.status != OrderStatus::Placed {
+        return Err(CommerceError::InvalidTransition { from: current.status.as_str(), to: to.as_str() });
+    }
+    let now = DateTime::now();
+    let order = orders
+        .find_one_and_update(
+            doc! {"_id": id, "version": current.version},
+            doc! {"$set": {"status": to.as_str(), "updated_at": now}, "$inc": {"version": 1}},
+        )
+        .return_document(ReturnDocument::After)
+        .session(&mut *session)
+        .await?
+        .ok_or(CommerceError::NotFound("order"))?;
+    let mut events = Vec::new();
+    if to == OrderStatus::Cancelled {
+        for line in &order.lines {
+            let restocked = products
+                .find_one_and_update(
+                    doc! {"_id": &line.product_id},
+                    doc! {"$inc": {"stock": line.qty, "version": 1}, "$set": {"updated_at": now}},
+                )
+                .return_document(ReturnDocument::After)
+                .session(&mut *session)
+                .await?;
+            // A product deleted since has no stock to restore.
+            events.extend(restocked.as_ref().map(events::stock_changed));
+        }
+    }
+    let kind = if to == OrderStatus::Cancelled { ORDER_CANCELLED } else { ORDER_FULFILLED };
+    events.push(events::order(kind, &order)?);
+    Ok((OrderView::from(&order), events))
+}

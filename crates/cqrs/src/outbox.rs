@@ -1,0 +1,76 @@
+//! The tenant's outbox: domain events appended by commands in their transaction, each at the next
+//! position of the tenant's event sequence (gap-free and strictly increasing: the position comes
+//! from a counter incremented in the same transaction, so an aborted command leaves no hole and
+//! concurrent commands are serialised by the counter's write conflict).
+
+use mongodb::bson::{DateTime, Document, doc};
+use mongodb::options::ReturnDocument;
+use mongodb::{ClientSession, Database};
+use serde::{Deserialize, Serialize};
+
+use crate::Envelope;
+
+pub const OUTBOX: &str = "outbox";
+const COUNTERS: &str = "_counters";
+const OUTBOX_COUNTER: &str = "outbox";
+
+/// An event as stored in the outbox (`_id` is its position).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(rename = "_id")]
+    pub position: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub payload: Document,
+    pub occurred_at: DateTime,
+    pub correlation_id: String,
+    pub actor: String,
+}
+
+/// An event a command wants to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub payload: Document,
+}
+
+/// Appends `events` in the session's transaction; returns the position of the last one.
+pub async fn append<M>(
+    db: &Database,
+    session: &mut ClientSession,
+    envelope: &Envelope<M>,
+    events: &[NewEvent],
+) -> mongodb::error::Result<i64> {
+    let count = events.len() as i64;
+    let counter = db
+        .collection::<Document>(COUNTERS)
+        .find_one_and_update(doc! {"_id": OUTBOX_COUNTER}, doc! {"$inc": {"position": count}})
+        .upsert(true)
+        .return_document(ReturnDocument::After)
+        .session(&mut *session)
+        .await?;
+    let last = counter.and_then(|c| c.get_i64("position").ok()).unwrap_or(count);
+    let now = DateTime::now();
+    let stored: Vec<StoredEvent> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| StoredEvent {
+            position: last - count + 1 + i as i64,
+            event_type: e.event_type.to_string(),
+            payload: e.payload.clone(),
+            occurred_at: now,
+            correlation_id: envelope.correlation_id().to_string(),
+            actor: envelope.actor().to_string(),
+        })
+        .collect();
+    if !stored.is_empty() {
+        db.collection::<StoredEvent>(OUTBOX).insert_many(&stored).session(&mut *session).await?;
+    }
+    Ok(last)
+}
+
+/// The position of the tenant's last event (0 when none).
+pub async fn last_position(db: &Database) -> mongodb::error::Result<i64> {
+    let counter = db.collection::<Document>(COUNTERS).find_one(doc! {"_id": OUTBOX_COUNTER}).await?;
+    Ok(counter.and_then(|c| c.get_i64("position").ok()).unwrap_or(0))
+}
