@@ -141,7 +141,12 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         );
     }
     let provisioner = Provisioner::new(catalog.clone(), pools.clone(), config.db_prefix.clone());
-    let projector = Projector::new(pools.clone(), catalog.clone(), config.db_prefix.clone(), projections::all());
+    let projector = Projector::new(
+        pools.clone(),
+        catalog.clone(),
+        config.db_prefix.clone(),
+        projections::all(),
+    );
     let writes = CommerceWrites::new(pools.clone(), projector.clone());
     let reads = CommerceReads::new(
         pools.clone(),

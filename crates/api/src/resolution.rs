@@ -129,9 +129,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenanted {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let ctx = parts.extensions.get::<TenantContext>().cloned();
         let principal = parts.extensions.get::<Principal>().cloned();
-        let request_id = parts.extensions.get::<RequestId>().cloned().unwrap_or_default();
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_default();
         match (ctx, principal) {
-            (Some(ctx), Some(principal)) => Ok(Tenanted { ctx, principal, request_id }),
+            (Some(ctx), Some(principal)) => Ok(Tenanted {
+                ctx,
+                principal,
+                request_id,
+            }),
             _ => Err(ApiError::internal(&MissingResolution)),
         }
     }

@@ -17,7 +17,10 @@ pub enum CommerceError {
     #[error("unknown product(s): {}", .0.join(", "))]
     UnknownProducts(Vec<String>),
     #[error("an order that is {from} cannot be {to}")]
-    InvalidTransition { from: &'static str, to: &'static str },
+    InvalidTransition {
+        from: &'static str,
+        to: &'static str,
+    },
     #[error("this Idempotency-Key was used with another request")]
     IdempotencyKeyReused,
     #[error("the read models have not reached position {0} yet")]

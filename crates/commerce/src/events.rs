@@ -16,7 +16,10 @@ pub const ORDER_CANCELLED: &str = "order.cancelled";
 pub const ORDER_FULFILLED: &str = "order.fulfilled";
 
 pub fn product(event_type: &'static str, product: &Product) -> crate::Result<NewEvent> {
-    Ok(NewEvent { event_type, payload: to_document(product)? })
+    Ok(NewEvent {
+        event_type,
+        payload: to_document(product)?,
+    })
 }
 
 pub fn stock_changed(product: &Product) -> NewEvent {
@@ -27,11 +30,17 @@ pub fn stock_changed(product: &Product) -> NewEvent {
 }
 
 pub fn product_deleted(id: &str) -> NewEvent {
-    NewEvent { event_type: PRODUCT_DELETED, payload: doc! {"_id": id} }
+    NewEvent {
+        event_type: PRODUCT_DELETED,
+        payload: doc! {"_id": id},
+    }
 }
 
 pub fn order(event_type: &'static str, order: &Order) -> crate::Result<NewEvent> {
-    Ok(NewEvent { event_type, payload: to_document(order)? })
+    Ok(NewEvent {
+        event_type,
+        payload: to_document(order)?,
+    })
 }
 
 /// Reads an event's payload as `T`, or says why it cannot (a poison event).
@@ -41,5 +50,9 @@ pub fn payload<T: DeserializeOwned>(event: &StoredEvent) -> Result<T, String> {
 
 /// The `_id` of an event's payload.
 pub fn payload_id(event: &StoredEvent) -> Result<String, String> {
-    event.payload.get_str("_id").map(String::from).map_err(|_| format!("{} payload has no _id", event.event_type))
+    event
+        .payload
+        .get_str("_id")
+        .map(String::from)
+        .map_err(|_| format!("{} payload has no _id", event.event_type))
 }

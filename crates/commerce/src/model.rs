@@ -36,7 +36,9 @@ impl OrderStatus {
     }
 
     pub fn parse(raw: &str) -> Option<OrderStatus> {
-        [Self::Placed, Self::Cancelled, Self::Fulfilled].into_iter().find(|s| s.as_str() == raw)
+        [Self::Placed, Self::Cancelled, Self::Fulfilled]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 }
 

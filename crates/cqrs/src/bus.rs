@@ -65,12 +65,19 @@ struct Dispatcher<H> {
 
 impl<H> Clone for Dispatcher<H> {
     fn clone(&self) -> Self {
-        Dispatcher { handlers: Arc::clone(&self.handlers), observers: Arc::clone(&self.observers) }
+        Dispatcher {
+            handlers: Arc::clone(&self.handlers),
+            observers: Arc::clone(&self.observers),
+        }
     }
 }
 
 impl<H> Dispatcher<H> {
-    async fn dispatch<M>(&self, kind: Kind, envelope: Envelope<M>) -> Result<M::Output, DispatchError<H::Error>>
+    async fn dispatch<M>(
+        &self,
+        kind: Kind,
+        envelope: Envelope<M>,
+    ) -> Result<M::Output, DispatchError<H::Error>>
     where
         M: Message,
         H: Handler<M>,
@@ -90,8 +97,14 @@ impl<H> Dispatcher<H> {
         );
         let started = Instant::now();
         let result = async {
-            envelope.message().validate().map_err(DispatchError::Invalid)?;
-            self.handlers.handle(&envelope).await.map_err(DispatchError::Handler)
+            envelope
+                .message()
+                .validate()
+                .map_err(DispatchError::Invalid)?;
+            self.handlers
+                .handle(&envelope)
+                .await
+                .map_err(DispatchError::Handler)
         }
         .instrument(span.clone())
         .await;
@@ -101,7 +114,13 @@ impl<H> Dispatcher<H> {
             Err(DispatchError::Handler(_)) => Outcome::Failed,
         };
         let elapsed = started.elapsed();
-        span.in_scope(|| tracing::debug!(?outcome, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "dispatched"));
+        span.in_scope(|| {
+            tracing::debug!(
+                ?outcome,
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "dispatched"
+            )
+        });
         for observer in self.observers.iter() {
             observer.observe(&info, outcome, elapsed);
         }
@@ -129,10 +148,16 @@ impl<H> Clone for QueryBus<H> {
 
 impl<H> CommandBus<H> {
     pub fn new(handlers: Arc<H>, observers: Vec<Arc<dyn DispatchObserver>>) -> Self {
-        CommandBus(Dispatcher { handlers, observers: observers.into() })
+        CommandBus(Dispatcher {
+            handlers,
+            observers: observers.into(),
+        })
     }
 
-    pub async fn dispatch<C>(&self, envelope: Envelope<C>) -> Result<C::Output, DispatchError<H::Error>>
+    pub async fn dispatch<C>(
+        &self,
+        envelope: Envelope<C>,
+    ) -> Result<C::Output, DispatchError<H::Error>>
     where
         C: Command,
         H: Handler<C>,
@@ -143,10 +168,16 @@ impl<H> CommandBus<H> {
 
 impl<H> QueryBus<H> {
     pub fn new(handlers: Arc<H>, observers: Vec<Arc<dyn DispatchObserver>>) -> Self {
-        QueryBus(Dispatcher { handlers, observers: observers.into() })
+        QueryBus(Dispatcher {
+            handlers,
+            observers: observers.into(),
+        })
     }
 
-    pub async fn dispatch<Q>(&self, envelope: Envelope<Q>) -> Result<Q::Output, DispatchError<H::Error>>
+    pub async fn dispatch<Q>(
+        &self,
+        envelope: Envelope<Q>,
+    ) -> Result<Q::Output, DispatchError<H::Error>>
     where
         Q: Query,
         H: Handler<Q>,
@@ -168,7 +199,11 @@ mod tests {
         const NAME: &'static str = "greet";
         type Output = String;
         fn validate(&self) -> Result<(), Vec<Invalid>> {
-            if self.0.is_empty() { Err(vec![Invalid::new("name", "is required")]) } else { Ok(()) }
+            if self.0.is_empty() {
+                Err(vec![Invalid::new("name", "is required")])
+            } else {
+                Ok(())
+            }
         }
     }
     impl Command for Greet {}
@@ -191,8 +226,16 @@ mod tests {
             if envelope.message().0 == "boom" {
                 return Err("exploded".into());
             }
-            let line = format!("hello {} from {} in {}", envelope.message().0, envelope.actor(), envelope.tenant_id());
-            self.greeted.lock().map_err(|_| "poisoned")?.push(line.clone());
+            let line = format!(
+                "hello {} from {} in {}",
+                envelope.message().0,
+                envelope.actor(),
+                envelope.tenant_id()
+            );
+            self.greeted
+                .lock()
+                .map_err(|_| "poisoned")?
+                .push(line.clone());
             Ok(line)
         }
     }
@@ -209,7 +252,12 @@ mod tests {
     impl DispatchObserver for Recorder {
         fn observe(&self, info: &DispatchInfo<'_>, outcome: Outcome, _: Duration) {
             if let Ok(mut seen) = self.0.lock() {
-                seen.push((info.kind, info.name, outcome, info.correlation_id.to_string()));
+                seen.push((
+                    info.kind,
+                    info.name,
+                    outcome,
+                    info.correlation_id.to_string(),
+                ));
             }
         }
     }
@@ -241,20 +289,38 @@ mod tests {
         let commands = CommandBus::new(Arc::clone(&handlers), observers.clone());
         let queries = QueryBus::new(handlers, observers);
 
-        let out = commands.dispatch(Envelope::new(ctx(), "req-1", Greet("bob".into()))).await.unwrap();
+        let out = commands
+            .dispatch(Envelope::new(ctx(), "req-1", Greet("bob".into())))
+            .await
+            .unwrap();
         assert_eq!(out, "hello bob from alice in acme");
-        let invalid = commands.dispatch(Envelope::new(ctx(), "req-2", Greet(String::new()))).await;
+        let invalid = commands
+            .dispatch(Envelope::new(ctx(), "req-2", Greet(String::new())))
+            .await;
         assert!(matches!(invalid, Err(DispatchError::Invalid(ref e)) if e[0].field == "name"));
-        let failed = commands.dispatch(Envelope::new(ctx(), "req-3", Greet("boom".into()))).await;
+        let failed = commands
+            .dispatch(Envelope::new(ctx(), "req-3", Greet("boom".into())))
+            .await;
         assert!(matches!(failed, Err(DispatchError::Handler(ref e)) if e == "exploded"));
-        assert_eq!(queries.dispatch(Envelope::new(ctx(), "req-4", Count)).await.unwrap(), 1);
+        assert_eq!(
+            queries
+                .dispatch(Envelope::new(ctx(), "req-4", Count))
+                .await
+                .unwrap(),
+            1
+        );
 
         let seen = recorder.0.lock().unwrap().clone();
         assert_eq!(
             seen,
             vec![
                 (Kind::Command, "greet", Outcome::Ok, "req-1".to_string()),
-                (Kind::Command, "greet", Outcome::Invalid, "req-2".to_string()),
+                (
+                    Kind::Command,
+                    "greet",
+                    Outcome::Invalid,
+                    "req-2".to_string()
+                ),
                 (Kind::Command, "greet", Outcome::Failed, "req-3".to_string()),
                 (Kind::Query, "count", Outcome::Ok, "req-4".to_string()),
             ]

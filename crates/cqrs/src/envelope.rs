@@ -12,7 +12,11 @@ pub struct Envelope<M> {
 
 impl<M> Envelope<M> {
     pub fn new(ctx: TenantContext, correlation_id: impl Into<String>, message: M) -> Envelope<M> {
-        Envelope { ctx, correlation_id: correlation_id.into(), message }
+        Envelope {
+            ctx,
+            correlation_id: correlation_id.into(),
+            message,
+        }
     }
 
     pub fn ctx(&self) -> &TenantContext {

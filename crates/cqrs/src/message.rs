@@ -13,7 +13,10 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Invalid {
-        Invalid { field: field.into(), message: message.into() }
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -40,5 +43,8 @@ pub trait Query: Message {}
 pub trait Handler<M: Message>: Send + Sync {
     type Error: Send;
 
-    fn handle(&self, envelope: &Envelope<M>) -> impl Future<Output = Result<M::Output, Self::Error>> + Send;
+    fn handle(
+        &self,
+        envelope: &Envelope<M>,
+    ) -> impl Future<Output = Result<M::Output, Self::Error>> + Send;
 }

@@ -44,12 +44,17 @@ pub async fn append<M>(
     let count = events.len() as i64;
     let counter = db
         .collection::<Document>(COUNTERS)
-        .find_one_and_update(doc! {"_id": OUTBOX_COUNTER}, doc! {"$inc": {"position": count}})
+        .find_one_and_update(
+            doc! {"_id": OUTBOX_COUNTER},
+            doc! {"$inc": {"position": count}},
+        )
         .upsert(true)
         .return_document(ReturnDocument::After)
         .session(&mut *session)
         .await?;
-    let last = counter.and_then(|c| c.get_i64("position").ok()).unwrap_or(count);
+    let last = counter
+        .and_then(|c| c.get_i64("position").ok())
+        .unwrap_or(count);
     let now = DateTime::now();
     let stored: Vec<StoredEvent> = events
         .iter()
@@ -64,13 +69,21 @@ pub async fn append<M>(
         })
         .collect();
     if !stored.is_empty() {
-        db.collection::<StoredEvent>(OUTBOX).insert_many(&stored).session(&mut *session).await?;
+        db.collection::<StoredEvent>(OUTBOX)
+            .insert_many(&stored)
+            .session(&mut *session)
+            .await?;
     }
     Ok(last)
 }
 
 /// The position of the tenant's last event (0 when none).
 pub async fn last_position(db: &Database) -> mongodb::error::Result<i64> {
-    let counter = db.collection::<Document>(COUNTERS).find_one(doc! {"_id": OUTBOX_COUNTER}).await?;
-    Ok(counter.and_then(|c| c.get_i64("position").ok()).unwrap_or(0))
+    let counter = db
+        .collection::<Document>(COUNTERS)
+        .find_one(doc! {"_id": OUTBOX_COUNTER})
+        .await?;
+    Ok(counter
+        .and_then(|c| c.get_i64("position").ok())
+        .unwrap_or(0))
 }

@@ -33,7 +33,8 @@ impl DriverError for Error {
 }
 
 fn is_transient<E: DriverError>(e: &E) -> bool {
-    e.driver_error().is_some_and(|d| d.contains_label(TRANSIENT_TRANSACTION_ERROR))
+    e.driver_error()
+        .is_some_and(|d| d.contains_label(TRANSIENT_TRANSACTION_ERROR))
 }
 
 pub async fn run<T, E, F, Fut>(client: &Client, mut work: F) -> Result<T, E>
@@ -90,7 +91,9 @@ async fn commit(session: &mut ClientSession) -> Result<(), Error> {
 /// Exponential backoff, capped at 25 ms, with jitter so conflicting retries spread out.
 fn backoff(attempt: u32) -> Duration {
     let cap_micros = (250u64 << attempt.min(7)).min(25_000);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     Duration::from_micros(u64::from(nanos) % cap_micros + 100)
 }
 

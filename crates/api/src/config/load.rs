@@ -212,7 +212,12 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
         projector: match raw.string("TENANTRY_PROJECTOR").as_str() {
             "on" => true,
             "off" => false,
-            other => return Err(bad("TENANTRY_PROJECTOR", format!("'{other}' is not on or off"))),
+            other => {
+                return Err(bad(
+                    "TENANTRY_PROJECTOR",
+                    format!("'{other}' is not on or off"),
+                ));
+            }
         },
         projection_wait: Duration::from_millis(positive(raw, "TENANTRY_PROJECTION_WAIT_MS")? as u64),
         query_read_preference: read_preference(raw)?,
@@ -231,14 +236,21 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
 }
 
 fn read_preference(raw: &Raw) -> Result<ReadPreferenceSetting, ConfigError> {
-    Ok(match raw.string("TENANTRY_QUERY_READ_PREFERENCE").as_str() {
-        "primary" => ReadPreferenceSetting::Primary,
-        "primaryPreferred" => ReadPreferenceSetting::PrimaryPreferred,
-        "secondary" => ReadPreferenceSetting::Secondary,
-        "secondaryPreferred" => ReadPreferenceSetting::SecondaryPreferred,
-        "nearest" => ReadPreferenceSetting::Nearest,
-        other => return Err(bad("TENANTRY_QUERY_READ_PREFERENCE", format!("'{other}' is not a read preference"))),
-    })
+    Ok(
+        match raw.string("TENANTRY_QUERY_READ_PREFERENCE").as_str() {
+            "primary" => ReadPreferenceSetting::Primary,
+            "primaryPreferred" => ReadPreferenceSetting::PrimaryPreferred,
+            "secondary" => ReadPreferenceSetting::Secondary,
+            "secondaryPreferred" => ReadPreferenceSetting::SecondaryPreferred,
+            "nearest" => ReadPreferenceSetting::Nearest,
+            other => {
+                return Err(bad(
+                    "TENANTRY_QUERY_READ_PREFERENCE",
+                    format!("'{other}' is not a read preference"),
+                ));
+            }
+        },
+    )
 }
 
 fn positive(raw: &Raw, name: &'static str) -> Result<usize, ConfigError> {

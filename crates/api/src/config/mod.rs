@@ -43,7 +43,9 @@ impl ReadPreferenceSetting {
             ReadPreferenceSetting::Primary => return None,
             ReadPreferenceSetting::PrimaryPreferred => ReadPreference::PrimaryPreferred { options },
             ReadPreferenceSetting::Secondary => ReadPreference::Secondary { options },
-            ReadPreferenceSetting::SecondaryPreferred => ReadPreference::SecondaryPreferred { options },
+            ReadPreferenceSetting::SecondaryPreferred => {
+                ReadPreference::SecondaryPreferred { options }
+            }
             ReadPreferenceSetting::Nearest => ReadPreference::Nearest { options },
         };
         Some(SelectionCriteria::ReadPreference(preference))

@@ -16,145 +16,37 @@ const fn s(env: &'static str, default: &'static str, meaning: &'static str) -> S
     }
 }
 
+#[rustfmt::skip]
 pub const SETTINGS: &[Setting] = &[
-    s(
-        "TENANTRY_CONFIG",
-        "",
-        "Path of a TOML config file (environment variables win over it).",
-    ),
-    s(
-        "TENANTRY_LISTEN",
-        "127.0.0.1:8080",
-        "Address the HTTP server binds.",
-    ),
-    s(
-        "TENANTRY_MONGODB_URI",
-        "",
-        "Catalog cluster and default tenant cluster (required).",
-    ),
-    s(
-        "TENANTRY_CLUSTERS",
-        "",
-        "Extra clusters for tenant placement: `name=uri,name=uri`.",
-    ),
-    s(
-        "TENANTRY_CATALOG_DB",
-        "tenantry_catalog",
-        "Database of the tenant catalog.",
-    ),
-    s(
-        "TENANTRY_DB_PREFIX",
-        "t_",
-        "Prefix of tenant database names (`t_<id>`).",
-    ),
-    s(
-        "TENANTRY_BASE_DOMAINS",
-        "",
-        "Comma list of base domains for subdomain selection (`api.example.com`).",
-    ),
-    s(
-        "TENANTRY_TENANT_SELECTORS",
-        "subdomain,custom_domain,header",
-        "Enabled explicit selectors (the JWT claim is always on).",
-    ),
-    s(
-        "TENANTRY_TRUST_FORWARDED_HOST",
-        "false",
-        "Use `X-Forwarded-Host` instead of `Host` (only behind a trusted proxy).",
-    ),
-    s(
-        "TENANTRY_JWT_SECRET",
-        "",
-        "HS256 secret: verifies tokens and signs `/admin/tenants/{id}/tokens`.",
-    ),
-    s(
-        "TENANTRY_JWT_PUBLIC_KEYS",
-        "",
-        "Comma list of PEM public-key files (RS256, ES256, EdDSA).",
-    ),
-    s(
-        "TENANTRY_JWKS_FILE",
-        "",
-        "A JWKS document on disk (keys selected by `kid`).",
-    ),
-    s(
-        "TENANTRY_JWT_ISSUER",
-        "tenantry",
-        "Required `iss` of tokens.",
-    ),
-    s(
-        "TENANTRY_JWT_AUDIENCE",
-        "tenantry-api",
-        "Required `aud` of tokens.",
-    ),
-    s(
-        "TENANTRY_JWT_LEEWAY_SECS",
-        "30",
-        "Clock leeway for `exp`/`nbf`.",
-    ),
-    s(
-        "TENANTRY_ADMIN_KEY_SHA256",
-        "",
-        "Hex SHA-256 of the platform admin API key.",
-    ),
-    s(
-        "TENANTRY_BODY_LIMIT_BYTES",
-        "1048576",
-        "Largest accepted request body (413 beyond).",
-    ),
-    s(
-        "TENANTRY_REQUEST_TIMEOUT_SECS",
-        "30",
-        "Requests running longer are answered 503.",
-    ),
-    s(
-        "TENANTRY_CORS_ORIGINS",
-        "",
-        "Comma list of allowed CORS origins, or `*`; empty: CORS off.",
-    ),
-    s(
-        "TENANTRY_CACHE_TTL_SECS",
-        "30",
-        "Lifetime of cached tenant records (changes invalidate at once).",
-    ),
-    s(
-        "TENANTRY_MAX_POOL_SIZE",
-        "64",
-        "Connections per server of each cluster's shared pool.",
-    ),
-    s(
-        "TENANTRY_TENANT_BUDGET",
-        "16",
-        "Concurrent database operations per tenant (overridable per tenant).",
-    ),
-    s(
-        "TENANTRY_BUDGET_WAIT_MS",
-        "500",
-        "How long a request waits for its tenant's budget before 503.",
-    ),
-    s(
-        "TENANTRY_DEDICATED_POOL_SIZE",
-        "4",
-        "Connections per server of a dedicated tenant's pool.",
-    ),
-    s(
-        "TENANTRY_DEDICATED_MAX_CLIENTS",
-        "64",
-        "Dedicated clients kept open at most (LRU beyond).",
-    ),
-    s(
-        "TENANTRY_DEDICATED_IDLE_SECS",
-        "300",
-        "A dedicated client unused this long is closed.",
-    ),
-    s(
-        "TENANTRY_MIGRATION_PARALLELISM",
-        "8",
-        "Tenants migrated at once by `POST /admin/migrations`.",
-    ),
-    s(
-        "TENANTRY_LOG_FORMAT",
-        "auto",
-        "`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise).",
-    ),
+    s("TENANTRY_CONFIG", "", "Path of a TOML config file (environment variables win over it)."),
+    s("TENANTRY_LISTEN", "127.0.0.1:8080", "Address the HTTP server binds."),
+    s("TENANTRY_MONGODB_URI", "", "Catalog cluster and default tenant cluster (required)."),
+    s("TENANTRY_CLUSTERS", "", "Extra clusters for tenant placement: `name=uri,name=uri`."),
+    s("TENANTRY_CATALOG_DB", "tenantry_catalog", "Database of the tenant catalog."),
+    s("TENANTRY_DB_PREFIX", "t_", "Prefix of tenant database names (`t_<id>`)."),
+    s("TENANTRY_BASE_DOMAINS", "", "Comma list of base domains for subdomain selection (`api.example.com`)."),
+    s("TENANTRY_TENANT_SELECTORS", "subdomain,custom_domain,header", "Enabled explicit selectors (the JWT claim is always on)."),
+    s("TENANTRY_TRUST_FORWARDED_HOST", "false", "Use `X-Forwarded-Host` instead of `Host` (only behind a trusted proxy)."),
+    s("TENANTRY_JWT_SECRET", "", "HS256 secret: verifies tokens and signs `/admin/tenants/{id}/tokens`."),
+    s("TENANTRY_JWT_PUBLIC_KEYS", "", "Comma list of PEM public-key files (RS256, ES256, EdDSA)."),
+    s("TENANTRY_JWKS_FILE", "", "A JWKS document on disk (keys selected by `kid`)."),
+    s("TENANTRY_JWT_ISSUER", "tenantry", "Required `iss` of tokens."),
+    s("TENANTRY_JWT_AUDIENCE", "tenantry-api", "Required `aud` of tokens."),
+    s("TENANTRY_JWT_LEEWAY_SECS", "30", "Clock leeway for `exp`/`nbf`."),
+    s("TENANTRY_ADMIN_KEY_SHA256", "", "Hex SHA-256 of the platform admin API key."),
+    s("TENANTRY_BODY_LIMIT_BYTES", "1048576", "Largest accepted request body (413 beyond)."),
+    s("TENANTRY_REQUEST_TIMEOUT_SECS", "30", "Requests running longer are answered 503."),
+    s("TENANTRY_CORS_ORIGINS", "", "Comma list of allowed CORS origins, or `*`; empty: CORS off."),
+    s("TENANTRY_CACHE_TTL_SECS", "30", "Lifetime of cached tenant records (changes invalidate at once)."),
+    s("TENANTRY_MAX_POOL_SIZE", "64", "Connections per server of each cluster's shared pool."),
+    s("TENANTRY_TENANT_BUDGET", "16", "Concurrent database operations per tenant (overridable per tenant)."),
+    s("TENANTRY_BUDGET_WAIT_MS", "500", "How long a request waits for its tenant's budget before 503."),
+    s("TENANTRY_DEDICATED_POOL_SIZE", "4", "Connections per server of a dedicated tenant's pool."),
+    s("TENANTRY_DEDICATED_MAX_CLIENTS", "64", "Dedicated clients kept open at most (LRU beyond)."),
+    s("TENANTRY_DEDICATED_IDLE_SECS", "300", "A dedicated client unused this long is closed."),
+    s("TENANTRY_PROJECTOR", "on", "Run the projector in this process (`on`/`off`; off: queries only see what another instance projects)."),
+    s("TENANTRY_PROJECTION_WAIT_MS", "2000", "How long a query with `X-Min-Position` waits for the projections (then 503)."),
+    s("TENANTRY_QUERY_READ_PREFERENCE", "primary", "Read preference of queries without `X-Min-Position`: `primary`, `primaryPreferred`, `secondary`, `secondaryPreferred`, `nearest`."),
+    s("TENANTRY_MIGRATION_PARALLELISM", "8", "Tenants migrated at once by `POST /admin/migrations`."),
+    s("TENANTRY_LOG_FORMAT", "auto", "`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise)."),
 ];

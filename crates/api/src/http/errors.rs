@@ -119,20 +119,27 @@ impl From<commerce::CommerceError> for ApiError {
         use commerce::CommerceError as E;
         match e {
             E::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            E::SkuTaken(sku) => ApiError::conflict("sku_taken", format!("sku '{sku}' is already used in this tenant")),
+            E::SkuTaken(sku) => ApiError::conflict(
+                "sku_taken",
+                format!("sku '{sku}' is already used in this tenant"),
+            ),
             E::VersionMismatch { current } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "version_mismatch",
                 "Version mismatch",
                 format!("If-Match does not match the current version {current}"),
             ),
-            E::InsufficientStock { product_id } => {
-                ApiError::conflict("insufficient_stock", format!("not enough stock for product {product_id}"))
-            }
+            E::InsufficientStock { product_id } => ApiError::conflict(
+                "insufficient_stock",
+                format!("not enough stock for product {product_id}"),
+            ),
             E::UnknownProducts(ids) => ApiError {
                 errors: ids
                     .iter()
-                    .map(|id| super::FieldError { field: "lines".into(), message: format!("unknown product {id}") })
+                    .map(|id| super::FieldError {
+                        field: "lines".into(),
+                        message: format!("unknown product {id}"),
+                    })
                     .collect(),
                 ..ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -156,7 +163,11 @@ impl From<commerce::CommerceError> for ApiError {
             E::Tenancy(e) => e.into(),
             E::Database(ref d) if is_driver_unreachable(d) => {
                 tracing::error!(error = %super::ErrorChain(&e), "database unreachable");
-                ApiError::unavailable("unavailable", "the database is unreachable; retry shortly", 2)
+                ApiError::unavailable(
+                    "unavailable",
+                    "the database is unreachable; retry shortly",
+                    2,
+                )
             }
             other => ApiError::internal(&other),
         }
@@ -165,14 +176,25 @@ impl From<commerce::CommerceError> for ApiError {
 
 fn is_driver_unreachable(d: &mongodb::error::Error) -> bool {
     use mongodb::error::ErrorKind;
-    matches!(d.kind.as_ref(), ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. })
+    matches!(
+        d.kind.as_ref(),
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+    )
 }
 
 impl<E: Into<ApiError>> From<cqrs::DispatchError<E>> for ApiError {
     fn from(e: cqrs::DispatchError<E>) -> ApiError {
         match e {
             cqrs::DispatchError::Invalid(invalid) => ApiError::validation(
-                invalid.into_iter().map(|i| super::FieldError { field: i.field, message: i.message }).collect(),
+                invalid
+                    .into_iter()
+                    .map(|i| super::FieldError {
+                        field: i.field,
+                        message: i.message,
+                    })
+                    .collect(),
             ),
             cqrs::DispatchError::Handler(e) => e.into(),
         }

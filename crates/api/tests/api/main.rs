@@ -3,10 +3,17 @@
 //! own catalog database and tenants, so tests run in parallel.
 
 mod admin_auth;
+mod cli;
 mod conventions;
+mod idempotency;
+mod isolation;
 mod lifecycle;
+mod orders;
 mod pooling;
+mod products;
+mod projections;
 mod provisioning;
+mod reports;
 mod resolution;
 mod shutdown;
 mod support;

@@ -22,7 +22,16 @@ async fn the_server_drains_and_stops_on_the_signal() {
     assert_eq!(reqwest::get(&url).await.unwrap().status(), StatusCode::OK);
     stop.send(()).unwrap();
     let result = tokio::time::timeout(Duration::from_secs(10), server).await;
-    assert!(matches!(result, Ok(Ok(Ok(())))), "server did not stop cleanly: {result:?}");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
-    assert!(client.get(&url).send().await.is_err(), "still accepting connections");
+    assert!(
+        matches!(result, Ok(Ok(Ok(())))),
+        "server did not stop cleanly: {result:?}"
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "still accepting connections"
+    );
 }

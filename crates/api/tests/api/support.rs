@@ -187,3 +187,105 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
     assert_eq!(actual, status, "{body}");
     body
 }
+
+/// The outcome of a JSON call: status, headers, body (`Null` when empty).
+pub struct Call {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Call {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `X-Event-Position` of a command's answer.
+    pub fn position(&self) -> i64 {
+        self.header("x-event-position")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no X-Event-Position: {}", self.body))
+    }
+
+    pub fn expect(self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        self.body
+    }
+
+    /// Asserts a problem `code` with `status`.
+    pub fn problem(self, status: StatusCode, code: &str) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["code"], code, "{}", self.body);
+        self.body
+    }
+}
+
+impl TestApp {
+    /// Sends a JSON request to a tenant route.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Call {
+        let mut request = self.v1(method, path, token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Call {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A new tenant and a token for it with `roles`.
+    pub async fn tenant_with_token(&self, roles: &[&str]) -> (String, String) {
+        let id = self.create_tenant().await;
+        let token = self.token(&id, roles);
+        (id, token)
+    }
+
+    /// Creates a product (asserting 201) and returns (body, event position).
+    pub async fn product(
+        &self,
+        token: &str,
+        sku: &str,
+        name: &str,
+        price: i64,
+        stock: i64,
+    ) -> (Value, i64) {
+        let body =
+            serde_json::json!({"sku": sku, "name": name, "price_cents": price, "stock": stock});
+        let call = self
+            .call(Method::POST, "/v1/products", token, Some(body), &[])
+            .await;
+        let position = call.position();
+        (call.expect(StatusCode::CREATED), position)
+    }
+
+    /// Places an order of `lines` (product id, qty) for `customer`.
+    pub async fn order(&self, token: &str, customer: &str, lines: &[(&str, i64)]) -> Call {
+        let lines: Vec<Value> = lines
+            .iter()
+            .map(|(p, q)| serde_json::json!({"product_id": p, "qty": q}))
+            .collect();
+        let body = serde_json::json!({"customer": {"id": customer, "name": format!("Customer {customer}")}, "lines": lines});
+        self.call(Method::POST, "/v1/orders", token, Some(body), &[])
+            .await
+    }
+}

@@ -110,10 +110,18 @@ async fn roles_gate_tenant_routes() {
 }
 
 fn fixture(name: &str) -> String {
-    format!("{}/../auth/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../auth/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
-fn sign_with(alg: Algorithm, key: EncodingKey, kid: Option<&str>, claims: &serde_json::Value) -> String {
+fn sign_with(
+    alg: Algorithm,
+    key: EncodingKey,
+    kid: Option<&str>,
+    claims: &serde_json::Value,
+) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(String::from);
     jsonwebtoken::encode(&header, claims, &key).unwrap()
@@ -122,28 +130,79 @@ fn sign_with(alg: Algorithm, key: EncodingKey, kid: Option<&str>, claims: &serde
 /// RS256/ES256/EdDSA public keys (PEM files) and a JWKS document, configured by environment.
 #[tokio::test]
 async fn asymmetric_keys_and_jwks_are_accepted() {
-    let keys = [fixture("rsa_public.pem"), fixture("ec_public.pem"), fixture("ed25519_public.pem")].join(",");
+    let keys = [
+        fixture("rsa_public.pem"),
+        fixture("ec_public.pem"),
+        fixture("ed25519_public.pem"),
+    ]
+    .join(",");
     let jwks = fixture("jwks.json");
-    let app = TestApp::spawn_with(&[("TENANTRY_JWT_PUBLIC_KEYS", &keys), ("TENANTRY_JWKS_FILE", &jwks)]).await;
+    let app = TestApp::spawn_with(&[
+        ("TENANTRY_JWT_PUBLIC_KEYS", &keys),
+        ("TENANTRY_JWKS_FILE", &jwks),
+    ])
+    .await;
     let id = app.create_tenant().await;
     let claims = json!({"sub": "k", "tid": id, "roles": ["viewer"], "iss": "tenantry", "aud": "tenantry-api", "exp": now() + 60});
     let pem = |name: &str| std::fs::read(fixture(name)).unwrap();
     let tokens = [
-        sign_with(Algorithm::RS256, EncodingKey::from_rsa_pem(&pem("rsa_private.pem")).unwrap(), None, &claims),
-        sign_with(Algorithm::ES256, EncodingKey::from_ec_pem(&pem("ec_private.pem")).unwrap(), None, &claims),
-        sign_with(Algorithm::EdDSA, EncodingKey::from_ed_pem(&pem("ed25519_private.pem")).unwrap(), None, &claims),
-        sign_with(Algorithm::RS256, EncodingKey::from_rsa_pem(&pem("rsa2_private.pem")).unwrap(), Some("rsa-2026-01"), &claims),
-        sign_with(Algorithm::ES256, EncodingKey::from_ec_pem(&pem("ec2_private.pem")).unwrap(), Some("ec-2026-01"), &claims),
+        sign_with(
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem(&pem("rsa_private.pem")).unwrap(),
+            None,
+            &claims,
+        ),
+        sign_with(
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(&pem("ec_private.pem")).unwrap(),
+            None,
+            &claims,
+        ),
+        sign_with(
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_pem(&pem("ed25519_private.pem")).unwrap(),
+            None,
+            &claims,
+        ),
+        sign_with(
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem(&pem("rsa2_private.pem")).unwrap(),
+            Some("rsa-2026-01"),
+            &claims,
+        ),
+        sign_with(
+            Algorithm::ES256,
+            EncodingKey::from_ec_pem(&pem("ec2_private.pem")).unwrap(),
+            Some("ec-2026-01"),
+            &claims,
+        ),
     ];
     for token in &tokens {
-        let me = json_of(app.v1(Method::GET, "/v1/tenant", token).send().await.unwrap(), StatusCode::OK).await;
+        let me = json_of(
+            app.v1(Method::GET, "/v1/tenant", token)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(me["id"], id.as_str());
     }
     // Algorithm confusion: HS256 "signed" with the RSA public key as the secret.
-    let forged = sign_with(Algorithm::HS256, EncodingKey::from_secret(&pem("rsa_public.pem")), None, &claims);
+    let forged = sign_with(
+        Algorithm::HS256,
+        EncodingKey::from_secret(&pem("rsa_public.pem")),
+        None,
+        &claims,
+    );
     unauthorized(&app, Some(&forged)).await;
     // A key nobody configured.
-    let stranger = sign_with(Algorithm::RS256, EncodingKey::from_rsa_pem(&pem("rsa1024_private.pem")).unwrap(), None, &claims);
+    let stranger = sign_with(
+        Algorithm::RS256,
+        EncodingKey::from_rsa_pem(&pem("rsa1024_private.pem")).unwrap(),
+        None,
+        &claims,
+    );
     unauthorized(&app, Some(&stranger)).await;
 }
 
@@ -155,6 +214,12 @@ async fn a_bad_key_file_is_a_startup_error_naming_the_setting() {
         ("TENANTRY_JWT_PUBLIC_KEYS", fixture("rsa_private.pem")),
     ])
     .unwrap();
-    let err = tenantry_api::Application::build(config).await.err().expect("refused");
-    assert!(format!("{err:#}").contains("TENANTRY_JWT_PUBLIC_KEYS"), "{err:#}");
+    let err = tenantry_api::Application::build(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{err:#}").contains("TENANTRY_JWT_PUBLIC_KEYS"),
+        "{err:#}"
+    );
 }

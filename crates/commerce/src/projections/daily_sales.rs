@@ -15,7 +15,10 @@ pub struct DailySales;
 
 /// `YYYY-MM-DD` of a timestamp, UTC.
 fn day_of(order: &Order) -> Result<String, ProjectionError> {
-    let stamp = order.placed_at.try_to_rfc3339_string().map_err(|e| ProjectionError::Poison(e.to_string()))?;
+    let stamp = order
+        .placed_at
+        .try_to_rfc3339_string()
+        .map_err(|e| ProjectionError::Poison(e.to_string()))?;
     Ok(stamp.chars().take(10).collect())
 }
 
@@ -28,10 +31,17 @@ impl Projection for DailySales {
         &[SALES_DAILY]
     }
 
-    fn apply<'a>(&'a self, db: &'a Database, session: &'a mut ClientSession, event: &'a StoredEvent) -> BoxFuture<'a, Result<(), ProjectionError>> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a Database,
+        session: &'a mut ClientSession,
+        event: &'a StoredEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
             let change = match event.event_type.as_str() {
-                ORDER_PLACED | ORDER_CANCELLED => events::payload::<Order>(event).map_err(ProjectionError::Poison)?,
+                ORDER_PLACED | ORDER_CANCELLED => {
+                    events::payload::<Order>(event).map_err(ProjectionError::Poison)?
+                }
                 _ => return Ok(()),
             };
             let inc = if event.event_type == ORDER_PLACED {

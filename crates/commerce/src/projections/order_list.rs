@@ -21,13 +21,22 @@ impl Projection for OrderList {
         &[ORDER_LIST]
     }
 
-    fn apply<'a>(&'a self, db: &'a Database, session: &'a mut ClientSession, event: &'a StoredEvent) -> BoxFuture<'a, Result<(), ProjectionError>> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a Database,
+        session: &'a mut ClientSession,
+        event: &'a StoredEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
-            if !matches!(event.event_type.as_str(), ORDER_PLACED | ORDER_CANCELLED | ORDER_FULFILLED) {
+            if !matches!(
+                event.event_type.as_str(),
+                ORDER_PLACED | ORDER_CANCELLED | ORDER_FULFILLED
+            ) {
                 return Ok(());
             }
             let order: Order = events::payload(event).map_err(ProjectionError::Poison)?;
-            let mut row = to_document(&order).map_err(|e| ProjectionError::Poison(e.to_string()))?;
+            let mut row =
+                to_document(&order).map_err(|e| ProjectionError::Poison(e.to_string()))?;
             row.insert("customer_id", &order.customer.id);
             db.collection::<Document>(ORDER_LIST)
                 .replace_one(doc! {"_id": &order.id}, row)

@@ -8,7 +8,9 @@ use mongodb::bson::{Document, doc, to_document};
 use mongodb::{ClientSession, Database};
 
 use super::PRODUCT_LIST;
-use crate::events::{self, PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_STOCK_CHANGED, PRODUCT_UPDATED};
+use crate::events::{
+    self, PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_STOCK_CHANGED, PRODUCT_UPDATED,
+};
 use crate::model::Product;
 
 pub struct ProductList;
@@ -22,26 +24,49 @@ impl Projection for ProductList {
         &[PRODUCT_LIST]
     }
 
-    fn apply<'a>(&'a self, db: &'a Database, session: &'a mut ClientSession, event: &'a StoredEvent) -> BoxFuture<'a, Result<(), ProjectionError>> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a Database,
+        session: &'a mut ClientSession,
+        event: &'a StoredEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
             let view = db.collection::<Document>(PRODUCT_LIST);
             match event.event_type.as_str() {
                 PRODUCT_CREATED | PRODUCT_UPDATED => {
-                    let product: Product = events::payload(event).map_err(ProjectionError::Poison)?;
-                    let mut row = to_document(&product).map_err(|e| ProjectionError::Poison(e.to_string()))?;
+                    let product: Product =
+                        events::payload(event).map_err(ProjectionError::Poison)?;
+                    let mut row = to_document(&product)
+                        .map_err(|e| ProjectionError::Poison(e.to_string()))?;
                     row.insert("name_lower", product.name.to_lowercase());
                     row.insert("sku_lower", product.sku.to_lowercase());
-                    view.replace_one(doc! {"_id": &product.id}, row).upsert(true).session(session).await?;
+                    view.replace_one(doc! {"_id": &product.id}, row)
+                        .upsert(true)
+                        .session(session)
+                        .await?;
                 }
                 PRODUCT_STOCK_CHANGED => {
                     let id = events::payload_id(event).map_err(ProjectionError::Poison)?;
-                    let (stock, version) = match (event.payload.get_i64("stock"), event.payload.get_i64("version")) {
+                    let (stock, version) = match (
+                        event.payload.get_i64("stock"),
+                        event.payload.get_i64("version"),
+                    ) {
                         (Ok(s), Ok(v)) => (s, v),
-                        _ => return Err(ProjectionError::Poison("stock_changed without stock/version".into())),
+                        _ => {
+                            return Err(ProjectionError::Poison(
+                                "stock_changed without stock/version".into(),
+                            ));
+                        }
                     };
-                    let updated_at = event.payload.get_datetime("updated_at").copied().unwrap_or(event.occurred_at);
+                    let updated_at = event
+                        .payload
+                        .get_datetime("updated_at")
+                        .copied()
+                        .unwrap_or(event.occurred_at);
                     let set = doc! {"$set": {"stock": stock, "version": version, "updated_at": updated_at}};
-                    view.update_one(doc! {"_id": id}, set).session(session).await?;
+                    view.update_one(doc! {"_id": id}, set)
+                        .session(session)
+                        .await?;
                 }
                 PRODUCT_DELETED => {
                     let id = events::payload_id(event).map_err(ProjectionError::Poison)?;

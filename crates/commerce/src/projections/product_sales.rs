@@ -21,25 +21,42 @@ impl Projection for ProductSales {
         &[PRODUCT_SALES]
     }
 
-    fn apply<'a>(&'a self, db: &'a Database, session: &'a mut ClientSession, event: &'a StoredEvent) -> BoxFuture<'a, Result<(), ProjectionError>> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a Database,
+        session: &'a mut ClientSession,
+        event: &'a StoredEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
             let sales = db.collection::<Document>(PRODUCT_SALES);
             match event.event_type.as_str() {
                 ORDER_PLACED | ORDER_CANCELLED => {
                     let order: Order = events::payload(event).map_err(ProjectionError::Poison)?;
-                    let sign = if event.event_type == ORDER_PLACED { 1 } else { -1 };
+                    let sign = if event.event_type == ORDER_PLACED {
+                        1
+                    } else {
+                        -1
+                    };
                     for line in &order.lines {
                         let update = doc! {
                             "$inc": {"units_sold": sign * line.qty, "revenue_cents": sign * line.line_total_cents},
                             "$setOnInsert": {"sku": &line.sku, "name": &line.name},
                         };
-                        sales.update_one(doc! {"_id": &line.product_id}, update).upsert(true).session(&mut *session).await?;
+                        sales
+                            .update_one(doc! {"_id": &line.product_id}, update)
+                            .upsert(true)
+                            .session(&mut *session)
+                            .await?;
                     }
                 }
                 PRODUCT_UPDATED => {
-                    let product: Product = events::payload(event).map_err(ProjectionError::Poison)?;
+                    let product: Product =
+                        events::payload(event).map_err(ProjectionError::Poison)?;
                     let set = doc! {"$set": {"sku": &product.sku, "name": &product.name}};
-                    sales.update_one(doc! {"_id": &product.id}, set).session(&mut *session).await?;
+                    sales
+                        .update_one(doc! {"_id": &product.id}, set)
+                        .session(&mut *session)
+                        .await?;
                 }
                 _ => {}
             }

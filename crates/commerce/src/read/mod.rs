@@ -55,22 +55,36 @@ impl CommerceReads {
         read_preference: Option<SelectionCriteria>,
         max_wait: Duration,
     ) -> CommerceReads {
-        CommerceReads { pools, projections, read_preference, max_wait }
+        CommerceReads {
+            pools,
+            projections,
+            read_preference,
+            max_wait,
+        }
     }
 
     /// The read-model database for a query: after waiting for `min_position` if given.
-    async fn read_db<M>(&self, envelope: &Envelope<M>, min_position: Option<i64>) -> Result<(TenantDb, Database)> {
+    async fn read_db<M>(
+        &self,
+        envelope: &Envelope<M>,
+        min_position: Option<i64>,
+    ) -> Result<(TenantDb, Database)> {
         let db = self.pools.tenant_db(envelope.ctx()).await?;
         let read = match min_position {
             Some(position) => {
-                if !wait_for_position(db.database(), &self.projections, position, self.max_wait).await? {
+                if !wait_for_position(db.database(), &self.projections, position, self.max_wait)
+                    .await?
+                {
                     return Err(CommerceError::ProjectionLagging(position));
                 }
                 db.database().clone()
             }
             None => {
-                let options = DatabaseOptions::builder().selection_criteria(self.read_preference.clone()).build();
-                db.client().database_with_options(db.database().name(), options)
+                let options = DatabaseOptions::builder()
+                    .selection_criteria(self.read_preference.clone())
+                    .build();
+                db.client()
+                    .database_with_options(db.database().name(), options)
             }
         };
         Ok((db, read))

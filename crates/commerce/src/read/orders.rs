@@ -49,7 +49,9 @@ impl Handler<ListOrders> for CommerceReads {
             .try_collect()
             .await?;
         let views = orders.iter().map(OrderView::from).collect();
-        Ok(page_of(views, query.page.limit, |o: &OrderView| o.id.clone()))
+        Ok(page_of(views, query.page.limit, |o: &OrderView| {
+            o.id.clone()
+        }))
     }
 }
 
@@ -72,7 +74,13 @@ impl Handler<GetOrder> for CommerceReads {
     async fn handle(&self, envelope: &Envelope<GetOrder>) -> Result<OrderView> {
         let query = envelope.message();
         let (_slot, db) = self.read_db(envelope, query.min_position).await?;
-        let order = db.collection::<Order>(ORDER_LIST).find_one(doc! {"_id": &query.id}).await?;
-        order.as_ref().map(OrderView::from).ok_or(CommerceError::NotFound("order"))
+        let order = db
+            .collection::<Order>(ORDER_LIST)
+            .find_one(doc! {"_id": &query.id})
+            .await?;
+        order
+            .as_ref()
+            .map(OrderView::from)
+            .ok_or(CommerceError::NotFound("order"))
     }
 }

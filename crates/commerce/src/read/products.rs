@@ -25,7 +25,10 @@ impl Message for ListProducts {
 
     fn validate(&self) -> Result<(), Vec<Invalid>> {
         match (self.min_price, self.max_price) {
-            (Some(min), Some(max)) if min > max => Err(vec![Invalid::new("max_price", "must not be below min_price")]),
+            (Some(min), Some(max)) if min > max => Err(vec![Invalid::new(
+                "max_price",
+                "must not be below min_price",
+            )]),
             _ => Ok(()),
         }
     }
@@ -44,8 +47,19 @@ impl Handler<ListProducts> for CommerceReads {
         let query = envelope.message();
         let (_slot, db) = self.read_db(envelope, query.min_position).await?;
         let mut filter = Document::new();
-        if let Some(q) = query.q.as_deref().map(str::to_lowercase).filter(|q| !q.is_empty()) {
-            filter.insert("$or", vec![doc! {"name_lower": prefix_range(&q)}, doc! {"sku_lower": prefix_range(&q)}]);
+        if let Some(q) = query
+            .q
+            .as_deref()
+            .map(str::to_lowercase)
+            .filter(|q| !q.is_empty())
+        {
+            filter.insert(
+                "$or",
+                vec![
+                    doc! {"name_lower": prefix_range(&q)},
+                    doc! {"sku_lower": prefix_range(&q)},
+                ],
+            );
         }
         let mut price = Document::new();
         if let Some(min) = query.min_price {
@@ -69,7 +83,9 @@ impl Handler<ListProducts> for CommerceReads {
             .try_collect()
             .await?;
         let views = products.iter().map(ProductView::from).collect();
-        Ok(page_of(views, query.page.limit, |p: &ProductView| p.id.clone()))
+        Ok(page_of(views, query.page.limit, |p: &ProductView| {
+            p.id.clone()
+        }))
     }
 }
 
@@ -92,7 +108,13 @@ impl Handler<GetProduct> for CommerceReads {
     async fn handle(&self, envelope: &Envelope<GetProduct>) -> Result<ProductView> {
         let query = envelope.message();
         let (_slot, db) = self.read_db(envelope, query.min_position).await?;
-        let product = db.collection::<Product>(PRODUCT_LIST).find_one(doc! {"_id": &query.id}).await?;
-        product.as_ref().map(ProductView::from).ok_or(CommerceError::NotFound("product"))
+        let product = db
+            .collection::<Product>(PRODUCT_LIST)
+            .find_one(doc! {"_id": &query.id})
+            .await?;
+        product
+            .as_ref()
+            .map(ProductView::from)
+            .ok_or(CommerceError::NotFound("product"))
     }
 }

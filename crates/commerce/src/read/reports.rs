@@ -50,10 +50,17 @@ impl Message for SalesReport {
         if let (Some(from), Some(to)) = (from, to) {
             let days = (to - from).num_days();
             if !(0..MAX_REPORT_DAYS).contains(&days) {
-                errors.push(Invalid::new("to", "must be from `from` to 366 days after it"));
+                errors.push(Invalid::new(
+                    "to",
+                    "must be from `from` to 366 days after it",
+                ));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 impl Query for SalesReport {}
@@ -83,7 +90,9 @@ impl Handler<SalesReport> for CommerceReads {
             .await?
             .try_collect()
             .await?;
-        let (Some(from), Some(to)) = (date(&query.from), date(&query.to)) else { return Ok(Vec::new()) };
+        let (Some(from), Some(to)) = (date(&query.from), date(&query.to)) else {
+            return Ok(Vec::new());
+        };
         // Every day of the range, zeros where nothing happened.
         Ok(from
             .iter_days()

@@ -53,32 +53,51 @@ impl CommerceWrites {
         Ok(self.pools.tenant_db(envelope.ctx()).await?)
     }
 
-    /// Runs `work` (write-model changes returning the result and its events) in a transaction
-    /// with the outbox append and the idempotency record.
+    /// Runs `work` (write-model changes returning the result and its events) in a transaction:
+    /// claim the idempotency key, `work`, append the events, record the response.
+    /// `work` borrows only (it is `Copy`), so each retry of the transaction runs it afresh.
     async fn commit<M, T, F, Fut>(
         &self,
         envelope: &Envelope<M>,
         db: &TenantDb,
         key: Option<&IdempotencyKey>,
-        mut work: F,
+        work: F,
     ) -> Result<Committed<T>>
     where
         T: Serialize + DeserializeOwned,
-        F: FnMut(ClientSession) -> Fut,
+        F: Fn(ClientSession) -> Fut + Copy,
         Fut: Future<Output = (ClientSession, Result<(T, Vec<NewEvent>)>)>,
     {
         let database = db.database();
-        let result = transaction::run(db.client(), |session| {
-            let changed = work(session);
+        let result = transaction::run(db.client(), |mut session| {
+            let claimed = async move {
+                if let Some(key) = key
+                    && let Err(e) = idempotency::claim(database, &mut session, key).await
+                {
+                    return (session, Err(e));
+                }
+                (session, Ok(()))
+            };
             async move {
-                let (mut session, changed) = changed.await;
+                let (session, claimed) = claimed.await;
+                let (session, changed) = match claimed {
+                    Ok(()) => work(session).await,
+                    Err(e) => (session, Err(e)),
+                };
+                let mut session = session;
                 let committed = async {
                     let (value, events) = changed?;
-                    let position = outbox::append(database, &mut session, envelope, &events).await?;
+                    let position =
+                        outbox::append(database, &mut session, envelope, &events).await?;
                     if let Some(key) = key {
-                        idempotency::record(database, &mut session, key, &value, position).await?;
+                        idempotency::complete(database, &mut session, key, &value, position)
+                            .await?;
                     }
-                    Ok(Committed { value, position, replayed: false })
+                    Ok(Committed {
+                        value,
+                        position,
+                        replayed: false,
+                    })
                 }
                 .await;
                 (session, committed)
@@ -91,7 +110,7 @@ impl CommerceWrites {
                 Ok(committed)
             }
             Err(CommerceError::IdempotencyRace) => {
-                idempotency::replay(database, key).await?.ok_or(CommerceError::IdempotencyRace)
+                idempotency::replay_after_race(database, key).await
             }
             Err(e) => Err(e),
         }

@@ -44,12 +44,28 @@ impl Message for PlaceOrder {
         let id_ok = (1..=128).contains(&self.customer.id.len());
         checks.check(id_ok, "customer.id", "must have 1 to 128 characters");
         checks.name("customer.name", &self.customer.name);
-        checks.check(!self.lines.is_empty() && self.lines.len() <= MAX_LINES, "lines", "must have 1 to 100 lines");
+        checks.check(
+            !self.lines.is_empty() && self.lines.len() <= MAX_LINES,
+            "lines",
+            "must have 1 to 100 lines",
+        );
         let mut seen = HashSet::new();
         for (i, line) in self.lines.iter().enumerate() {
-            checks.check((1..=MAX_QTY).contains(&line.qty), format!("lines[{i}].qty"), "must be from 1 to 10000");
-            checks.check(!line.product_id.is_empty(), format!("lines[{i}].product_id"), "is required");
-            checks.check(seen.insert(&line.product_id), format!("lines[{i}].product_id"), "is listed twice");
+            checks.check(
+                (1..=MAX_QTY).contains(&line.qty),
+                format!("lines[{i}].qty"),
+                "must be from 1 to 10000",
+            );
+            checks.check(
+                !line.product_id.is_empty(),
+                format!("lines[{i}].product_id"),
+                "is required",
+            );
+            checks.check(
+                seen.insert(&line.product_id),
+                format!("lines[{i}].product_id"),
+                "is listed twice",
+            );
         }
         checks.finish()
     }
@@ -62,15 +78,24 @@ impl Handler<PlaceOrder> for CommerceWrites {
     async fn handle(&self, envelope: &Envelope<PlaceOrder>) -> Result<Committed<OrderView>> {
         let command = envelope.message();
         let db = self.db(envelope).await?;
-        if let Some(done) = idempotency::replay(db.database(), command.idempotency.as_ref()).await? {
+        if let Some(done) = idempotency::replay(db.database(), command.idempotency.as_ref()).await?
+        {
             return Ok(done);
         }
-        let (products, orders) = (&db.collection::<Product>(PRODUCTS), &db.collection::<Order>(ORDERS));
+        let (products, orders) = (
+            &db.collection::<Product>(PRODUCTS),
+            &db.collection::<Order>(ORDERS),
+        );
         let order_id = &new_id();
-        self.commit(envelope, &db, command.idempotency.as_ref(), |mut session| async move {
-            let result = place(products, orders, &mut session, order_id, command).await;
-            (session, result)
-        })
+        self.commit(
+            envelope,
+            &db,
+            command.idempotency.as_ref(),
+            |mut session| async move {
+                let result = place(products, orders, &mut session, order_id, command).await;
+                (session, result)
+            },
+        )
         .await
     }
 }
@@ -82,11 +107,23 @@ async fn place(
     order_id: &str,
     command: &PlaceOrder,
 ) -> Result<(OrderView, Vec<NewEvent>)> {
-    let ids: Vec<&str> = command.lines.iter().map(|l| l.product_id.as_str()).collect();
-    let known: Vec<Product> =
-        products.find(doc! {"_id": {"$in": &ids}}).session(&mut *session).await?.stream(&mut *session).try_collect().await?;
-    let unknown: Vec<String> =
-        ids.iter().filter(|id| !known.iter().any(|p| p.id == **id)).map(|id| id.to_string()).collect();
+    let ids: Vec<&str> = command
+        .lines
+        .iter()
+        .map(|l| l.product_id.as_str())
+        .collect();
+    let known: Vec<Product> = products
+        .find(doc! {"_id": {"$in": &ids}})
+        .session(&mut *session)
+        .await?
+        .stream(&mut *session)
+        .try_collect()
+        .await?;
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !known.iter().any(|p| p.id == **id))
+        .map(|id| id.to_string())
+        .collect();
     if !unknown.is_empty() {
         return Err(CommerceError::UnknownProducts(unknown));
     }
@@ -103,7 +140,9 @@ async fn place(
             .return_document(ReturnDocument::After)
             .session(&mut *session)
             .await?
-            .ok_or_else(|| CommerceError::InsufficientStock { product_id: line.product_id.clone() })?;
+            .ok_or_else(|| CommerceError::InsufficientStock {
+                product_id: line.product_id.clone(),
+            })?;
         lines.push(OrderLine {
             product_id: product.id.clone(),
             sku: product.sku.clone(),
@@ -160,7 +199,8 @@ impl Handler<CancelOrder> for CommerceWrites {
 
     async fn handle(&self, envelope: &Envelope<CancelOrder>) -> Result<Committed<OrderView>> {
         let c = envelope.message();
-        self.transition(envelope, &c.id, c.expected_version, OrderStatus::Cancelled).await
+        self.transition(envelope, &c.id, c.expected_version, OrderStatus::Cancelled)
+            .await
     }
 }
 
@@ -169,7 +209,8 @@ impl Handler<FulfilOrder> for CommerceWrites {
 
     async fn handle(&self, envelope: &Envelope<FulfilOrder>) -> Result<Committed<OrderView>> {
         let c = envelope.message();
-        self.transition(envelope, &c.id, c.expected_version, OrderStatus::Fulfilled).await
+        self.transition(envelope, &c.id, c.expected_version, OrderStatus::Fulfilled)
+            .await
     }
 }
 
@@ -182,7 +223,10 @@ impl CommerceWrites {
         to: OrderStatus,
     ) -> Result<Committed<OrderView>> {
         let db = self.db(envelope).await?;
-        let (products, orders) = (&db.collection::<Product>(PRODUCTS), &db.collection::<Order>(ORDERS));
+        let (products, orders) = (
+            &db.collection::<Product>(PRODUCTS),
+            &db.collection::<Order>(ORDERS),
+        );
         self.commit(envelope, &db, None, |mut session| async move {
             let result = transition(products, orders, &mut session, id, expected_version, to).await;
             (session, result)
@@ -206,7 +250,10 @@ async fn transition(
         .ok_or(CommerceError::NotFound("order"))?;
     check_version(expected_version, current.version)?;
     if current.status != OrderStatus::Placed {
-        return Err(CommerceError::InvalidTransition { from: current.status.as_str(), to: to.as_str() });
+        return Err(CommerceError::InvalidTransition {
+            from: current.status.as_str(),
+            to: to.as_str(),
+        });
     }
     let now = DateTime::now();
     let order = orders
@@ -233,7 +280,11 @@ async fn transition(
             events.extend(restocked.as_ref().map(events::stock_changed));
         }
     }
-    let kind = if to == OrderStatus::Cancelled { ORDER_CANCELLED } else { ORDER_FULFILLED };
+    let kind = if to == OrderStatus::Cancelled {
+        ORDER_CANCELLED
+    } else {
+        ORDER_FULFILLED
+    };
     events.push(events::order(kind, &order)?);
     Ok((OrderView::from(&order), events))
 }

@@ -27,7 +27,12 @@ impl Message for CreateProduct {
     type Output = Committed<ProductView>;
 
     fn validate(&self) -> Result<(), Vec<Invalid>> {
-        Checks::default().sku(&self.sku).name("name", &self.name).price(self.price_cents).stock(self.stock).finish()
+        Checks::default()
+            .sku(&self.sku)
+            .name("name", &self.name)
+            .price(self.price_cents)
+            .stock(self.stock)
+            .finish()
     }
 }
 impl Command for CreateProduct {}
@@ -38,7 +43,8 @@ impl Handler<CreateProduct> for CommerceWrites {
     async fn handle(&self, envelope: &Envelope<CreateProduct>) -> Result<Committed<ProductView>> {
         let command = envelope.message();
         let db = self.db(envelope).await?;
-        if let Some(done) = idempotency::replay(db.database(), command.idempotency.as_ref()).await? {
+        if let Some(done) = idempotency::replay(db.database(), command.idempotency.as_ref()).await?
+        {
             return Ok(done);
         }
         let now = DateTime::now();
@@ -53,17 +59,27 @@ impl Handler<CreateProduct> for CommerceWrites {
             updated_at: now,
         };
         let products = &db.collection::<Product>(PRODUCTS);
-        self.commit(envelope, &db, command.idempotency.as_ref(), |mut session| async move {
-            let result = async {
-                match products.insert_one(product).session(&mut session).await {
-                    Err(e) if is_duplicate_key(&e) => return Err(CommerceError::SkuTaken(product.sku.clone())),
-                    other => other?,
-                };
-                Ok((ProductView::from(product), vec![events::product(PRODUCT_CREATED, product)?]))
-            }
-            .await;
-            (session, result)
-        })
+        self.commit(
+            envelope,
+            &db,
+            command.idempotency.as_ref(),
+            |mut session| async move {
+                let result = async {
+                    match products.insert_one(product).session(&mut session).await {
+                        Err(e) if is_duplicate_key(&e) => {
+                            return Err(CommerceError::SkuTaken(product.sku.clone()));
+                        }
+                        other => other?,
+                    };
+                    Ok((
+                        ProductView::from(product),
+                        vec![events::product(PRODUCT_CREATED, product)?],
+                    ))
+                }
+                .await;
+                (session, result)
+            },
+        )
         .await
     }
 }
@@ -130,7 +146,10 @@ impl Handler<UpdateProduct> for CommerceWrites {
                     .session(&mut session)
                     .await?
                     .ok_or(CommerceError::NotFound("product"))?;
-                Ok((ProductView::from(&updated), vec![events::product(PRODUCT_UPDATED, &updated)?]))
+                Ok((
+                    ProductView::from(&updated),
+                    vec![events::product(PRODUCT_UPDATED, &updated)?],
+                ))
             }
             .await;
             (session, result)
@@ -163,7 +182,10 @@ impl Handler<DeleteProduct> for CommerceWrites {
             let result = async {
                 let current = find(products, &mut session, &command.id).await?;
                 check_version(command.expected_version, current.version)?;
-                products.delete_one(doc! {"_id": &command.id}).session(&mut session).await?;
+                products
+                    .delete_one(doc! {"_id": &command.id})
+                    .session(&mut session)
+                    .await?;
                 Ok(((), vec![events::product_deleted(&command.id)]))
             }
             .await;
@@ -184,4 +206,3 @@ async fn find(
         .await?
         .ok_or(CommerceError::NotFound("product"))
 }
-

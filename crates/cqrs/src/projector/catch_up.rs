@@ -28,11 +28,19 @@ pub struct CatchUp {
     pub dead_letters: u64,
 }
 
-pub(crate) async fn catch_up(client: &Client, db: &Database, projections: &[Arc<dyn Projection>]) -> Result<CatchUp, ProjectionError> {
+pub(crate) async fn catch_up(
+    client: &Client,
+    db: &Database,
+    projections: &[Arc<dyn Projection>],
+) -> Result<CatchUp, ProjectionError> {
     let mut positions = checkpoints::load(db).await?;
     let mut done = CatchUp::default();
     loop {
-        let from = projections.iter().map(|p| position(&positions, p.name())).min().unwrap_or(0);
+        let from = projections
+            .iter()
+            .map(|p| position(&positions, p.name()))
+            .min()
+            .unwrap_or(0);
         let events: Vec<StoredEvent> = db
             .collection::<StoredEvent>(OUTBOX)
             .find(doc! {"_id": {"$gt": from}})
@@ -41,16 +49,22 @@ pub(crate) async fn catch_up(client: &Client, db: &Database, projections: &[Arc<
             .await?
             .try_collect()
             .await?;
-        let Some(last) = events.last().map(|e| e.position) else { return Ok(done) };
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(done);
+        };
         match apply_batch(client, db, projections, &positions, &events).await {
             Ok(()) => {
                 for p in projections {
-                    positions.insert(p.name().to_string(), last.max(position(&positions, p.name())));
+                    positions.insert(
+                        p.name().to_string(),
+                        last.max(position(&positions, p.name())),
+                    );
                 }
                 done.events += events.len() as u64;
             }
             Err(ProjectionError::Poison(_)) => {
-                done.dead_letters += apply_one_by_one(client, db, projections, &mut positions, &events).await?;
+                done.dead_letters +=
+                    apply_one_by_one(client, db, projections, &mut positions, &events).await?;
                 done.events += events.len() as u64;
             }
             Err(e) => return Err(e),
@@ -73,8 +87,11 @@ async fn apply_batch(
         let result = async {
             for projection in projections {
                 let behind = position(positions, projection.name());
-                let pending: Vec<&StoredEvent> = events.iter().filter(|e| e.position > behind).collect();
-                let Some(last) = pending.last().map(|e| e.position) else { continue };
+                let pending: Vec<&StoredEvent> =
+                    events.iter().filter(|e| e.position > behind).collect();
+                let Some(last) = pending.last().map(|e| e.position) else {
+                    continue;
+                };
                 for event in pending {
                     projection.apply(db, &mut session, event).await?;
                 }
@@ -119,7 +136,8 @@ async fn apply_one_by_one(
                         let reason = reason.clone();
                         async move {
                             let result = async {
-                                checkpoints::dead_letter(db, &mut session, name, event, &reason).await?;
+                                checkpoints::dead_letter(db, &mut session, name, event, &reason)
+                                    .await?;
                                 checkpoints::save(db, &mut session, name, event.position).await
                             }
                             .await;

@@ -22,11 +22,24 @@ struct Checkpoint {
 }
 
 pub(crate) async fn load(db: &Database) -> mongodb::error::Result<HashMap<String, i64>> {
-    let all: Vec<Checkpoint> = db.collection::<Checkpoint>(CHECKPOINTS).find(doc! {}).await?.try_collect().await?;
-    Ok(all.into_iter().map(|c| (c.projection, c.position)).collect())
+    let all: Vec<Checkpoint> = db
+        .collection::<Checkpoint>(CHECKPOINTS)
+        .find(doc! {})
+        .await?
+        .try_collect()
+        .await?;
+    Ok(all
+        .into_iter()
+        .map(|c| (c.projection, c.position))
+        .collect())
 }
 
-pub(crate) async fn save(db: &Database, session: &mut ClientSession, projection: &str, position: i64) -> mongodb::error::Result<()> {
+pub(crate) async fn save(
+    db: &Database,
+    session: &mut ClientSession,
+    projection: &str,
+    position: i64,
+) -> mongodb::error::Result<()> {
     db.collection::<Document>(CHECKPOINTS)
         .update_one(
             doc! {"_id": projection},
@@ -53,14 +66,21 @@ pub(crate) async fn dead_letter(
         "error": error,
         "at": DateTime::now(),
     };
-    db.collection::<Document>(DEAD_LETTERS).insert_one(letter).session(session).await?;
+    db.collection::<Document>(DEAD_LETTERS)
+        .insert_one(letter)
+        .session(session)
+        .await?;
     Ok(())
 }
 
 /// The lowest position every one of `projections` has applied (what a reader may rely on).
 pub async fn applied_position(db: &Database, projections: &[&str]) -> mongodb::error::Result<i64> {
     let checkpoints = load(db).await?;
-    Ok(projections.iter().map(|p| checkpoints.get(*p).copied().unwrap_or(0)).min().unwrap_or(0))
+    Ok(projections
+        .iter()
+        .map(|p| checkpoints.get(*p).copied().unwrap_or(0))
+        .min()
+        .unwrap_or(0))
 }
 
 /// Projection health of one tenant: events written, applied, lag, dead letters.
@@ -72,11 +92,22 @@ pub struct ProjectionStatus {
     pub dead_letters: u64,
 }
 
-pub async fn status(db: &Database, projections: &[&str]) -> mongodb::error::Result<ProjectionStatus> {
+pub async fn status(
+    db: &Database,
+    projections: &[&str],
+) -> mongodb::error::Result<ProjectionStatus> {
     let last = last_position(db).await?;
     let applied = applied_position(db, projections).await?;
-    let dead_letters = db.collection::<Document>(DEAD_LETTERS).count_documents(doc! {}).await?;
-    Ok(ProjectionStatus { last_position: last, applied_position: applied, lag: (last - applied).max(0), dead_letters })
+    let dead_letters = db
+        .collection::<Document>(DEAD_LETTERS)
+        .count_documents(doc! {})
+        .await?;
+    Ok(ProjectionStatus {
+        last_position: last,
+        applied_position: applied,
+        lag: (last - applied).max(0),
+        dead_letters,
+    })
 }
 
 /// Polls until `projections` have applied `position` or `timeout` passes; `Ok(false)` on timeout.

@@ -64,9 +64,19 @@ pub struct ProjectorCounters {
 }
 
 impl Projector {
-    pub fn new(pools: ClusterPools, catalog: CatalogCache, prefix: DbPrefix, projections: Vec<Arc<dyn Projection>>) -> Projector {
-        let dirty = pools.clusters().map(|c| (c.name.clone(), ClusterQueue::default())).collect();
-        let locks = moka::sync::Cache::builder().time_to_idle(Duration::from_secs(600)).build();
+    pub fn new(
+        pools: ClusterPools,
+        catalog: CatalogCache,
+        prefix: DbPrefix,
+        projections: Vec<Arc<dyn Projection>>,
+    ) -> Projector {
+        let dirty = pools
+            .clusters()
+            .map(|c| (c.name.clone(), ClusterQueue::default()))
+            .collect();
+        let locks = moka::sync::Cache::builder()
+            .time_to_idle(Duration::from_secs(600))
+            .build();
         Projector {
             inner: Arc::new(Inner {
                 pools,
@@ -117,36 +127,60 @@ impl Projector {
 
     /// Brings one tenant's read models up to date now.
     pub async fn catch_up(&self, tenant: &Tenant) -> Result<CatchUp, ProjectionError> {
-        let lock = self.inner.locks.get_with_by_ref(&tenant.id, Default::default);
+        let lock = self
+            .inner
+            .locks
+            .get_with_by_ref(&tenant.id, Default::default);
         let _guard = lock.lock().await;
-        let db = self.inner.pools.maintenance_db(tenant).await.map_err(tenancy_to_projection)?;
+        let db = self
+            .inner
+            .pools
+            .maintenance_db(tenant)
+            .await
+            .map_err(tenancy_to_projection)?;
         let done = catch_up::catch_up(db.client(), db.database(), &self.inner.projections).await?;
         self.inner.applied.fetch_add(done.events, Ordering::Relaxed);
-        self.inner.dead_lettered.fetch_add(done.dead_letters, Ordering::Relaxed);
+        self.inner
+            .dead_lettered
+            .fetch_add(done.dead_letters, Ordering::Relaxed);
         Ok(done)
     }
 
     /// Empties the tenant's read models and checkpoints and replays its whole outbox.
     pub async fn rebuild(&self, tenant: &Tenant) -> Result<CatchUp, ProjectionError> {
         {
-            let lock = self.inner.locks.get_with_by_ref(&tenant.id, Default::default);
+            let lock = self
+                .inner
+                .locks
+                .get_with_by_ref(&tenant.id, Default::default);
             let _guard = lock.lock().await;
-            let db = self.inner.pools.maintenance_db(tenant).await.map_err(tenancy_to_projection)?;
+            let db = self
+                .inner
+                .pools
+                .maintenance_db(tenant)
+                .await
+                .map_err(tenancy_to_projection)?;
             let db = db.database();
             for projection in &self.inner.projections {
                 for name in projection.collections() {
                     db.collection::<Document>(name).delete_many(doc! {}).await?;
                 }
             }
-            db.collection::<Document>(checkpoints::CHECKPOINTS).delete_many(doc! {}).await?;
-            db.collection::<Document>(checkpoints::DEAD_LETTERS).delete_many(doc! {}).await?;
+            db.collection::<Document>(checkpoints::CHECKPOINTS)
+                .delete_many(doc! {})
+                .await?;
+            db.collection::<Document>(checkpoints::DEAD_LETTERS)
+                .delete_many(doc! {})
+                .await?;
             tracing::info!(tenant = %tenant.id, "read models cleared for rebuild");
         }
         self.catch_up(tenant).await
     }
 
     async fn work(&self, cluster: &str) {
-        let Some(queue) = self.inner.dirty.get(cluster) else { return };
+        let Some(queue) = self.inner.dirty.get(cluster) else {
+            return;
+        };
         loop {
             let batch: Vec<TenantId> = match queue.tenants.lock() {
                 Ok(mut tenants) => tenants.drain().collect(),
@@ -214,7 +248,9 @@ impl Projector {
         while let Some(event) = stream.next().await {
             let event = event?;
             let db = event.ns.as_ref().map(|ns| ns.db.as_str()).unwrap_or("");
-            let id = db.strip_prefix(self.inner.prefix.as_str()).and_then(|id| TenantId::parse(id).ok());
+            let id = db
+                .strip_prefix(self.inner.prefix.as_str())
+                .and_then(|id| TenantId::parse(id).ok());
             if let (Some(id), Some(queue)) = (id, self.inner.dirty.get(cluster)) {
                 if let Ok(mut tenants) = queue.tenants.lock() {
                     tenants.insert(id);
@@ -227,7 +263,12 @@ impl Projector {
 
     async fn sweep(&self, cluster: &str) -> Result<(), tenancy::TenancyError> {
         let statuses = [TenantStatus::Active, TenantStatus::Suspended];
-        let ids = self.inner.catalog.store().ids_on_cluster(cluster, &statuses).await?;
+        let ids = self
+            .inner
+            .catalog
+            .store()
+            .ids_on_cluster(cluster, &statuses)
+            .await?;
         if let Some(queue) = self.inner.dirty.get(cluster) {
             if let Ok(mut tenants) = queue.tenants.lock() {
                 tenants.extend(ids);

@@ -130,7 +130,11 @@ impl CatalogStore {
     }
 
     /// Ids of the tenants placed on `cluster` in one of `statuses` (the projector's sweep).
-    pub async fn ids_on_cluster(&self, cluster: &str, statuses: &[TenantStatus]) -> Result<Vec<TenantId>> {
+    pub async fn ids_on_cluster(
+        &self,
+        cluster: &str,
+        statuses: &[TenantStatus],
+    ) -> Result<Vec<TenantId>> {
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
         let cursor = self
             .tenants

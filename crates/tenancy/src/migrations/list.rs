@@ -14,8 +14,16 @@ pub struct Migration {
 }
 
 pub static MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "write_model_and_outbox", apply: |db| Box::pin(m0001(db)) },
-    Migration { version: 2, name: "read_models", apply: |db| Box::pin(m0002(db)) },
+    Migration {
+        version: 1,
+        name: "write_model_and_outbox",
+        apply: |db| Box::pin(m0001(db)),
+    },
+    Migration {
+        version: 2,
+        name: "read_models",
+        apply: |db| Box::pin(m0002(db)),
+    },
 ];
 
 /// The schema version a fully migrated tenant has.
@@ -43,7 +51,13 @@ fn index(keys: mongodb::bson::Document, unique: bool) -> IndexModel {
 /// The write model (products, orders), the outbox of domain events (`_id` = position), its
 /// counter, and idempotency records (expired after 48 h; API.md promises at least 24 h).
 async fn m0001(db: &Database) -> mongodb::error::Result<()> {
-    for name in ["products", "orders", "outbox", "_counters", "idempotency_keys"] {
+    for name in [
+        "products",
+        "orders",
+        "outbox",
+        "_counters",
+        "idempotency_keys",
+    ] {
         create_collection(db, name).await?;
     }
     let products = db.collection::<mongodb::bson::Document>("products");
@@ -65,7 +79,14 @@ async fn m0001(db: &Database) -> mongodb::error::Result<()> {
 /// Read models (one collection per view), projection checkpoints and dead letters. Every list
 /// filter and sort of the query side has an index here.
 async fn m0002(db: &Database) -> mongodb::error::Result<()> {
-    let views = ["product_list", "order_list", "sales_daily", "product_sales", "_projections", "_dead_letters"];
+    let views = [
+        "product_list",
+        "order_list",
+        "sales_daily",
+        "product_sales",
+        "_projections",
+        "_dead_letters",
+    ];
     for name in views {
         create_collection(db, name).await?;
     }
@@ -78,7 +99,9 @@ async fn m0002(db: &Database) -> mongodb::error::Result<()> {
         ("product_sales", doc! {"units_sold": -1, "_id": 1}),
     ];
     for (collection, keys) in indexes {
-        db.collection::<mongodb::bson::Document>(collection).create_index(index(keys, false)).await?;
+        db.collection::<mongodb::bson::Document>(collection)
+            .create_index(index(keys, false))
+            .await?;
     }
     Ok(())
 }

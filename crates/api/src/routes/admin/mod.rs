@@ -30,7 +30,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/tenants/{id}/resume", post(tenants::resume_tenant))
         .route("/admin/tenants/{id}/tokens", post(tokens::mint_token))
         .route("/admin/tenants/{id}/stats", get(stats::tenant_stats))
-        .route("/admin/tenants/{id}/projections/rebuild", post(projections::rebuild_projections))
+        .route(
+            "/admin/tenants/{id}/projections/rebuild",
+            post(projections::rebuild_projections),
+        )
         .route("/admin/migrations", post(migrations::run_migrations))
         .route_layer(from_fn_with_state(state.clone(), require_platform_admin))
 }

@@ -8,9 +8,18 @@ use super::tenants::parse_id;
 use crate::http::ApiError;
 use crate::state::AppState;
 
-pub async fn rebuild_projections(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn rebuild_projections(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let tenant = state.catalog.store().require(&parse_id(&id)?).await?;
-    let done = state.projector.rebuild(&tenant).await.map_err(commerce::CommerceError::from)?;
+    let done = state
+        .projector
+        .rebuild(&tenant)
+        .await
+        .map_err(commerce::CommerceError::from)?;
     tracing::info!(tenant = %tenant.id, events = done.events, dead_letters = done.dead_letters, "read models rebuilt");
-    Ok(Json(json!({"tenant_id": tenant.id, "events_applied": done.events, "dead_letters": done.dead_letters})))
+    Ok(Json(
+        json!({"tenant_id": tenant.id, "events_applied": done.events, "dead_letters": done.dead_letters}),
+    ))
 }

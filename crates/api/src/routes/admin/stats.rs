@@ -34,7 +34,9 @@ pub async fn tenant_stats(
         documents.insert(name, json!(count));
     }
     let names = state.projector.projection_names();
-    let projections = cqrs::projector::status(db.database(), &names).await.map_err(tenancy::TenancyError::from)?;
+    let projections = cqrs::projector::status(db.database(), &names)
+        .await
+        .map_err(tenancy::TenancyError::from)?;
     let pools = &state.pools;
     let cluster_pool = pools.cluster(&tenant.cluster)?.gauges().snapshot();
     let connections = match tenant.isolation {

@@ -37,13 +37,18 @@ impl Versioned for commerce::model::OrderView {
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v.to_str().map(|s| Some(s.trim())).map_err(|_| ApiError::field(name, "is not visible ASCII")),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| ApiError::field(name, "is not visible ASCII")),
     }
 }
 
 /// `If-Match: "3"` (or `W/"3"`, or `*` for any version) → the version the client expects.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = header_str(headers, "if-match")? else { return Ok(None) };
+    let Some(raw) = header_str(headers, "if-match")? else {
+        return Ok(None);
+    };
     if raw == "*" {
         return Ok(None);
     }
@@ -56,27 +61,52 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 
 /// `X-Min-Position: <n>` → wait for the projections to reach `n`.
 pub fn min_position(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = header_str(headers, X_MIN_POSITION)? else { return Ok(None) };
+    let Some(raw) = header_str(headers, X_MIN_POSITION)? else {
+        return Ok(None);
+    };
     match raw.parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Some(n)),
-        _ => Err(ApiError::field("X-Min-Position", "must be a non-negative integer")),
+        _ => Err(ApiError::field(
+            "X-Min-Position",
+            "must be a non-negative integer",
+        )),
     }
 }
 
 /// `Idempotency-Key`, bound to the route and the request body.
-pub fn idempotency_key(headers: &HeaderMap, scope: &str, body: &JsonObject) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(key) = header_str(headers, IDEMPOTENCY_KEY)? else { return Ok(None) };
+pub fn idempotency_key(
+    headers: &HeaderMap,
+    scope: &str,
+    body: &JsonObject,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(key) = header_str(headers, IDEMPOTENCY_KEY)? else {
+        return Ok(None);
+    };
     if !IdempotencyKey::is_well_formed(key) {
-        return Err(ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"));
+        return Err(ApiError::field(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        ));
     }
-    Ok(Some(IdempotencyKey::new(scope, key, &serde_json::Value::Object(body.0.clone()))))
+    Ok(Some(IdempotencyKey::new(
+        scope,
+        key,
+        &serde_json::Value::Object(body.0.clone()),
+    )))
 }
 
 /// A command's answer: the resource, its `ETag`, and `X-Event-Position`.
-pub fn committed<T: Serialize + Versioned>(status: StatusCode, committed: Committed<T>) -> Response {
+pub fn committed<T: Serialize + Versioned>(
+    status: StatusCode,
+    committed: Committed<T>,
+) -> Response {
     let etag = format!("\"{}\"", committed.value.version());
     let mut response = (status, Json(&committed.value)).into_response();
-    set(&mut response, X_EVENT_POSITION, &committed.position.to_string());
+    set(
+        &mut response,
+        X_EVENT_POSITION,
+        &committed.position.to_string(),
+    );
     set(&mut response, header::ETAG.as_str(), &etag);
     response
 }
@@ -84,7 +114,11 @@ pub fn committed<T: Serialize + Versioned>(status: StatusCode, committed: Commit
 /// A command without a body (DELETE): 204 with `X-Event-Position`.
 pub fn committed_empty(committed: Committed<()>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set(&mut response, X_EVENT_POSITION, &committed.position.to_string());
+    set(
+        &mut response,
+        X_EVENT_POSITION,
+        &committed.position.to_string(),
+    );
     response
 }
 
@@ -103,10 +137,22 @@ fn set(response: &mut Response, name: &'static str, value: &str) {
 }
 
 /// Parses `limit`/`cursor`; cursors are only valid for the same list, filters and tenant.
-pub fn page_request(request: &Tenanted, list: &str, filters: &str, limit: Option<&str>, cursor: Option<&str>) -> Result<(PageRequest, String), ApiError> {
+pub fn page_request(
+    request: &Tenanted,
+    list: &str,
+    filters: &str,
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> Result<(PageRequest, String), ApiError> {
     let scope = format!("{list}:{}:{filters}", request.ctx.tenant_id());
     let page = PageParams::parse(limit, cursor, &scope)?;
-    Ok((PageRequest { limit: page.limit, after: page.after }, scope))
+    Ok((
+        PageRequest {
+            limit: page.limit,
+            after: page.after,
+        },
+        scope,
+    ))
 }
 
 /// `{"items": [...], "next_cursor": ...}`
@@ -117,5 +163,9 @@ pub fn page_response<T: Serialize>(page: Page<T>, scope: &str) -> Response {
 
 /// Parses an optional integer query parameter.
 pub fn int_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    raw.map(|v| v.parse::<i64>().map_err(|_| ApiError::field(name, "must be an integer"))).transpose()
+    raw.map(|v| {
+        v.parse::<i64>()
+            .map_err(|_| ApiError::field(name, "must be an integer"))
+    })
+    .transpose()
 }

@@ -18,12 +18,20 @@ use crate::state::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/tenant", get(current::current_tenant))
-        .route("/v1/products", post(products::create_product).get(products::list_products))
+        .route(
+            "/v1/products",
+            post(products::create_product).get(products::list_products),
+        )
         .route(
             "/v1/products/{id}",
-            patch(products::update_product).delete(products::delete_product).get(products::get_product),
+            patch(products::update_product)
+                .delete(products::delete_product)
+                .get(products::get_product),
         )
-        .route("/v1/orders", post(orders::place_order).get(orders::list_orders))
+        .route(
+            "/v1/orders",
+            post(orders::place_order).get(orders::list_orders),
+        )
         .route("/v1/orders/{id}", get(orders::get_order))
         .route("/v1/orders/{id}/cancel", post(orders::cancel_order))
         .route("/v1/orders/{id}/fulfil", post(orders::fulfil_order))

@@ -9,13 +9,20 @@ use commerce::write::{CancelOrder, FulfilOrder, NewOrderLine, PlaceOrder};
 use serde_json::{Map, Value};
 use tenantry_auth::Role;
 
-use super::conventions::{committed, idempotency_key, if_match, min_position, page_request, page_response, resource};
+use super::conventions::{
+    committed, idempotency_key, if_match, min_position, page_request, page_response, resource,
+};
 use crate::extract::{Fields, JsonObject, QueryMap};
 use crate::http::ApiError;
 use crate::resolution::Tenanted;
 use crate::state::AppState;
 
-pub async fn place_order(State(state): State<AppState>, request: Tenanted, headers: HeaderMap, body: JsonObject) -> Result<Response, ApiError> {
+pub async fn place_order(
+    State(state): State<AppState>,
+    request: Tenanted,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
     request.principal.require(Role::Member)?;
     let idempotency = idempotency_key(&headers, "POST /v1/orders", &body)?;
     let mut f = Fields::new(body);
@@ -25,7 +32,10 @@ pub async fn place_order(State(state): State<AppState>, request: Tenanted, heade
         let mut c = Fields::nested(map, "customer");
         let (id, name) = (c.required::<String>("id"), c.required::<String>("name"));
         f.absorb(c);
-        Customer { id: id.unwrap_or_default(), name: name.unwrap_or_default() }
+        Customer {
+            id: id.unwrap_or_default(),
+            name: name.unwrap_or_default(),
+        }
     });
     let lines: Vec<NewOrderLine> = lines
         .unwrap_or_default()
@@ -39,42 +49,108 @@ pub async fn place_order(State(state): State<AppState>, request: Tenanted, heade
             let mut l = Fields::nested(map, &format!("lines[{i}]"));
             let (product_id, qty) = (l.required::<String>("product_id"), l.required::<i64>("qty"));
             f.absorb(l);
-            Some(NewOrderLine { product_id: product_id?, qty: qty? })
+            Some(NewOrderLine {
+                product_id: product_id?,
+                qty: qty?,
+            })
         })
         .collect();
     f.finish()?;
-    let Some(customer) = customer else { return Err(ApiError::field("customer", "is required")) };
-    let placed = state.commands.dispatch(request.envelope(PlaceOrder { customer, lines, idempotency })).await?;
+    let Some(customer) = customer else {
+        return Err(ApiError::field("customer", "is required"));
+    };
+    let placed = state
+        .commands
+        .dispatch(request.envelope(PlaceOrder {
+            customer,
+            lines,
+            idempotency,
+        }))
+        .await?;
     Ok(committed(StatusCode::CREATED, placed))
 }
 
-pub async fn cancel_order(State(state): State<AppState>, request: Tenanted, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    request: Tenanted,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     request.principal.require(Role::Member)?;
-    let command = CancelOrder { id, expected_version: if_match(&headers)? };
-    Ok(committed(StatusCode::OK, state.commands.dispatch(request.envelope(command)).await?))
+    let command = CancelOrder {
+        id,
+        expected_version: if_match(&headers)?,
+    };
+    Ok(committed(
+        StatusCode::OK,
+        state.commands.dispatch(request.envelope(command)).await?,
+    ))
 }
 
-pub async fn fulfil_order(State(state): State<AppState>, request: Tenanted, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn fulfil_order(
+    State(state): State<AppState>,
+    request: Tenanted,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     request.principal.require(Role::Member)?;
-    let command = FulfilOrder { id, expected_version: if_match(&headers)? };
-    Ok(committed(StatusCode::OK, state.commands.dispatch(request.envelope(command)).await?))
+    let command = FulfilOrder {
+        id,
+        expected_version: if_match(&headers)?,
+    };
+    Ok(committed(
+        StatusCode::OK,
+        state.commands.dispatch(request.envelope(command)).await?,
+    ))
 }
 
-pub async fn list_orders(State(state): State<AppState>, request: Tenanted, headers: HeaderMap, query: QueryMap) -> Result<Response, ApiError> {
+pub async fn list_orders(
+    State(state): State<AppState>,
+    request: Tenanted,
+    headers: HeaderMap,
+    query: QueryMap,
+) -> Result<Response, ApiError> {
     request.principal.require(Role::Viewer)?;
     let status = query
         .get("status")
-        .map(|s| OrderStatus::parse(s).ok_or_else(|| ApiError::field("status", "must be placed, cancelled or fulfilled")))
+        .map(|s| {
+            OrderStatus::parse(s)
+                .ok_or_else(|| ApiError::field("status", "must be placed, cancelled or fulfilled"))
+        })
         .transpose()?;
     let customer_id = query.get("customer_id").map(String::from);
     let filters = format!("{status:?}:{customer_id:?}");
-    let (page, scope) = page_request(&request, "orders", &filters, query.get("limit"), query.get("cursor"))?;
-    let list = ListOrders { status, customer_id, page, min_position: min_position(&headers)? };
-    Ok(page_response(state.queries.dispatch(request.envelope(list)).await?, &scope))
+    let (page, scope) = page_request(
+        &request,
+        "orders",
+        &filters,
+        query.get("limit"),
+        query.get("cursor"),
+    )?;
+    let list = ListOrders {
+        status,
+        customer_id,
+        page,
+        min_position: min_position(&headers)?,
+    };
+    Ok(page_response(
+        state.queries.dispatch(request.envelope(list)).await?,
+        &scope,
+    ))
 }
 
-pub async fn get_order(State(state): State<AppState>, request: Tenanted, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn get_order(
+    State(state): State<AppState>,
+    request: Tenanted,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     request.principal.require(Role::Viewer)?;
-    let query = GetOrder { id, min_position: min_position(&headers)? };
-    Ok(resource(state.queries.dispatch(request.envelope(query)).await?))
+    let query = GetOrder {
+        id,
+        min_position: min_position(&headers)?,
+    };
+    Ok(resource(
+        state.queries.dispatch(request.envelope(query)).await?,
+    ))
 }

@@ -13,13 +13,21 @@ use crate::http::ApiError;
 use crate::resolution::Tenanted;
 use crate::state::AppState;
 
-pub async fn sales_report(State(state): State<AppState>, request: Tenanted, headers: HeaderMap, query: QueryMap) -> Result<Json<Value>, ApiError> {
+pub async fn sales_report(
+    State(state): State<AppState>,
+    request: Tenanted,
+    headers: HeaderMap,
+    query: QueryMap,
+) -> Result<Json<Value>, ApiError> {
     request.principal.require(Role::Viewer)?;
     let (from, to) = (query.get("from"), query.get("to"));
     let mut missing = Vec::new();
     for (name, value) in [("from", from), ("to", to)] {
         if value.is_none() {
-            missing.push(crate::http::FieldError { field: name.into(), message: "is required".into() });
+            missing.push(crate::http::FieldError {
+                field: name.into(),
+                message: "is required".into(),
+            });
         }
     }
     if !missing.is_empty() {
@@ -34,14 +42,22 @@ pub async fn sales_report(State(state): State<AppState>, request: Tenanted, head
     Ok(Json(json!({"items": items})))
 }
 
-pub async fn top_products(State(state): State<AppState>, request: Tenanted, headers: HeaderMap, query: QueryMap) -> Result<Json<Value>, ApiError> {
+pub async fn top_products(
+    State(state): State<AppState>,
+    request: Tenanted,
+    headers: HeaderMap,
+    query: QueryMap,
+) -> Result<Json<Value>, ApiError> {
     request.principal.require(Role::Viewer)?;
     let limit = match int_param("limit", query.get("limit"))? {
         None => 10,
         Some(n) if (1..=100).contains(&n) => n as u32,
         Some(_) => return Err(ApiError::field("limit", "must be an integer from 1 to 100")),
     };
-    let top = TopProducts { limit, min_position: min_position(&headers)? };
+    let top = TopProducts {
+        limit,
+        min_position: min_position(&headers)?,
+    };
     let items = state.queries.dispatch(request.envelope(top)).await?;
     Ok(Json(json!({"items": items})))
 }

@@ -1,0 +1,136 @@
+//! `CliError`: why an operator command failed, how that is printed, and the exit status.
+//!
+//! Exit status 2 means the request itself is wrong (input, configuration, a refused command),
+//! like clap's own usage errors; 1 means it was valid but did not succeed (not found, conflict,
+//! database). Every error carries a stable code, named like the admin API's problem codes.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::process::ExitCode;
+
+use tenancy::TenancyError;
+
+/// Whether the request was wrong (exit 2) or failed (exit 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Invalid,
+    Failed,
+}
+
+#[derive(Debug)]
+pub struct CliError {
+    kind: Kind,
+    code: &'static str,
+    error: anyhow::Error,
+}
+
+impl CliError {
+    /// Invalid input or a refused command: exit 2.
+    pub fn invalid(code: &'static str, message: impl Display) -> CliError {
+        CliError {
+            kind: Kind::Invalid,
+            code,
+            error: anyhow::anyhow!("{message}"),
+        }
+    }
+
+    /// A valid request that did not succeed: exit 1.
+    pub fn failed(code: &'static str, error: impl Into<anyhow::Error>) -> CliError {
+        CliError {
+            kind: Kind::Failed,
+            code,
+            error: error.into(),
+        }
+    }
+
+    /// Adds what was being done to the message; the kind and code stay.
+    pub fn context(self, context: impl Display + Send + Sync + 'static) -> CliError {
+        CliError {
+            error: self.error.context(context),
+            ..self
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self.kind {
+            Kind::Invalid => ExitCode::from(2),
+            Kind::Failed => ExitCode::FAILURE,
+        }
+    }
+
+    /// Prints the error on stderr: `tenantry: <message: causes>`, or with `--json` one object
+    /// `{"error": code, "message": ...}`.
+    pub fn report(&self, json: bool) {
+        let message = format!("{:#}", self.error);
+        let line = if json {
+            serde_json::json!({"error": self.code, "message": message}).to_string()
+        } else {
+            format!("tenantry: {message}")
+        };
+        // Nowhere left to report a failing stderr to.
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+impl From<TenancyError> for CliError {
+    fn from(error: TenancyError) -> CliError {
+        let (kind, code) = match &error {
+            TenancyError::NotFound(_) => (Kind::Failed, "tenant_not_found"),
+            TenancyError::Exists(_) => (Kind::Failed, "tenant_exists"),
+            TenancyError::DomainTaken(_) => (Kind::Failed, "domain_taken"),
+            TenancyError::UnknownCluster(_) => (Kind::Invalid, "validation_failed"),
+            TenancyError::InvalidState { .. } => (Kind::Failed, "invalid_tenant_state"),
+            TenancyError::BudgetExhausted(_) => (Kind::Failed, "unavailable"),
+            TenancyError::Migration { .. } => (Kind::Failed, "migration_failed"),
+            TenancyError::Database(_) | TenancyError::Decode(_) | TenancyError::Encode(_) => {
+                (Kind::Failed, "database_error")
+            }
+        };
+        CliError {
+            kind,
+            code,
+            error: error.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tenancy::TenantId;
+
+    use super::*;
+
+    #[test]
+    fn tenancy_errors_map_to_codes_and_exit_statuses() {
+        let id = TenantId::parse("acme").unwrap();
+        let cases = [
+            (
+                TenancyError::NotFound(id.clone()),
+                Kind::Failed,
+                "tenant_not_found",
+            ),
+            (
+                TenancyError::Exists(id.clone()),
+                Kind::Failed,
+                "tenant_exists",
+            ),
+            (
+                TenancyError::DomainTaken("a.example".into()),
+                Kind::Failed,
+                "domain_taken",
+            ),
+            (
+                TenancyError::UnknownCluster("mars".into()),
+                Kind::Invalid,
+                "validation_failed",
+            ),
+        ];
+        for (error, kind, code) in cases {
+            let e = CliError::from(error);
+            assert_eq!((e.kind, e.code), (kind, code));
+        }
+        let refused = CliError::invalid("confirmation_required", "no").context("deleting");
+        assert_eq!(refused.kind, Kind::Invalid);
+        assert_eq!(format!("{:#}", refused.error), "deleting: no");
+    }
+}

@@ -1,0 +1,180 @@
+//! The `tenantry` command line.
+//!
+//! `serve` runs the HTTP server. The operator commands (`tenants`, `migrate`, `token`) read the
+//! same configuration and work on the tenant catalog directly through the tenancy crate — no
+//! server needs to run, and running servers see their changes at once (change streams).
+//!
+//! Exit status: 0 done; 1 the operation failed (not found, conflict, database); 2 invalid input,
+//! configuration or usage. Results go to stdout (`--json`: one JSON document), diagnostics and
+//! logs to stderr.
+
+mod connect;
+mod error;
+mod logging;
+mod migrate;
+mod output;
+mod serve;
+mod tenants;
+mod token;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tenancy::TenantId;
+use tenantry_api::Config;
+use tenantry_api::config::LogFormat;
+use tokio::runtime::Runtime;
+
+use error::CliError;
+use output::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenantry",
+    version,
+    about = "Multi-tenant REST API server: database-per-tenant on MongoDB, CQRS.",
+    long_about = "Multi-tenant REST API server: database-per-tenant on MongoDB, CQRS.\n\n\
+                  `tenantry serve` runs the server; the other commands operate on the tenant \
+                  catalog directly, with the server's configuration.",
+    after_help = "Configuration: TENANTRY_* environment variables over an optional TOML file \
+                  (--config or TENANTRY_CONFIG), the same for every command.\n\
+                  Exit status: 0 done, 1 the operation failed, 2 invalid input, configuration or usage."
+)]
+pub struct Cli {
+    /// TOML configuration file (environment variables override it). Also TENANTRY_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable output: one JSON document on stdout; a failing command's error as
+    /// {"error": code, "message": ...} on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server until SIGINT/SIGTERM (then drain in-flight requests).
+    Serve,
+    /// Manage tenants: create, list, show, suspend, resume, delete.
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
+    /// Apply pending schema migrations to every tenant database (or one), reporting per tenant.
+    Migrate(migrate::MigrateArgs),
+    /// Mint an HS256 token for a tenant, signed with TENANTRY_JWT_SECRET.
+    Token(token::TokenArgs),
+}
+
+/// Loads the configuration, starts the runtime and runs the command; returns the exit status.
+pub fn main(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("tenantry: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tenantry: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = Output { json: cli.json };
+    let format = config.log_format;
+    match cli.command {
+        Command::Serve => serve::main(&runtime, config),
+        Command::Tenants(command) => {
+            operate(&runtime, format, out, tenants::run(command, &config, out))
+        }
+        Command::Migrate(args) => operate(&runtime, format, out, migrate::run(args, &config, out)),
+        Command::Token(args) => operate(&runtime, format, out, token::run(args, &config, out)),
+    }
+}
+
+/// Runs an operator command with logging on stderr; reports its error and maps it to the status.
+fn operate(
+    runtime: &Runtime,
+    format: LogFormat,
+    out: Output,
+    command: impl Future<Output = Result<(), CliError>>,
+) -> ExitCode {
+    logging::init(format);
+    match runtime.block_on(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.report(out.json);
+            e.exit_code()
+        }
+    }
+}
+
+/// clap value parser of tenant ids: an invalid id is a usage error (exit 2), before any I/O.
+fn tenant_id(raw: &str) -> Result<TenantId, tenancy::InvalidTenantId> {
+    TenantId::parse(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn invalid_input_is_refused_by_the_parser() {
+        for args in [
+            &[
+                "tenantry", "tenants", "create", "--id", "Acme", "--name", "A",
+            ][..],
+            &[
+                "tenantry", "tenants", "create", "--id", "admin", "--name", "A",
+            ],
+            &[
+                "tenantry", "tenants", "create", "--id", "acme", "--name", " ",
+            ],
+            &[
+                "tenantry", "tenants", "create", "--id", "acme", "--name", "A", "--domain", "x",
+            ],
+            &[
+                "tenantry",
+                "tenants",
+                "create",
+                "--id",
+                "acme",
+                "--name",
+                "A",
+                "--isolation",
+                "x",
+            ],
+            &["tenantry", "tenants", "list", "--status", "gone"],
+            &["tenantry", "token", "--tenant", "acme", "--role", "root"],
+            &["tenantry", "token", "--tenant", "acme"],
+            &[
+                "tenantry", "token", "--tenant", "acme", "--role", "admin", "--ttl", "0",
+            ],
+        ] {
+            let err = Cli::try_parse_from(args).expect_err(&args.join(" "));
+            assert_eq!(err.exit_code(), 2, "{}", args.join(" "));
+        }
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = Cli::try_parse_from(["tenantry", "tenants", "list", "--json"]).unwrap();
+        assert!(cli.json);
+        let cli =
+            Cli::try_parse_from(["tenantry", "--json", "migrate", "--tenant", "acme"]).unwrap();
+        assert!(cli.json && matches!(cli.command, Command::Migrate(_)));
+    }
+}

@@ -1,0 +1,292 @@
+//! `tenantry tenants ...`: create, list, show, suspend, resume and delete tenants, straight on
+//! the catalog through the provisioner, with the admin API's validation and lifecycle rules.
+
+use clap::{Args, Subcommand, ValueEnum};
+use tenancy::clusters::DEFAULT_CLUSTER;
+use tenancy::provisioning::Created;
+use tenancy::{Isolation, TenancyError, Tenant, TenantId, TenantSpec, TenantStatus};
+
+use super::connect::Platform;
+use super::output::Output;
+use super::{CliError, tenant_id};
+use tenantry_api::Config;
+
+/// The admin API's default plan (`POST /admin/tenants` without `plan`).
+const DEFAULT_PLAN: &str = "free";
+const MAX_NAME: usize = 200;
+/// Tenants fetched per catalog round trip by `list`.
+const PAGE: u32 = 200;
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Provision a tenant: record it, claim its domains, create and migrate its database.
+    ///
+    /// Repeating the same create is not an error (the tenant "already exists"); a create with
+    /// other settings for an existing id fails with tenant_exists.
+    #[command(
+        after_help = "Example:\n  tenantry tenants create --id acme --name 'Acme Inc.' \
+                            --plan pro --domain shop.acme.com"
+    )]
+    Create(CreateArgs),
+    /// List tenants, ordered by id (all of them, or those of one status).
+    List(ListArgs),
+    /// Show every field of one tenant.
+    Show(IdArg),
+    /// Suspend a tenant: every instance answers its requests 403 tenant_suspended.
+    Suspend(IdArg),
+    /// Resume a suspended tenant.
+    Resume(IdArg),
+    /// Delete a tenant and drop its database. Irreversible: requires --yes.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Tenant id: 3 to 32 of [a-z0-9-], starting and ending with a letter or digit, not a
+    /// reserved word. Its database is named <TENANTRY_DB_PREFIX><ID>.
+    #[arg(long, value_name = "ID", value_parser = tenant_id)]
+    id: TenantId,
+    /// Display name, 1 to 200 characters.
+    #[arg(long, value_parser = name)]
+    name: String,
+    /// Plan label, 1 to 64 of [A-Za-z0-9_-].
+    #[arg(long, default_value = DEFAULT_PLAN, value_parser = plan)]
+    plan: String,
+    /// Cluster holding the tenant's database: `default` (TENANTRY_MONGODB_URI) or a name from
+    /// TENANTRY_CLUSTERS.
+    #[arg(long, default_value = DEFAULT_CLUSTER)]
+    cluster: String,
+    /// Connection pooling: `shared` uses the cluster's pool under a per-tenant budget,
+    /// `dedicated` gives the tenant a small pool of its own.
+    #[arg(long, value_enum, default_value_t = IsolationArg::Shared)]
+    isolation: IsolationArg,
+    /// A custom domain selecting this tenant (repeat for several).
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = tenancy::parse_domain)]
+    domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum IsolationArg {
+    Shared,
+    Dedicated,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only tenants in this status.
+    #[arg(long, value_enum)]
+    status: Option<StatusArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusArg {
+    Provisioning,
+    Active,
+    Suspended,
+    Deleting,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// Tenant id.
+    #[arg(value_name = "ID", value_parser = tenant_id)]
+    id: TenantId,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Tenant id.
+    #[arg(value_name = "ID", value_parser = tenant_id)]
+    id: TenantId,
+    /// Confirm the deletion: the tenant's database is dropped and cannot be recovered.
+    #[arg(long)]
+    yes: bool,
+}
+
+pub async fn run(command: TenantsCommand, config: &Config, out: Output) -> Result<(), CliError> {
+    match command {
+        TenantsCommand::Create(args) => create(args, config, out).await,
+        TenantsCommand::List(args) => list(args, config, out).await,
+        TenantsCommand::Show(IdArg { id }) => {
+            let platform = Platform::connect(config).await?;
+            out.tenant(&platform.store().require(&id).await?)
+        }
+        TenantsCommand::Suspend(IdArg { id }) => {
+            let platform = Platform::connect(config).await?;
+            let tenant = platform.provisioner.suspend(&id).await?;
+            changed(&tenant, "suspended", out)
+        }
+        TenantsCommand::Resume(IdArg { id }) => {
+            let platform = Platform::connect(config).await?;
+            let tenant = platform.provisioner.resume(&id).await?;
+            changed(&tenant, "resumed", out)
+        }
+        TenantsCommand::Delete(args) => delete(args, config, out).await,
+    }
+}
+
+async fn create(args: CreateArgs, config: &Config, out: Output) -> Result<(), CliError> {
+    let spec = spec_of(args)?;
+    let platform = Platform::connect(config).await?;
+    if platform.pools.cluster(&spec.cluster).is_err() {
+        let known: Vec<&str> = platform.pools.clusters().map(|c| c.name.as_str()).collect();
+        return Err(CliError::invalid(
+            "validation_failed",
+            format!(
+                "--cluster: unknown cluster '{}' (configured: {})",
+                spec.cluster,
+                known.join(", ")
+            ),
+        ));
+    }
+    let (tenant, created) = platform
+        .provisioner
+        .create(&spec)
+        .await
+        .map_err(|e| match e {
+            TenancyError::Migration { .. } | TenancyError::Database(_) => CliError::from(e)
+                .context(format!(
+                    "tenant {} is not fully provisioned; repeat the same command to finish",
+                    spec.id
+                )),
+            other => other.into(),
+        })?;
+    match created {
+        Created::New => out.note(&format!("tenant {} created", tenant.id))?,
+        Created::Existing => {
+            out.note(&format!("tenant {} already exists (unchanged)", tenant.id))?
+        }
+    }
+    out.tenant(&tenant)
+}
+
+/// The create arguments as the provisioner's spec; a domain given twice is refused, as the
+/// admin API refuses it.
+fn spec_of(args: CreateArgs) -> Result<TenantSpec, CliError> {
+    let mut domains: Vec<String> = Vec::new();
+    for domain in args.domains {
+        if domains.contains(&domain) {
+            return Err(CliError::invalid(
+                "validation_failed",
+                format!("--domain: '{domain}' is given twice"),
+            ));
+        }
+        domains.push(domain);
+    }
+    Ok(TenantSpec {
+        id: args.id,
+        name: args.name,
+        plan: args.plan,
+        cluster: args.cluster,
+        isolation: match args.isolation {
+            IsolationArg::Shared => Isolation::Shared,
+            IsolationArg::Dedicated => Isolation::Dedicated,
+        },
+        domains,
+    })
+}
+
+async fn list(args: ListArgs, config: &Config, out: Output) -> Result<(), CliError> {
+    let status = args.status.map(|s| match s {
+        StatusArg::Provisioning => TenantStatus::Provisioning,
+        StatusArg::Active => TenantStatus::Active,
+        StatusArg::Suspended => TenantStatus::Suspended,
+        StatusArg::Deleting => TenantStatus::Deleting,
+    });
+    let platform = Platform::connect(config).await?;
+    let mut tenants = Vec::new();
+    let mut after: Option<TenantId> = None;
+    loop {
+        let page = platform.store().list(status, after.as_ref(), PAGE).await?;
+        tenants.extend(page.tenants);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    out.tenants(&tenants)
+}
+
+/// After a status change: one line for people, the tenant in JSON.
+fn changed(tenant: &Tenant, what: &str, out: Output) -> Result<(), CliError> {
+    if out.json {
+        out.tenant(tenant)
+    } else {
+        out.line(&format!("tenant {} {what}", tenant.id))
+    }
+}
+
+async fn delete(args: DeleteArgs, config: &Config, out: Output) -> Result<(), CliError> {
+    let id = args.id;
+    if !args.yes {
+        return Err(CliError::invalid(
+            "confirmation_required",
+            format!(
+                "refusing to delete tenant {id} without --yes: its database is dropped and cannot be recovered"
+            ),
+        ));
+    }
+    let platform = Platform::connect(config).await?;
+    let tenant = platform.provisioner.begin_deletion(&id).await?;
+    platform
+        .provisioner
+        .finish_deletion(&id)
+        .await
+        .map_err(|e| {
+            CliError::from(e).context(format!(
+                "tenant {id} is marked deleting but its database {} was not dropped; \
+                 run this command again (or start the server) to finish",
+                tenant.database
+            ))
+        })?;
+    if out.json {
+        out.json(&serde_json::json!({
+            "id": tenant.id,
+            "database": tenant.database,
+            "deleted": true,
+        }))
+    } else {
+        out.line(&format!(
+            "tenant {id} deleted (database {} dropped)",
+            tenant.database
+        ))
+    }
+}
+
+/// `--name`: trimmed, 1 to 200 characters.
+fn name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(format!("a name has 1 to {MAX_NAME} characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// `--plan`: 1 to 64 of [A-Za-z0-9_-].
+fn plan(raw: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err("a plan is 1 to 64 characters of [A-Za-z0-9_-]".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_plans_are_checked_like_the_admin_api() {
+        assert_eq!(name("  Acme Inc. "), Ok("Acme Inc.".to_string()));
+        assert!(name("   ").is_err());
+        assert!(name(&"x".repeat(201)).is_err());
+        assert!(plan("pro_2-x").is_ok());
+        for bad in ["", "pro plan", "p.x", &"p".repeat(65)] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! The `tenantry` operator commands, run as the real binary against the test database: tenant
+//! lifecycle, tokens, migrations, exit statuses, and a running server seeing a CLI change.
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use mongodb::bson::{Document, doc};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::{TestApp, json_of, problem};
+
+const SECRET: &str = "cli-test-secret-0123456789abcdef0123456789";
+
+/// The `tenantry` binary with a configuration of its own: the test database, a fresh catalog.
+struct Tenantry {
+    catalog_db: String,
+    env: Vec<(&'static str, String)>,
+}
+
+/// What a run of the binary did.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Tenantry {
+    fn new() -> Tenantry {
+        Tenantry::on_catalog(&testkit::unique_name("cat").replace('-', "_"))
+    }
+
+    fn on_catalog(catalog_db: &str) -> Tenantry {
+        Tenantry {
+            catalog_db: catalog_db.to_string(),
+            env: vec![
+                ("TENANTRY_MONGODB_URI", testkit::mongodb_uri()),
+                ("TENANTRY_CATALOG_DB", catalog_db.to_string()),
+                ("TENANTRY_JWT_SECRET", SECRET.to_string()),
+            ],
+        }
+    }
+
+    fn without(mut self, name: &str) -> Tenantry {
+        self.env.retain(|(k, _)| *k != name);
+        self
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"));
+        // Nothing from the developer's own TENANTRY_* environment.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TENANTRY_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .stdin(Stdio::null());
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("join")
+            .expect("tenantry runs");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and asserts exit status 0.
+    async fn ok(&self, args: &[&str]) -> Run {
+        self.expect(args, 0).await
+    }
+
+    async fn expect(&self, args: &[&str], code: i32) -> Run {
+        let run = self.run(args).await;
+        assert_eq!(
+            run.code,
+            Some(code),
+            "tenantry {}\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            run.stdout,
+            run.stderr
+        );
+        run
+    }
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    /// The `--json` error object: the last line of stderr.
+    fn error(&self) -> Value {
+        let last = self.stderr.lines().last().unwrap_or_default();
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not a JSON error ({e}): {last}"))
+    }
+}
+
+async fn database_names() -> HashSet<String> {
+    mongodb::Client::with_uri_str(testkit::mongodb_uri())
+        .await
+        .expect("test database client")
+        .list_database_names()
+        .await
+        .expect("database names")
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+async fn cli_runs_a_tenant_through_its_lifecycle() {
+    let cli = Tenantry::new();
+    let id = testkit::unique_name("t");
+    let domain = format!("shop.{id}.example");
+    let create = [
+        "tenants",
+        "create",
+        "--id",
+        &id,
+        "--name",
+        "Acme Test",
+        "--plan",
+        "pro",
+        "--domain",
+        &domain,
+    ];
+
+    // Create: provisioned synchronously, printed as the admin API's TenantView.
+    let created = cli.ok(&[&create[..], &["--json"]].concat()).await.json();
+    assert_eq!(created["id"], id.as_str());
+    assert_eq!(created["name"], "Acme Test");
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["plan"], "pro");
+    assert_eq!(created["cluster"], "default");
+    assert_eq!(created["isolation"], "shared");
+    assert_eq!(created["database"], format!("t_{id}"));
+    assert_eq!(created["domains"], serde_json::json!([domain]));
+    assert_eq!(
+        created["schema_version"],
+        tenancy::migrations::latest_version()
+    );
+    assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(database_names().await.contains(&format!("t_{id}")));
+
+    // The same create again is fine; other settings or a taken domain are not.
+    let again = cli.ok(&create).await;
+    assert!(again.stdout.contains("already exists"), "{}", again.stdout);
+    let other = cli
+        .expect(
+            &[
+                "tenants", "create", "--id", &id, "--name", "Other", "--json",
+            ],
+            1,
+        )
+        .await;
+    assert_eq!(other.error()["error"], "tenant_exists", "{}", other.stderr);
+    let second = testkit::unique_name("t");
+    let taken = cli
+        .expect(
+            &[
+                "tenants", "create", "--id", &second, "--name", "B", "--domain", &domain,
+            ],
+            1,
+        )
+        .await;
+    assert!(
+        taken.stderr.contains("registered to another tenant"),
+        "{}",
+        taken.stderr
+    );
+    cli.expect(&["tenants", "show", &second], 1).await;
+
+    // List: an aligned table, or JSON.
+    let table = cli.ok(&["tenants", "list"]).await.stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(
+        lines[0].starts_with("ID ") && lines[0].ends_with("SCHEMA"),
+        "{table}"
+    );
+    let row: Vec<&str> = lines[1].split("  ").filter(|c| !c.is_empty()).collect();
+    let schema = tenancy::migrations::latest_version().to_string();
+    assert_eq!(
+        row.iter().map(|c| c.trim()).collect::<Vec<_>>(),
+        [
+            &id,
+            "Acme Test",
+            "active",
+            "pro",
+            "default",
+            &format!("t_{id}"),
+            &schema,
+        ],
+        "{table}"
+    );
+    assert_eq!(lines[0].find("STATUS"), lines[1].find("active"), "{table}");
+    let listed = cli.ok(&["tenants", "list", "--json"]).await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0], created);
+
+    // Show, suspend, resume.
+    let shown = cli.ok(&["tenants", "show", &id]).await.stdout;
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("status:") && l.ends_with(" active")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("database:                t_{id}\n")),
+        "{shown}"
+    );
+    let suspended = cli.ok(&["tenants", "suspend", &id]).await.stdout;
+    assert_eq!(suspended.trim(), format!("tenant {id} suspended"));
+    let status = |v: Value| v["status"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        status(cli.ok(&["tenants", "show", &id, "--json"]).await.json()),
+        "suspended"
+    );
+    let only_suspended = cli
+        .ok(&["tenants", "list", "--status", "suspended", "--json"])
+        .await
+        .json();
+    assert_eq!(only_suspended[0]["id"], id.as_str());
+    let resumed = cli.ok(&["tenants", "resume", &id, "--json"]).await.json();
+    assert_eq!(status(resumed), "active");
+    assert_eq!(
+        status(cli.ok(&["tenants", "show", &id, "--json"]).await.json()),
+        "active"
+    );
+    let none = cli
+        .ok(&["tenants", "list", "--status", "suspended", "--json"])
+        .await;
+    assert_eq!(none.json(), serde_json::json!([]));
+
+    // Token: only the token on stdout, signed with the configured secret, issuer, audience.
+    let token = cli
+        .ok(&[
+            "token", "--tenant", &id, "--role", "viewer", "--role", "admin", "--sub", "alice",
+            "--ttl", "600",
+        ])
+        .await
+        .stdout;
+    assert_eq!(token.lines().count(), 1);
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&["tenantry"]);
+    validation.set_audience(&["tenantry-api"]);
+    let claims = jsonwebtoken::decode::<Value>(
+        token.trim(),
+        &DecodingKey::from_secret(SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("the token verifies")
+    .claims;
+    assert_eq!(claims["tid"], id.as_str());
+    assert_eq!(claims["roles"], serde_json::json!(["viewer", "admin"]));
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        600
+    );
+    let minted = cli
+        .ok(&["token", "--tenant", &id, "--role", "member", "--json"])
+        .await
+        .json();
+    assert!(minted["token"].is_string(), "{minted}");
+    assert!(
+        minted["expires_at"].as_str().unwrap().ends_with('Z'),
+        "{minted}"
+    );
+    let unknown = testkit::unique_name("t");
+    cli.expect(&["token", "--tenant", &unknown, "--role", "viewer"], 1)
+        .await;
+    cli.expect(&["token", "--tenant", &id, "--role", "root"], 2)
+        .await;
+
+    // Migrate: the tenant is reported, already up to date.
+    let report = cli.ok(&["migrate", "--json"]).await.json();
+    assert_eq!(report["tenants"], 1, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["results"][0]["tenant_id"], id.as_str(), "{report}");
+    assert_eq!(report["results"][0]["ok"], true, "{report}");
+    assert_eq!(
+        report["results"][0]["to_version"],
+        tenancy::migrations::latest_version()
+    );
+    let one = cli.ok(&["migrate", "--tenant", &id]).await.stdout;
+    assert!(
+        one.contains("up to date") && one.contains("1 tenants: 1 ok, 0 failed"),
+        "{one}"
+    );
+
+    // Delete: refused without --yes, then the record and the database are gone.
+    let refused = cli.expect(&["tenants", "delete", &id], 2).await;
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    cli.ok(&["tenants", "show", &id]).await;
+    let deleted = cli.ok(&["tenants", "delete", &id, "--yes"]).await.stdout;
+    assert!(deleted.contains("deleted"), "{deleted}");
+    let gone = cli.expect(&["tenants", "show", &id], 1).await;
+    assert!(gone.stderr.contains("not found"), "{}", gone.stderr);
+    let gone = cli.expect(&["tenants", "show", &id, "--json"], 1).await;
+    assert_eq!(gone.error()["error"], "tenant_not_found");
+    assert!(!database_names().await.contains(&format!("t_{id}")));
+    cli.expect(&["tenants", "delete", &id, "--yes"], 1).await;
+}
+
+#[tokio::test]
+async fn cli_refuses_invalid_input_before_any_database_is_made() {
+    let cli = Tenantry::new();
+    let id = testkit::unique_name("t");
+    for bad in ["Acme", "ab", "admin", "acme_eu", "-acme", "x/../y"] {
+        let run = cli
+            .expect(&["tenants", "create", "--id", bad, "--name", "X"], 2)
+            .await;
+        assert!(run.stderr.contains("--id"), "{bad}: {}", run.stderr);
+    }
+    let domain = format!("{id}.example");
+    let invalid: [&[&str]; 4] = [
+        &[
+            "tenants",
+            "create",
+            "--id",
+            &id,
+            "--name",
+            "X",
+            "--cluster",
+            "mars",
+        ],
+        &[
+            "tenants",
+            "create",
+            "--id",
+            &id,
+            "--name",
+            "X",
+            "--domain",
+            "not_a_domain",
+        ],
+        &[
+            "tenants", "create", "--id", &id, "--name", "X", "--domain", &domain, "--domain",
+            &domain,
+        ],
+        &[
+            "tenants", "create", "--id", &id, "--name", "X", "--plan", "no plan",
+        ],
+    ];
+    for args in invalid {
+        let run = cli.expect(args, 2).await;
+        assert!(!run.stderr.is_empty(), "{args:?}");
+    }
+    cli.expect(&["tenants", "show", &id], 1).await;
+    let databases = database_names().await;
+    for name in ["t_Acme", "t_admin", "t_acme_eu", &format!("t_{id}")] {
+        assert!(!databases.contains(name), "{name} was created");
+    }
+}
+
+#[tokio::test]
+async fn cli_token_needs_a_secret() {
+    let cli = Tenantry::new().without("TENANTRY_JWT_SECRET");
+    let run = cli
+        .expect(&["token", "--tenant", "acme", "--role", "viewer"], 2)
+        .await;
+    assert!(run.stderr.contains("TENANTRY_JWT_SECRET"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let run = cli
+        .expect(
+            &["token", "--tenant", "acme", "--role", "viewer", "--json"],
+            2,
+        )
+        .await;
+    assert_eq!(run.error()["error"], "token_signing_disabled");
+}
+
+#[tokio::test]
+async fn cli_help_and_configuration_errors() {
+    let cli = Tenantry::new();
+    let help = cli.ok(&["--help"]).await.stdout;
+    for word in [
+        "serve",
+        "tenants",
+        "migrate",
+        "token",
+        "--json",
+        "--config",
+        "Exit status",
+    ] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+    let help = cli.ok(&["tenants", "create", "--help"]).await.stdout;
+    for word in [
+        "--id",
+        "--name",
+        "--plan",
+        "--cluster",
+        "--isolation",
+        "--domain",
+        "dedicated",
+    ] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+    cli.expect(&["tenants"], 2).await;
+    let unconfigured = Tenantry::new().without("TENANTRY_MONGODB_URI");
+    let run = unconfigured.expect(&["tenants", "list"], 2).await;
+    assert!(
+        run.stderr.contains("TENANTRY_MONGODB_URI"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn cli_migrate_reports_failing_tenants_and_exits_1() {
+    let cli = Tenantry::new();
+    let good = testkit::unique_name("t");
+    cli.ok(&["tenants", "create", "--id", &good, "--name", "Good"])
+        .await;
+    // A tenant whose database name the server refuses: its migration fails.
+    let broken = testkit::unique_name("t");
+    let now = mongodb::bson::DateTime::now();
+    let record = doc! {
+        "_id": &broken, "name": "Broken", "status": "active", "plan": "free", "cluster": "default",
+        "database": "bad/name", "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
+        "created_at": now, "updated_at": now,
+    };
+    mongodb::Client::with_uri_str(testkit::mongodb_uri())
+        .await
+        .unwrap()
+        .database(&cli.catalog_db)
+        .collection::<Document>("tenants")
+        .insert_one(record)
+        .await
+        .unwrap();
+    let run = cli.expect(&["migrate", "--json"], 1).await;
+    let report = run.json();
+    assert_eq!(
+        (report["tenants"].as_u64(), report["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(run.error()["error"], "migration_failed");
+    let run = cli.expect(&["migrate"], 1).await;
+    let row = |id: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row(&good).ends_with("up to date"), "{}", run.stdout);
+    assert!(row(&broken).contains("failed:"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("1 of 2 tenants failed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_running_server_sees_a_cli_suspension() {
+    let cli = Tenantry::new();
+    let app = TestApp::spawn_on_catalog(&cli.catalog_db, &[]).await;
+    let id = testkit::unique_name("t");
+    cli.ok(&["tenants", "create", "--id", &id, "--name", "Served"])
+        .await;
+
+    // The CLI's JSON is the admin API's view of the same tenant.
+    let from_cli = cli.ok(&["tenants", "show", &id, "--json"]).await.json();
+    let from_api = json_of(
+        app.admin(Method::GET, &format!("/admin/tenants/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(from_cli, from_api);
+
+    // The server caches the tenant as active...
+    let token = app.token(&id, &["viewer"]);
+    json_of(
+        app.v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    // ...the CLI suspends it; the server's change-stream watch drops the cache entry.
+    cli.ok(&["tenants", "suspend", &id]).await;
+    let mut response = None;
+    for _ in 0..50 {
+        let r = app
+            .v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::FORBIDDEN {
+            response = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let response = response.expect("the server still serves a tenant the CLI suspended");
+    problem(response, StatusCode::FORBIDDEN, "tenant_suspended").await;
+}

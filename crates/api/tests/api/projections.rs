@@ -1,0 +1,379 @@
+//! The projector: read-your-writes, lag, crash safety (resume from checkpoints equals a rebuild),
+//! poison events, the read-model migration and the indexes behind every list.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+async fn client() -> mongodb::Client {
+    mongodb::Client::with_uri_str(testkit::mongodb_uri())
+        .await
+        .unwrap()
+}
+
+const READ_MODELS: [&str; 4] = ["product_list", "order_list", "sales_daily", "product_sales"];
+
+async fn snapshot(tenant: &str) -> Vec<Vec<Document>> {
+    let db = client().await.database(&format!("t_{tenant}"));
+    let mut all = Vec::new();
+    for name in READ_MODELS {
+        let docs: Vec<Document> = db
+            .collection::<Document>(name)
+            .find(doc! {})
+            .sort(doc! {"_id": 1})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        all.push(docs);
+    }
+    all
+}
+
+/// Some activity: products, orders, an update, a cancellation.
+async fn activity(app: &TestApp, token: &str, round: &str) -> i64 {
+    let (a, _) = app
+        .product(token, &format!("A{round}"), "Alpha", 100, 50)
+        .await;
+    let (b, _) = app
+        .product(token, &format!("B{round}"), "Beta", 250, 50)
+        .await;
+    let (a, b) = (
+        a["id"].as_str().unwrap().to_string(),
+        b["id"].as_str().unwrap().to_string(),
+    );
+    let mut last = 0;
+    for i in 0..6 {
+        let order = app
+            .order(token, &format!("c{}", i % 2), &[(&a, 1 + i), (&b, 1)])
+            .await
+            .expect(StatusCode::CREATED);
+        if i % 3 == 0 {
+            last = app
+                .call(
+                    Method::POST,
+                    &format!("/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
+                    token,
+                    None,
+                    &[],
+                )
+                .await
+                .position();
+        }
+    }
+    let update = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/products/{b}"),
+            token,
+            Some(json!({"name": "Beta 2"})),
+            &[],
+        )
+        .await;
+    last.max(update.position())
+}
+
+#[tokio::test]
+async fn a_query_waits_for_its_position_or_answers_503() {
+    let app = TestApp::spawn_with(&[
+        ("TENANTRY_PROJECTOR", "off"),
+        ("TENANTRY_PROJECTION_WAIT_MS", "300"),
+    ])
+    .await;
+    let (_, token) = app.tenant_with_token(&["member"]).await;
+    let (_, position) = app.product(&token, "LAG", "Lagging", 1, 1).await;
+    let call = app
+        .call(
+            Method::GET,
+            "/v1/products",
+            &token,
+            None,
+            &[("x-min-position", &position.to_string())],
+        )
+        .await;
+    assert!(call.header("retry-after").is_some());
+    call.problem(StatusCode::SERVICE_UNAVAILABLE, "projection_lagging");
+    // Without the header the (stale) read model answers.
+    let stale = app
+        .call(Method::GET, "/v1/products", &token, None, &[])
+        .await
+        .expect(StatusCode::OK);
+    assert!(stale["items"].as_array().unwrap().is_empty());
+    app.call(
+        Method::GET,
+        "/v1/products",
+        &token,
+        None,
+        &[("x-min-position", "-1")],
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "validation_failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_projector_resumes_and_equals_a_rebuild() {
+    // Instance one writes with its projector stopped mid-stream...
+    let writer = TestApp::spawn_with(&[("TENANTRY_PROJECTOR", "off")]).await;
+    let (tenant, token) = writer.tenant_with_token(&["member"]).await;
+    let half = activity(&writer, &token, "1").await;
+    // ...a projector runs for a while, then instance one writes more with none running.
+    {
+        let projecting = TestApp::spawn_on_catalog(&writer.catalog_db, &[]).await;
+        let t = projecting.token(&tenant, &["viewer"]);
+        projecting
+            .call(
+                Method::GET,
+                "/v1/products",
+                &t,
+                None,
+                &[("x-min-position", &half.to_string())],
+            )
+            .await
+            .expect(StatusCode::OK);
+    }
+    let last = activity(&writer, &token, "2").await;
+    let before = snapshot(&tenant).await;
+    // A new instance resumes from the checkpoints.
+    let resumed = TestApp::spawn_on_catalog(&writer.catalog_db, &[]).await;
+    let t = resumed.token(&tenant, &["viewer"]);
+    resumed
+        .call(
+            Method::GET,
+            "/v1/orders",
+            &t,
+            None,
+            &[("x-min-position", &last.to_string())],
+        )
+        .await
+        .expect(StatusCode::OK);
+    let caught_up = snapshot(&tenant).await;
+    assert_ne!(before, caught_up, "the second half was projected on resume");
+    // Rebuilding from the outbox gives the same read models.
+    let rebuilt = resumed
+        .admin(
+            Method::POST,
+            &format!("/admin/tenants/{tenant}/projections/rebuild"),
+        )
+        .send()
+        .await
+        .unwrap();
+    let report: Value = rebuilt.json().await.unwrap();
+    assert_eq!(report["events_applied"], last, "{report}");
+    assert_eq!(report["dead_letters"], 0);
+    assert_eq!(snapshot(&tenant).await, caught_up);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_is_dead_lettered_and_other_tenants_keep_flowing() {
+    let app = TestApp::spawn_with(&[("TENANTRY_PROJECTION_WAIT_MS", "5000")]).await;
+    let (a, a_token) = app.tenant_with_token(&["member"]).await;
+    let (_, b_token) = app.tenant_with_token(&["member"]).await;
+    let (_, first) = app.product(&a_token, "OK", "Fine", 1, 1).await;
+    // A malformed event at A's next position, as a buggy writer might leave it.
+    let db = client().await.database(&format!("t_{a}"));
+    db.collection::<Document>("_counters")
+        .update_one(doc! {"_id": "outbox"}, doc! {"$inc": {"position": 1_i64}})
+        .await
+        .unwrap();
+    let poison = doc! {"_id": first + 1, "type": "order.placed", "payload": {"garbage": true}, "occurred_at": mongodb::bson::DateTime::now(), "correlation_id": "test", "actor": "test"};
+    db.collection::<Document>("outbox")
+        .insert_one(poison)
+        .await
+        .unwrap();
+    // B is unaffected; A's later events still flow.
+    let (_, b_pos) = app.product(&b_token, "B1", "B product", 1, 1).await;
+    let started = std::time::Instant::now();
+    app.call(
+        Method::GET,
+        "/v1/products",
+        &b_token,
+        None,
+        &[("x-min-position", &b_pos.to_string())],
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "tenant B was delayed"
+    );
+    let (_, a_pos) = app
+        .product(&a_token, "LATER", "After the poison", 1, 1)
+        .await;
+    let items = app
+        .call(
+            Method::GET,
+            "/v1/products",
+            &a_token,
+            None,
+            &[("x-min-position", &a_pos.to_string())],
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(items["items"].as_array().unwrap().len(), 2);
+    // Reported: dead letters in the tenant's stats, one per projection that reads order events.
+    let stats: Value = app
+        .admin(Method::GET, &format!("/admin/tenants/{a}/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dead = stats["projections"]["dead_letters"].as_u64().unwrap();
+    assert!(dead >= 1, "{stats}");
+    assert_eq!(stats["projections"]["lag"], 0, "{stats}");
+    let letters: Vec<Document> = db
+        .collection::<Document>("_dead_letters")
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.get_i64("position") == Ok(first + 1))
+    );
+    assert_eq!(app.state.projector.counters().dead_letters, dead);
+}
+
+#[tokio::test]
+async fn the_read_model_migration_upgrades_existing_tenants() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant().await;
+    // Make it look like a tenant from before migration 2.
+    let db = client().await.database(&format!("t_{tenant}"));
+    db.collection::<Document>("_migrations")
+        .delete_one(doc! {"_id": 2})
+        .await
+        .unwrap();
+    for name in READ_MODELS {
+        db.collection::<Document>(name).drop().await.unwrap();
+    }
+    client()
+        .await
+        .database(&app.catalog_db)
+        .collection::<Document>("tenants")
+        .update_one(doc! {"_id": &tenant}, doc! {"$set": {"schema_version": 1}})
+        .await
+        .unwrap();
+    let report: Value = app
+        .admin(Method::POST, "/admin/migrations")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let outcome = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tenant_id"] == tenant.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (
+            outcome["from_version"].as_u64(),
+            outcome["to_version"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+    let names = db.list_collection_names().await.unwrap();
+    for name in READ_MODELS {
+        assert!(names.iter().any(|n| n == name), "{name} missing");
+    }
+    let tenant_view: Value = app
+        .admin(Method::GET, &format!("/admin/tenants/{tenant}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tenant_view["schema_version"], 2);
+}
+
+fn stages(plan: &mongodb::bson::Bson, out: &mut Vec<String>) {
+    match plan {
+        mongodb::bson::Bson::Document(d) => {
+            if let Ok(stage) = d.get_str("stage") {
+                out.push(stage.to_string());
+            }
+            for (_, v) in d {
+                stages(v, out);
+            }
+        }
+        mongodb::bson::Bson::Array(items) => items.iter().for_each(|i| stages(i, out)),
+        _ => {}
+    }
+}
+
+/// Every list filter and sort of the query side runs on an index (no collection scan).
+#[tokio::test]
+async fn every_list_query_uses_an_index() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant().await;
+    let db = client().await.database(&format!("t_{tenant}"));
+    let range = doc! {"$gte": "ap", "$lt": "ap\u{10FFFF}"};
+    let queries: Vec<(&str, Document, Document)> = vec![
+        ("product_list", doc! {}, doc! {"_id": 1}),
+        ("product_list", doc! {"_id": {"$gt": "0"}}, doc! {"_id": 1}),
+        (
+            "product_list",
+            doc! {"$or": [{"name_lower": range.clone()}, {"sku_lower": range.clone()}]},
+            doc! {"_id": 1},
+        ),
+        (
+            "product_list",
+            doc! {"price_cents": {"$gte": 1, "$lte": 5}},
+            doc! {"_id": 1},
+        ),
+        ("order_list", doc! {"status": "placed"}, doc! {"_id": 1}),
+        (
+            "order_list",
+            doc! {"customer_id": "c", "status": "placed"},
+            doc! {"_id": 1},
+        ),
+        ("order_list", doc! {"customer_id": "c"}, doc! {"_id": 1}),
+        (
+            "sales_daily",
+            doc! {"_id": {"$gte": "2020-01-01", "$lte": "2020-02-01"}},
+            doc! {"_id": 1},
+        ),
+        (
+            "product_sales",
+            doc! {"units_sold": {"$gt": 0}},
+            doc! {"units_sold": -1, "_id": 1},
+        ),
+    ];
+    for (collection, filter, sort) in queries {
+        let explain = db
+            .run_command(doc! {"explain": {"find": collection, "filter": filter.clone(), "sort": sort, "limit": 51}, "verbosity": "queryPlanner"})
+            .await
+            .unwrap();
+        let plan = explain
+            .get_document("queryPlanner")
+            .and_then(|q| q.get_document("winningPlan"))
+            .unwrap()
+            .clone();
+        let mut found = Vec::new();
+        stages(&mongodb::bson::Bson::Document(plan), &mut found);
+        assert!(
+            found.iter().any(|s| s == "IXSCAN"),
+            "{collection} {filter}: {found:?}"
+        );
+        assert!(
+            !found.iter().any(|s| s == "COLLSCAN"),
+            "{collection} {filter}: {found:?}"
+        );
+    }
+}
