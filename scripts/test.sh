@@ -21,11 +21,18 @@ else
   log "test database: MONGODB_URI"
 fi
 
-if ! python3 -c 'import yaml' 2>/dev/null; then
-  python3 -m pip install --quiet pyyaml || true
-fi
+python3 -c 'import yaml, openapi_spec_validator' 2>/dev/null \
+  || python3 -m pip install --quiet pyyaml openapi-spec-validator
 log "docker/compose file checks"
 python3 docker/check.py
+
+# A real headless browser renders /docs in the tests (Debian's Chromium).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  log "installing chromium (for the docs UI test)"
+  apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || true
+fi
+command -v chromium >/dev/null 2>&1 && export TENANTRY_REQUIRE_BROWSER=1
 
 log "tests"
 if cargo nextest --version >/dev/null 2>&1; then
@@ -33,3 +40,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+
+# The OpenAPI document the tests compared with the running server is valid OpenAPI 3.1.
+log "OpenAPI 3.1 validation"
+python3 -m openapi_spec_validator crates/api/tests/api/snapshots/openapi.json

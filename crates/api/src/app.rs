@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::ErrorChain;
+use crate::prometheus::{DispatchMetrics, Metrics};
 use crate::routes;
 use crate::state::AppState;
 use crate::tenant_stats::RequestCounters;
@@ -155,8 +156,9 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.projection_wait,
     );
     Ok(AppState {
-        commands: CommandBus::new(Arc::new(writes), Vec::new()),
-        queries: QueryBus::new(Arc::new(reads), Vec::new()),
+        commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)]),
+        queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)]),
+        metrics: Metrics::new(config.metrics_max_tenants),
         projector,
         config: Arc::new(config),
         catalog,

@@ -9,6 +9,8 @@ pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod http;
+pub mod openapi;
+pub mod prometheus;
 pub mod resolution;
 mod routes;
 pub mod state;

@@ -20,6 +20,7 @@ use tenancy::{Tenant, TenantContext, TenantId, TenantStatus};
 
 use crate::auth::{Principal, bearer_token};
 use crate::http::{ApiError, RequestId};
+use crate::prometheus::ServedTenant;
 use crate::state::AppState;
 
 pub const X_TENANT_ID: &str = "x-tenant-id";
@@ -45,7 +46,9 @@ pub async fn resolve_tenant(
     let context = TenantContext::new(tenant, claims.sub.clone());
     request.extensions_mut().insert(context);
     request.extensions_mut().insert(Principal { claims });
-    Ok(next.run(request).await)
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(ServedTenant(id));
+    Ok(response)
 }
 
 fn header_selector(state: &AppState, headers: &HeaderMap) -> Result<Option<TenantId>, ApiError> {

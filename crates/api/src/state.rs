@@ -27,4 +27,5 @@ pub struct AppState {
     pub commands: CommandBus<CommerceWrites>,
     pub queries: QueryBus<CommerceReads>,
     pub projector: Projector,
+    pub metrics: crate::prometheus::Metrics,
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::TenantId;
 
 /// Lifecycle: `provisioning` → `active` ⇄ `suspended` → `deleting` → (gone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatus {
     Provisioning,
@@ -38,7 +38,7 @@ impl TenantStatus {
 }
 
 /// Whether the tenant shares its cluster's connection pool or gets a small pool of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Isolation {
     #[default]
@@ -57,7 +57,7 @@ impl Isolation {
 }
 
 /// Per-tenant limits; `None` means the platform default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantLimits {
     /// Concurrent database operations this tenant may hold on its cluster's pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]

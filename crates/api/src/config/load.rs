@@ -209,6 +209,7 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
             ),
         },
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
+        metrics_max_tenants: raw.parse("TENANTRY_METRICS_MAX_TENANTS", "a number")?,
         projector: match raw.string("TENANTRY_PROJECTOR").as_str() {
             "on" => true,
             "off" => false,

@@ -74,6 +74,7 @@ pub struct Config {
     pub cache_ttl: Duration,
     pub pools: PoolSettings,
     pub migration_parallelism: usize,
+    pub metrics_max_tenants: usize,
     pub projector: bool,
     pub projection_wait: Duration,
     pub query_read_preference: ReadPreferenceSetting,

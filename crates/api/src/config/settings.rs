@@ -48,5 +48,6 @@ pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_PROJECTION_WAIT_MS", "2000", "How long a query with `X-Min-Position` waits for the projections (then 503)."),
     s("TENANTRY_QUERY_READ_PREFERENCE", "primary", "Read preference of queries without `X-Min-Position`: `primary`, `primaryPreferred`, `secondary`, `secondaryPreferred`, `nearest`."),
     s("TENANTRY_MIGRATION_PARALLELISM", "8", "Tenants migrated at once by `POST /admin/migrations`."),
+    s("TENANTRY_METRICS_MAX_TENANTS", "100", "Tenants that get their own `tenant` label in metrics; the rest are `other`."),
     s("TENANTRY_LOG_FORMAT", "auto", "`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise)."),
 ];

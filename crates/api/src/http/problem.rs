@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::request_id::RequestId;
 
 /// One bad field of a request (`lines[0].qty`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -10,10 +10,17 @@ use serde_json::{Value, json};
 use crate::http::ApiError;
 use crate::state::AppState;
 
+/// The process is up (no dependencies checked).
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// The catalog cluster answers; 503 `unavailable` otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "`{\"status\": \"ready\"}`", body = Object),
+    (status = 503, description = "`unavailable`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let ping = state
         .catalog

@@ -2,6 +2,7 @@
 
 mod admin;
 mod health;
+mod operations;
 mod tenant;
 
 use std::time::Duration;
@@ -9,22 +10,38 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::from_fn;
-use axum::routing::get;
+use axum::middleware::{from_fn, from_fn_with_state};
+use std::sync::Arc;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::openapi::ApiDoc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::http::{ApiError, assign_request_id, render_problems};
+use crate::prometheus::record_request;
 use crate::state::AppState;
 use crate::telemetry::request_span;
 
+/// Every documented route: registering a handler here also puts it in the OpenAPI document.
+fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(operations::metrics))
+        .merge(admin::router(state))
+        .merge(tenant::router(state))
+}
+
 pub fn router(state: AppState) -> Router {
-    let config = &state.config;
-    let router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .merge(admin::router(&state))
-        .merge(tenant::router(&state))
+    let config = Arc::clone(&state.config);
+    let (router, openapi) = documented_routes(&state).split_for_parts();
+    let router = router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -43,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             config.request_timeout,
         ))
         .layer(cors(&config.cors_origins))
+        .layer(from_fn_with_state(state.clone(), record_request))
         .layer(request_span())
         .layer(from_fn(render_problems))
         .layer(from_fn(assign_request_id))

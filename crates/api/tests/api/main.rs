@@ -8,6 +8,7 @@ mod conventions;
 mod idempotency;
 mod isolation;
 mod lifecycle;
+mod operations;
 mod orders;
 mod pooling;
 mod products;

@@ -22,7 +22,7 @@ pub struct SalesReport {
 
 /// One day of sales: orders placed that day, how many of those were cancelled since, and the
 /// revenue of the ones that were not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DailySales {
     pub date: String,
     pub orders: i64,
@@ -118,7 +118,7 @@ pub struct TopProducts {
     pub min_position: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductSales {
     #[serde(rename(deserialize = "_id"))]
     pub product_id: String,

@@ -26,6 +26,8 @@ const BATCH: i64 = 200;
 pub struct CatchUp {
     pub events: u64,
     pub dead_letters: u64,
+    /// When the last event applied was written (for the projection-delay gauge).
+    pub last_event_at: Option<mongodb::bson::DateTime>,
 }
 
 pub(crate) async fn catch_up(
@@ -52,6 +54,7 @@ pub(crate) async fn catch_up(
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(done);
         };
+        done.last_event_at = events.last().map(|e| e.occurred_at);
         match apply_batch(client, db, projections, &positions, &events).await {
             Ok(()) => {
                 for p in projections {

@@ -48,6 +48,7 @@ struct Inner {
     locks: moka::sync::Cache<TenantId, Arc<tokio::sync::Mutex<()>>>,
     applied: AtomicU64,
     dead_lettered: AtomicU64,
+    last_delay_ms: AtomicU64,
 }
 
 #[derive(Default)]
@@ -57,10 +58,14 @@ struct ClusterQueue {
 }
 
 /// Counters for metrics.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct ProjectorCounters {
     pub events_applied: u64,
     pub dead_letters: u64,
+    /// From an event's write to its projection, for the last event applied.
+    pub last_delay: Duration,
+    /// Tenants with events waiting to be projected.
+    pub pending_tenants: usize,
 }
 
 impl Projector {
@@ -87,6 +92,7 @@ impl Projector {
                 locks,
                 applied: AtomicU64::new(0),
                 dead_lettered: AtomicU64::new(0),
+                last_delay_ms: AtomicU64::new(0),
             }),
         }
     }
@@ -122,6 +128,13 @@ impl Projector {
         ProjectorCounters {
             events_applied: self.inner.applied.load(Ordering::Relaxed),
             dead_letters: self.inner.dead_lettered.load(Ordering::Relaxed),
+            last_delay: Duration::from_millis(self.inner.last_delay_ms.load(Ordering::Relaxed)),
+            pending_tenants: self
+                .inner
+                .dirty
+                .values()
+                .map(|q| q.tenants.lock().map_or(0, |t| t.len()))
+                .sum(),
         }
     }
 
@@ -143,6 +156,12 @@ impl Projector {
         self.inner
             .dead_lettered
             .fetch_add(done.dead_letters, Ordering::Relaxed);
+        if let Some(at) = done.last_event_at {
+            let delay = mongodb::bson::DateTime::now().timestamp_millis() - at.timestamp_millis();
+            self.inner
+                .last_delay_ms
+                .store(delay.max(0) as u64, Ordering::Relaxed);
+        }
         Ok(done)
     }
 

@@ -10,8 +10,9 @@ use crate::clusters::ClusterPools;
 use crate::error::Result;
 use crate::{TenantId, TenantStatus};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantMigrationOutcome {
+    #[schema(value_type = String)]
     pub tenant_id: TenantId,
     pub from_version: u32,
     pub to_version: u32,
@@ -20,7 +21,7 @@ pub struct TenantMigrationOutcome {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MigrationReport {
     pub tenants: usize,
     pub succeeded: usize,

@@ -5,8 +5,12 @@ use axum::extract::State;
 use tenancy::migrations::{MigrationReport, migrate_all};
 
 use crate::http::ApiError;
+use crate::openapi::AdminErrors;
 use crate::state::AppState;
 
+/// Apply pending migrations to every tenant (bounded parallelism; continues past failures).
+#[utoipa::path(post, path = "/admin/migrations", security(("admin_key" = [])), tag = "admin",
+    responses((status = 200, description = "Per-tenant report", body = MigrationReport), AdminErrors))]
 pub async fn run_migrations(
     State(state): State<AppState>,
 ) -> Result<Json<MigrationReport>, ApiError> {

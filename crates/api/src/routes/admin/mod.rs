@@ -7,33 +7,26 @@ mod tenants;
 mod tokens;
 mod views;
 
-use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::require_platform_admin;
 use crate::state::AppState;
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/admin/tenants",
-            post(tenants::create_tenant).get(tenants::list_tenants),
-        )
-        .route(
-            "/admin/tenants/{id}",
-            get(tenants::get_tenant)
-                .patch(tenants::update_tenant)
-                .delete(tenants::delete_tenant),
-        )
-        .route("/admin/tenants/{id}/suspend", post(tenants::suspend_tenant))
-        .route("/admin/tenants/{id}/resume", post(tenants::resume_tenant))
-        .route("/admin/tenants/{id}/tokens", post(tokens::mint_token))
-        .route("/admin/tenants/{id}/stats", get(stats::tenant_stats))
-        .route(
-            "/admin/tenants/{id}/projections/rebuild",
-            post(projections::rebuild_projections),
-        )
-        .route("/admin/migrations", post(migrations::run_migrations))
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(tenants::create_tenant, tenants::list_tenants))
+        .routes(routes!(
+            tenants::get_tenant,
+            tenants::update_tenant,
+            tenants::delete_tenant
+        ))
+        .routes(routes!(tenants::suspend_tenant))
+        .routes(routes!(tenants::resume_tenant))
+        .routes(routes!(tokens::mint_token))
+        .routes(routes!(stats::tenant_stats))
+        .routes(routes!(projections::rebuild_projections))
+        .routes(routes!(migrations::run_migrations))
         .route_layer(from_fn_with_state(state.clone(), require_platform_admin))
 }

@@ -6,8 +6,13 @@ use serde_json::{Value, json};
 
 use super::tenants::parse_id;
 use crate::http::ApiError;
+use crate::openapi::AdminErrors;
 use crate::state::AppState;
 
+/// Rebuild the tenant's read models from its outbox.
+#[utoipa::path(post, path = "/admin/tenants/{id}/projections/rebuild", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "`{tenant_id, events_applied, dead_letters}`", body = Object), AdminErrors))]
 pub async fn rebuild_projections(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -9,8 +9,13 @@ use tenancy::Isolation;
 
 use super::tenants::parse_id;
 use crate::http::ApiError;
+use crate::openapi::AdminErrors;
 use crate::state::AppState;
 
+/// Requests served, budget and pool use, document counts, projection status.
+#[utoipa::path(get, path = "/admin/tenants/{id}/stats", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "Statistics", body = Object), AdminErrors))]
 pub async fn tenant_stats(
     State(state): State<AppState>,
     Path(id): Path<String>,

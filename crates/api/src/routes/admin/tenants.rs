@@ -8,13 +8,25 @@ use serde_json::json;
 use tenancy::provisioning::Created;
 use tenancy::{TenantId, TenantStatus};
 
-use super::views::{TenantView, tenant_for_create, tenant_patch};
+use super::views::{
+    TenantForCreate, TenantForUpdate, TenantList, TenantView, tenant_for_create, tenant_patch,
+};
 use crate::extract::{Cursor, JsonObject, PageParams, QueryMap};
 use crate::http::{ApiError, ErrorChain};
+use crate::openapi::{AdminErrors, BodyErrors, PageQuery, Problem};
 use crate::state::AppState;
 
 const LIST_SCOPE: &str = "admin:tenants";
 
+/// Provision a tenant: its database, collections, indexes and migrations, then `active`.
+#[utoipa::path(post, path = "/admin/tenants", security(("admin_key" = [])), tag = "admin",
+    request_body = TenantForCreate,
+    responses(
+        (status = 201, description = "Provisioned", body = TenantView),
+        (status = 200, description = "Already provisioned with this same request", body = TenantView),
+        (status = 409, description = "`tenant_exists` (other settings), `domain_taken`", body = Problem, content_type = "application/problem+json"),
+        AdminErrors, BodyErrors,
+    ))]
 pub async fn create_tenant(
     State(state): State<AppState>,
     body: JsonObject,
@@ -29,6 +41,10 @@ pub async fn create_tenant(
     Ok((status, Json(TenantView::from(&tenant))).into_response())
 }
 
+/// List tenants by id.
+#[utoipa::path(get, path = "/admin/tenants", security(("admin_key" = [])), tag = "admin",
+    params(("status" = Option<TenantStatus>, Query, description = "Only tenants in this status"), PageQuery),
+    responses((status = 200, description = "OK", body = TenantList), AdminErrors))]
 pub async fn list_tenants(
     State(state): State<AppState>,
     query: QueryMap,
@@ -66,6 +82,10 @@ pub fn parse_id(raw: &str) -> Result<TenantId, ApiError> {
     Ok(TenantId::parse(raw)?)
 }
 
+/// One tenant.
+#[utoipa::path(get, path = "/admin/tenants/{id}", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "OK", body = TenantView), AdminErrors))]
 pub async fn get_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -74,6 +94,15 @@ pub async fn get_tenant(
     Ok(Json(TenantView::from(&tenant)))
 }
 
+/// Change name, plan, limits or custom domains.
+#[utoipa::path(patch, path = "/admin/tenants/{id}", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    request_body = TenantForUpdate,
+    responses(
+        (status = 200, description = "OK", body = TenantView),
+        (status = 409, description = "`domain_taken`, `invalid_tenant_state`", body = Problem, content_type = "application/problem+json"),
+        AdminErrors, BodyErrors,
+    ))]
 pub async fn update_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -85,6 +114,10 @@ pub async fn update_tenant(
     Ok(Json(TenantView::from(&tenant)))
 }
 
+/// Suspend: the tenant's requests get 403 `tenant_suspended` on every instance.
+#[utoipa::path(post, path = "/admin/tenants/{id}/suspend", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "OK", body = TenantView), (status = 409, description = "`invalid_tenant_state`", body = Problem, content_type = "application/problem+json"), AdminErrors))]
 pub async fn suspend_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -93,6 +126,10 @@ pub async fn suspend_tenant(
     Ok(Json(TenantView::from(&tenant)))
 }
 
+/// Resume a suspended tenant.
+#[utoipa::path(post, path = "/admin/tenants/{id}/resume", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "OK", body = TenantView), (status = 409, description = "`invalid_tenant_state`", body = Problem, content_type = "application/problem+json"), AdminErrors))]
 pub async fn resume_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -102,6 +139,9 @@ pub async fn resume_tenant(
 }
 
 /// 202: the tenant is `deleting` now; its database is dropped in the background.
+#[utoipa::path(delete, path = "/admin/tenants/{id}", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 202, description = "Deletion started", body = TenantView), AdminErrors))]
 pub async fn delete_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -8,12 +8,23 @@ use serde_json::json;
 use tenantry_auth::{MintRequest, Role};
 
 use super::tenants::parse_id;
+use super::views::{TokenForCreate, TokenView};
 use crate::extract::{Fields, JsonObject};
 use crate::http::ApiError;
+use crate::openapi::{AdminErrors, BodyErrors, Problem};
 use crate::state::AppState;
 
 const MAX_TTL_SECONDS: u64 = 30 * 24 * 3600;
 
+/// Mint a tenant-scoped HS256 token (needs `TENANTRY_JWT_SECRET`).
+#[utoipa::path(post, path = "/admin/tenants/{id}/tokens", security(("admin_key" = [])), tag = "admin",
+    params(("id" = String, Path, description = "Tenant id")),
+    request_body = TokenForCreate,
+    responses(
+        (status = 201, description = "Created", body = TokenView),
+        (status = 501, description = "`token_signing_disabled`: no HS256 secret configured", body = Problem, content_type = "application/problem+json"),
+        AdminErrors, BodyErrors,
+    ))]
 pub async fn mint_token(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -6,12 +6,13 @@ use tenancy::TenantId;
 use tenancy::{
     Isolation, Tenant, TenantLimits, TenantPatch, TenantSpec, TenantStatus, parse_domain,
 };
+use utoipa::ToSchema;
 
 use crate::extract::{Fields, JsonObject};
 use crate::http::ApiError;
 
 /// A tenant as the admin API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
     pub id: String,
     pub name: String,
@@ -45,6 +46,60 @@ impl From<&Tenant> for TenantView {
             updated_at: rfc3339(t.updated_at),
         }
     }
+}
+
+/// `POST /admin/tenants` body (documentation shape; parsed by `tenant_for_create`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TenantForCreate {
+    /// DNS label `^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$`, not a reserved word.
+    id: String,
+    name: String,
+    /// Default `free`.
+    plan: Option<String>,
+    /// A configured cluster; default `default`.
+    cluster: Option<String>,
+    isolation: Option<Isolation>,
+    /// Custom domains that select this tenant.
+    domains: Option<Vec<String>>,
+}
+
+/// `PATCH /admin/tenants/{id}` body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TenantForUpdate {
+    name: Option<String>,
+    plan: Option<String>,
+    limits: Option<TenantLimits>,
+    /// Replaces the custom domains; one of another tenant: 409 `domain_taken`.
+    domains: Option<Vec<String>>,
+}
+
+/// A page of tenants.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TenantList {
+    items: Vec<TenantView>,
+    next_cursor: Option<String>,
+}
+
+/// `POST /admin/tenants/{id}/tokens` body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForCreate {
+    sub: String,
+    /// `viewer`, `member`, `admin`.
+    roles: Vec<String>,
+    /// 1..2592000, default 3600.
+    ttl_seconds: Option<u64>,
+}
+
+/// A minted token.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenView {
+    token: String,
+    expires_at: String,
 }
 
 const MAX_NAME: usize = 200;

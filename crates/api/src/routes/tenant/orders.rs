@@ -12,11 +12,27 @@ use tenantry_auth::Role;
 use super::conventions::{
     committed, idempotency_key, if_match, min_position, page_request, page_response, resource,
 };
+use super::schemas::{OrderForCreate, OrderList};
 use crate::extract::{Fields, JsonObject, QueryMap};
 use crate::http::ApiError;
+use crate::openapi::{
+    BodyErrors, Idempotency, PageQuery, Precondition, Problem, ReadAfter, TenantErrors,
+    TenantSelectors,
+};
 use crate::resolution::Tenanted;
 use crate::state::AppState;
+use commerce::model::OrderView;
 
+/// Place an order (member): prices snapshotted, stock taken atomically.
+#[utoipa::path(post, path = "/v1/orders", security(("jwt" = [])), tag = "orders",
+    params(TenantSelectors, Idempotency),
+    request_body = OrderForCreate,
+    responses(
+        (status = 201, description = "Created", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
+        (status = 409, description = "`insufficient_stock`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_product`, `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        TenantErrors, BodyErrors,
+    ))]
 pub async fn place_order(
     State(state): State<AppState>,
     request: Tenanted,
@@ -70,6 +86,15 @@ pub async fn place_order(
     Ok(committed(StatusCode::CREATED, placed))
 }
 
+/// placed → cancelled (member); stock restored.
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", security(("jwt" = [])), tag = "orders",
+    params(("id" = String, Path), TenantSelectors, Precondition),
+    responses(
+        (status = 200, description = "OK", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
+        (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
+        TenantErrors,
+    ))]
 pub async fn cancel_order(
     State(state): State<AppState>,
     request: Tenanted,
@@ -87,6 +112,15 @@ pub async fn cancel_order(
     ))
 }
 
+/// placed → fulfilled (member).
+#[utoipa::path(post, path = "/v1/orders/{id}/fulfil", security(("jwt" = [])), tag = "orders",
+    params(("id" = String, Path), TenantSelectors, Precondition),
+    responses(
+        (status = 200, description = "OK", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
+        (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
+        TenantErrors,
+    ))]
 pub async fn fulfil_order(
     State(state): State<AppState>,
     request: Tenanted,
@@ -104,6 +138,14 @@ pub async fn fulfil_order(
     ))
 }
 
+/// List orders (viewer), from the order-list read model.
+#[utoipa::path(get, path = "/v1/orders", security(("jwt" = [])), tag = "orders",
+    params(
+        ("status" = Option<String>, Query, description = "placed, cancelled or fulfilled"),
+        ("customer_id" = Option<String>, Query),
+        PageQuery, TenantSelectors, ReadAfter,
+    ),
+    responses((status = 200, description = "OK", body = OrderList), TenantErrors))]
 pub async fn list_orders(
     State(state): State<AppState>,
     request: Tenanted,
@@ -139,6 +181,10 @@ pub async fn list_orders(
     ))
 }
 
+/// One order (viewer).
+#[utoipa::path(get, path = "/v1/orders/{id}", security(("jwt" = [])), tag = "orders",
+    params(("id" = String, Path), TenantSelectors, ReadAfter),
+    responses((status = 200, description = "OK", body = OrderView, headers(("ETag" = String))), TenantErrors))]
 pub async fn get_order(
     State(state): State<AppState>,
     request: Tenanted,

@@ -11,11 +11,27 @@ use super::conventions::{
     committed, committed_empty, idempotency_key, if_match, int_param, min_position, page_request,
     page_response, resource,
 };
+use super::schemas::{ProductForCreate, ProductForUpdate, ProductList};
 use crate::extract::{Fields, JsonObject, QueryMap};
 use crate::http::ApiError;
+use crate::openapi::{
+    BodyErrors, Idempotency, PageQuery, Precondition, Problem, ReadAfter, TenantErrors,
+    TenantSelectors,
+};
 use crate::resolution::Tenanted;
 use crate::state::AppState;
+use commerce::model::ProductView;
 
+/// Create a product (member). Duplicate sku in this tenant: 409 `sku_taken`.
+#[utoipa::path(post, path = "/v1/products", security(("jwt" = [])), tag = "products",
+    params(TenantSelectors, Idempotency),
+    request_body = ProductForCreate,
+    responses(
+        (status = 201, description = "Created", body = ProductView, headers(("ETag" = String), ("X-Event-Position" = i64))),
+        (status = 409, description = "`sku_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
+        TenantErrors, BodyErrors,
+    ))]
 pub async fn create_product(
     State(state): State<AppState>,
     request: Tenanted,
@@ -46,6 +62,15 @@ pub async fn create_product(
     Ok(committed(StatusCode::CREATED, created))
 }
 
+/// Change name, price or stock (member); `If-Match` honoured.
+#[utoipa::path(patch, path = "/v1/products/{id}", security(("jwt" = [])), tag = "products",
+    params(("id" = String, Path), TenantSelectors, Precondition),
+    request_body = ProductForUpdate,
+    responses(
+        (status = 200, description = "OK", body = ProductView, headers(("ETag" = String), ("X-Event-Position" = i64))),
+        (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
+        TenantErrors, BodyErrors,
+    ))]
 pub async fn update_product(
     State(state): State<AppState>,
     request: Tenanted,
@@ -68,6 +93,14 @@ pub async fn update_product(
     Ok(committed(StatusCode::OK, updated))
 }
 
+/// Delete a product (admin); `If-Match` honoured.
+#[utoipa::path(delete, path = "/v1/products/{id}", security(("jwt" = [])), tag = "products",
+    params(("id" = String, Path), TenantSelectors, Precondition),
+    responses(
+        (status = 204, description = "Deleted", headers(("X-Event-Position" = i64))),
+        (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
+        TenantErrors,
+    ))]
 pub async fn delete_product(
     State(state): State<AppState>,
     request: Tenanted,
@@ -83,6 +116,15 @@ pub async fn delete_product(
     Ok(committed_empty(deleted))
 }
 
+/// Search products (viewer), from the product-list read model.
+#[utoipa::path(get, path = "/v1/products", security(("jwt" = [])), tag = "products",
+    params(
+        ("q" = Option<String>, Query, description = "Case-insensitive literal prefix of name or sku"),
+        ("min_price" = Option<i64>, Query, description = "Inclusive, cents"),
+        ("max_price" = Option<i64>, Query, description = "Inclusive, cents"),
+        PageQuery, TenantSelectors, ReadAfter,
+    ),
+    responses((status = 200, description = "OK", body = ProductList), TenantErrors))]
 pub async fn list_products(
     State(state): State<AppState>,
     request: Tenanted,
@@ -112,6 +154,10 @@ pub async fn list_products(
     Ok(page_response(found, &scope))
 }
 
+/// One product (viewer), from the product-list read model.
+#[utoipa::path(get, path = "/v1/products/{id}", security(("jwt" = [])), tag = "products",
+    params(("id" = String, Path), TenantSelectors, ReadAfter),
+    responses((status = 200, description = "OK", body = ProductView, headers(("ETag" = String))), TenantErrors))]
 pub async fn get_product(
     State(state): State<AppState>,
     request: Tenanted,

@@ -8,11 +8,21 @@ use serde_json::{Value, json};
 use tenantry_auth::Role;
 
 use super::conventions::{int_param, min_position};
+use super::schemas::{SalesReportItems, TopProductsItems};
 use crate::extract::QueryMap;
 use crate::http::ApiError;
+use crate::openapi::{ReadAfter, TenantErrors, TenantSelectors};
 use crate::resolution::Tenanted;
 use crate::state::AppState;
 
+/// Sales per UTC day (viewer), from the sales projection.
+#[utoipa::path(get, path = "/v1/reports/sales", security(("jwt" = [])), tag = "reports",
+    params(
+        ("from" = String, Query, description = "First day, YYYY-MM-DD (inclusive)"),
+        ("to" = String, Query, description = "Last day, YYYY-MM-DD (inclusive, at most 366 days)"),
+        TenantSelectors, ReadAfter,
+    ),
+    responses((status = 200, description = "OK", body = SalesReportItems), TenantErrors))]
 pub async fn sales_report(
     State(state): State<AppState>,
     request: Tenanted,
@@ -42,6 +52,10 @@ pub async fn sales_report(
     Ok(Json(json!({"items": items})))
 }
 
+/// Products by units sold, cancelled orders excluded (viewer).
+#[utoipa::path(get, path = "/v1/reports/top-products", security(("jwt" = [])), tag = "reports",
+    params(("limit" = Option<u32>, Query, description = "1..100, default 10"), TenantSelectors, ReadAfter),
+    responses((status = 200, description = "OK", body = TopProductsItems), TenantErrors))]
 pub async fn top_products(
     State(state): State<AppState>,
     request: Tenanted,

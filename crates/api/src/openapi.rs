@@ -1,0 +1,175 @@
+//! The OpenAPI 3.1 document, generated from the code: every route is registered through
+//! `utoipa_axum::routes!`, so a route without its `#[utoipa::path]` cannot exist and the document
+//! cannot drift from the router. Served at `/openapi.json`, with Swagger UI (vendored, no CDN)
+//! at `/docs`.
+
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+
+use crate::http::FieldError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tenantry",
+        description = "Multi-tenant REST API: database-per-tenant on MongoDB, CQRS. Errors are RFC 9457 problem documents (`application/problem+json`); every response carries `X-Request-Id`.",
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics, this document"),
+        (name = "admin", description = "Platform administration (admin key or platform-admin token)"),
+        (name = "tenant", description = "The resolved tenant"),
+        (name = "products", description = "Catalog: commands and queries"),
+        (name = "orders", description = "Orders: commands and queries"),
+        (name = "reports", description = "Reports from projections"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Bearer JWT for `/v1`, the admin API key (also a bearer credential) for `/admin`.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let jwt = Http::builder()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some("HS256/RS256/ES256/EdDSA token with `iss`, `aud`, `exp`, `sub`, and `tid` or `tenants`; `roles`."))
+            .build();
+        let admin = Http::builder()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "The platform admin API key, or a JWT whose `roles` contain `platform-admin`.",
+            ))
+            .build();
+        components.add_security_scheme("jwt", SecurityScheme::Http(jwt));
+        components.add_security_scheme("admin_key", SecurityScheme::Http(admin));
+    }
+}
+
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:tenantry:problem:<code>`
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// A stable, machine-readable code (`validation_failed`, `tenant_mismatch`, ...).
+    pub code: String,
+    /// The `X-Request-Id` of the request.
+    pub request_id: String,
+    /// Validation errors, one per bad field (`lines[0].qty`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// Errors any `/v1` route may answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum TenantErrors {
+    /// `validation_failed`, `invalid_tenant_id`, `tenant_conflict`, `tenant_required`.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Missing, invalid or expired token (`WWW-Authenticate: Bearer`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// `forbidden` (role), `tenant_mismatch`, `tenant_suspended`.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// `not_found`, `tenant_not_found`.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// `tenant_unavailable`, `unavailable`, `projection_lagging` (with `Retry-After`).
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// Errors any `/admin` route may answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum AdminErrors {
+    /// `validation_failed`, `invalid_tenant_id`.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No or a wrong admin credential.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// A token without the `platform-admin` role.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// `tenant_not_found`.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// Errors of routes with a JSON body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum BodyErrors {
+    /// `payload_too_large`.
+    #[response(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Problem),
+    /// `unsupported_media_type`: bodies are `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+}
+
+/// The explicit tenant selectors of `/v1` routes (the JWT's `tid` decides when neither is given).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct TenantSelectors {
+    /// Names the tenant; must be authorised by the token.
+    #[param(rename = "X-Tenant-ID")]
+    x_tenant_id: Option<String>,
+    /// Echoed on the response; generated when absent.
+    #[param(rename = "X-Request-Id")]
+    x_request_id: Option<String>,
+}
+
+/// Read-your-writes for queries.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct ReadAfter {
+    /// Answer only once the tenant's projections applied this event position (else 503
+    /// `projection_lagging` after the configured wait).
+    #[param(rename = "X-Min-Position")]
+    x_min_position: Option<i64>,
+}
+
+/// `Idempotency-Key` of creating POSTs.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct Idempotency {
+    /// The same key and body replay the first response; another body: 422 `idempotency_key_reused`.
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
+}
+
+/// `If-Match` of writes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct Precondition {
+    /// The `ETag` (`"<version>"`) the client last saw; another current version: 412.
+    #[param(rename = "If-Match")]
+    if_match: Option<String>,
+}
+
+/// `limit` and `cursor` of lists.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQuery {
+    /// 1..200, default 50.
+    limit: Option<u32>,
+    /// Opaque; from `next_cursor` of the previous page of the same list.
+    cursor: Option<String>,
+}
