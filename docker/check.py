@@ -45,7 +45,15 @@ ENV_VARS = [
     "RUST_LOG",
 ]
 # Workspace members (crates/devdb is deliberately not one and must stay out of the image).
-MEMBERS = ["tenancy", "auth", "api", "testkit"]
+def workspace_members() -> list[str]:
+    """The workspace members, read from the root Cargo.toml (crates/<name>)."""
+    import tomllib
+    with open(ROOT / "Cargo.toml", "rb") as f:
+        members = tomllib.load(f)["workspace"]["members"]
+    return [m.split("/", 1)[1] for m in members]
+
+
+MEMBERS = workspace_members()
 DEFAULT_URI = "mongodb://mongo:27017/?replicaSet=rs0"
 SECOND_CLUSTER = "second=mongodb://mongo2:27017/?replicaSet=rs1"
 
