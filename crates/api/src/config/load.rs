@@ -393,3 +393,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::super::SETTINGS;
+
+    /// The README's configuration table documents every setting, with its default.
+    #[test]
+    fn every_setting_is_in_the_readme() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        for setting in SETTINGS {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", setting.env)));
+            let row = row.unwrap_or_else(|| {
+                panic!("{} is not in the README's configuration table", setting.env)
+            });
+            if !setting.default.is_empty() {
+                assert!(
+                    row.contains(&format!("`{}`", setting.default)),
+                    "README default of {} differs: {row}",
+                    setting.env
+                );
+            }
+        }
+    }
+}
