@@ -7,13 +7,7 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, json_of, problem};
-
-async fn mongo() -> mongodb::Client {
-    mongodb::Client::with_uri_str(testkit::mongodb_uri())
-        .await
-        .expect("test database client")
-}
+use crate::support::{TestApp, json_of, mongo, problem};
 
 #[tokio::test]
 async fn creating_a_tenant_provisions_its_database() {
@@ -539,19 +533,8 @@ async fn migrations_run_for_all_tenants_and_continue_past_failures() {
     let good = [app.create_tenant().await, app.create_tenant().await];
     // A tenant whose database name the server refuses: its migration fails.
     let broken = app.new_tenant_id();
-    let now = mongodb::bson::DateTime::now();
-    let record = doc! {
-        "_id": &broken, "name": "Broken", "status": "active", "plan": "free", "cluster": "default",
-        "database": "bad/name", "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
-        "created_at": now, "updated_at": now,
-    };
-    mongo()
-        .await
-        .database(&app.catalog_db)
-        .collection::<Document>("tenants")
-        .insert_one(record)
-        .await
-        .unwrap();
+    app.insert_tenant_record(&broken, "active", "bad/name")
+        .await;
     let report = json_of(
         app.admin(Method::POST, "/admin/migrations")
             .send()

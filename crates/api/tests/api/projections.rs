@@ -8,18 +8,12 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
-
-async fn client() -> mongodb::Client {
-    mongodb::Client::with_uri_str(testkit::mongodb_uri())
-        .await
-        .unwrap()
-}
+use crate::support::{TestApp, mongo};
 
 const READ_MODELS: [&str; 4] = ["product_list", "order_list", "sales_daily", "product_sales"];
 
 async fn snapshot(tenant: &str) -> Vec<Vec<Document>> {
-    let db = client().await.database(&format!("t_{tenant}"));
+    let db = mongo().await.database(&format!("t_{tenant}"));
     let mut all = Vec::new();
     for name in READ_MODELS {
         let docs: Vec<Document> = db
@@ -176,7 +170,7 @@ async fn a_poison_event_is_dead_lettered_and_other_tenants_keep_flowing() {
     let (_, b_token) = app.tenant_with_token(&["member"]).await;
     let (_, first) = app.product(&a_token, "OK", "Fine", 1, 1).await;
     // A malformed event at A's next position, as a buggy writer might leave it.
-    let db = client().await.database(&format!("t_{a}"));
+    let db = mongo().await.database(&format!("t_{a}"));
     db.collection::<Document>("_counters")
         .update_one(doc! {"_id": "outbox"}, doc! {"$inc": {"position": 1_i64}})
         .await
@@ -249,7 +243,7 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant().await;
     // Make it look like a tenant from before migration 2.
-    let db = client().await.database(&format!("t_{tenant}"));
+    let db = mongo().await.database(&format!("t_{tenant}"));
     db.collection::<Document>("_migrations")
         .delete_one(doc! {"_id": 2})
         .await
@@ -257,7 +251,7 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
     for name in READ_MODELS {
         db.collection::<Document>(name).drop().await.unwrap();
     }
-    client()
+    mongo()
         .await
         .database(&app.catalog_db)
         .collection::<Document>("tenants")
@@ -322,7 +316,7 @@ fn stages(plan: &mongodb::bson::Bson, out: &mut Vec<String>) {
 async fn every_list_query_uses_an_index() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant().await;
-    let db = client().await.database(&format!("t_{tenant}"));
+    let db = mongo().await.database(&format!("t_{tenant}"));
     let range = doc! {"$gte": "ap", "$lt": "ap\u{10FFFF}"};
     let queries: Vec<(&str, Document, Document)> = vec![
         ("product_list", doc! {}, doc! {"_id": 1}),

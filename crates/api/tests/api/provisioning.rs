@@ -5,32 +5,16 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, json_of};
-
-async fn client() -> mongodb::Client {
-    mongodb::Client::with_uri_str(testkit::mongodb_uri())
-        .await
-        .unwrap()
-}
+use crate::support::{TestApp, json_of, mongo};
 
 #[tokio::test]
 async fn an_interrupted_provisioning_is_completed_by_a_retry() {
     let app = TestApp::spawn().await;
     let id = app.new_tenant_id();
     // State left by a crash after the catalog record and part of the database were written.
-    let now = mongodb::bson::DateTime::now();
-    let record = doc! {
-        "_id": &id, "name": "Crashy", "status": "provisioning", "plan": "free", "cluster": "default",
-        "database": format!("t_{id}"), "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
-        "created_at": now, "updated_at": now,
-    };
-    let client = client().await;
-    client
-        .database(&app.catalog_db)
-        .collection::<Document>("tenants")
-        .insert_one(record)
-        .await
-        .unwrap();
+    app.insert_tenant_record(&id, "provisioning", &format!("t_{id}"))
+        .await;
+    let client = mongo().await;
     client
         .database(&format!("t_{id}"))
         .create_collection("products")
@@ -39,7 +23,7 @@ async fn an_interrupted_provisioning_is_completed_by_a_retry() {
 
     let retry = app
         .admin(Method::POST, "/admin/tenants")
-        .json(&json!({"id": id, "name": "Crashy"}))
+        .json(&json!({"id": id, "name": format!("Raw {id}")}))
         .send()
         .await
         .unwrap();
@@ -86,7 +70,7 @@ async fn concurrent_creates_of_one_tenant_agree() {
         assert_eq!(tenant["status"], "active");
     }
     assert!(created >= 1);
-    let count = client()
+    let count = mongo()
         .await
         .database(&app.catalog_db)
         .collection::<Document>("tenants")

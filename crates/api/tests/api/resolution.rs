@@ -228,19 +228,8 @@ async fn selectors_can_be_disabled_and_forwarded_host_is_opt_in() {
 async fn provisioning_and_deleting_tenants_are_unavailable() {
     let app = TestApp::spawn().await;
     let id = app.new_tenant_id();
-    let now = mongodb::bson::DateTime::now();
-    let record = mongodb::bson::doc! {
-        "_id": &id, "name": "Half", "status": "provisioning", "plan": "free", "cluster": "default",
-        "database": format!("t_{id}"), "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
-        "created_at": now, "updated_at": now,
-    };
-    let client = mongodb::Client::with_uri_str(testkit::mongodb_uri())
-        .await
-        .unwrap();
-    let tenants = client
-        .database(&app.catalog_db)
-        .collection::<mongodb::bson::Document>("tenants");
-    tenants.insert_one(record).await.unwrap();
+    app.insert_tenant_record(&id, "provisioning", &format!("t_{id}"))
+        .await;
     let token = app.token(&id, &["viewer"]);
     let response = current(&app, &token, &[]).await;
     assert!(response.headers().contains_key("retry-after"));

@@ -289,3 +289,27 @@ impl TestApp {
             .await
     }
 }
+
+/// A driver client on the test database, for looking behind the API.
+pub async fn mongo() -> mongodb::Client {
+    mongodb::Client::with_uri_str(testkit::mongodb_uri())
+        .await
+        .expect("test database client")
+}
+
+impl TestApp {
+    /// Writes a tenant record straight into the catalog, as a crash or a buggy writer may leave it.
+    pub async fn insert_tenant_record(&self, id: &str, status: &str, database: &str) {
+        let now = mongodb::bson::DateTime::now();
+        let record = mongodb::bson::doc! {
+            "_id": id, "name": format!("Raw {id}"), "status": status, "plan": "free", "cluster": "default",
+            "database": database, "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
+            "created_at": now, "updated_at": now,
+        };
+        let tenants = mongo()
+            .await
+            .database(&self.catalog_db)
+            .collection::<mongodb::bson::Document>("tenants");
+        tenants.insert_one(record).await.expect("catalog insert");
+    }
+}

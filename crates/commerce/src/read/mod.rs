@@ -15,8 +15,11 @@ use std::time::Duration;
 
 use cqrs::Envelope;
 use cqrs::projector::wait_for_position;
+use futures::TryStreamExt;
 use mongodb::Database;
+use mongodb::bson::{Document, doc};
 use mongodb::options::{DatabaseOptions, SelectionCriteria};
+use serde::de::DeserializeOwned;
 use tenancy::clusters::{ClusterPools, TenantDb};
 
 pub use orders::{GetOrder, ListOrders};
@@ -91,9 +94,32 @@ impl CommerceReads {
     }
 }
 
-fn page_of<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> String) -> Page<T> {
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
+/// One page of a read model in `_id` order: `filter`, after the page's position, `limit` items
+/// (one more is read to know whether another page follows).
+async fn find_page<T, V>(
+    db: &Database,
+    collection: &str,
+    mut filter: Document,
+    page: &PageRequest,
+    view: impl Fn(&T) -> V,
+    id: impl Fn(&V) -> String,
+) -> Result<Page<V>>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    if let Some(after) = &page.after {
+        filter.insert("_id", doc! {"$gt": after});
+    }
+    let found: Vec<T> = db
+        .collection::<T>(collection)
+        .find(filter)
+        .sort(doc! {"_id": 1})
+        .limit(i64::from(page.limit) + 1)
+        .await?
+        .try_collect()
+        .await?;
+    let more = found.len() > page.limit as usize;
+    let items: Vec<V> = found.iter().take(page.limit as usize).map(view).collect();
     let next_after = if more { items.last().map(id) } else { None };
-    Page { items, next_after }
+    Ok(Page { items, next_after })
 }

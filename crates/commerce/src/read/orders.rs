@@ -1,10 +1,9 @@
 //! Order queries, from the `order_list` read model.
 
 use cqrs::{Envelope, Handler, Message, Query};
-use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
-use super::{CommerceReads, Page, PageRequest, page_of};
+use super::{CommerceReads, Page, PageRequest, find_page};
 use crate::error::{CommerceError, Result};
 use crate::model::{Order, OrderStatus, OrderView};
 use crate::projections::ORDER_LIST;
@@ -37,21 +36,15 @@ impl Handler<ListOrders> for CommerceReads {
         if let Some(status) = query.status {
             filter.insert("status", status.as_str());
         }
-        if let Some(after) = &query.page.after {
-            filter.insert("_id", doc! {"$gt": after});
-        }
-        let orders: Vec<Order> = db
-            .collection::<Order>(ORDER_LIST)
-            .find(filter)
-            .sort(doc! {"_id": 1})
-            .limit(i64::from(query.page.limit) + 1)
-            .await?
-            .try_collect()
-            .await?;
-        let views = orders.iter().map(OrderView::from).collect();
-        Ok(page_of(views, query.page.limit, |o: &OrderView| {
-            o.id.clone()
-        }))
+        find_page(
+            &db,
+            ORDER_LIST,
+            filter,
+            &query.page,
+            |o: &Order| OrderView::from(o),
+            |v: &OrderView| v.id.clone(),
+        )
+        .await
     }
 }
 

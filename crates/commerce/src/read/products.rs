@@ -1,10 +1,9 @@
 //! Product queries, from the `product_list` read model.
 
 use cqrs::{Envelope, Handler, Invalid, Message, Query};
-use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
-use super::{CommerceReads, Page, PageRequest, page_of};
+use super::{CommerceReads, Page, PageRequest, find_page};
 use crate::error::{CommerceError, Result};
 use crate::model::{Product, ProductView};
 use crate::projections::PRODUCT_LIST;
@@ -71,21 +70,15 @@ impl Handler<ListProducts> for CommerceReads {
         if !price.is_empty() {
             filter.insert("price_cents", price);
         }
-        if let Some(after) = &query.page.after {
-            filter.insert("_id", doc! {"$gt": after});
-        }
-        let products: Vec<Product> = db
-            .collection::<Product>(PRODUCT_LIST)
-            .find(filter)
-            .sort(doc! {"_id": 1})
-            .limit(i64::from(query.page.limit) + 1)
-            .await?
-            .try_collect()
-            .await?;
-        let views = products.iter().map(ProductView::from).collect();
-        Ok(page_of(views, query.page.limit, |p: &ProductView| {
-            p.id.clone()
-        }))
+        find_page(
+            &db,
+            PRODUCT_LIST,
+            filter,
+            &query.page,
+            |p: &Product| ProductView::from(p),
+            |v: &ProductView| v.id.clone(),
+        )
+        .await
     }
 }
 

@@ -19,10 +19,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use mongodb::bson::{Document, doc};
 use tenancy::catalog::CatalogCache;
-use tenancy::clusters::ClusterPools;
+use tenancy::clusters::{ClusterPools, TenantDb};
 use tenancy::task::AbortOnDrop;
 use tenancy::{DbPrefix, Tenant, TenantId, TenantStatus};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedMutexGuard};
 
 pub use catch_up::CatchUp;
 pub use checkpoints::{ProjectionStatus, applied_position, status, wait_for_position};
@@ -140,17 +140,54 @@ impl Projector {
 
     /// Brings one tenant's read models up to date now.
     pub async fn catch_up(&self, tenant: &Tenant) -> Result<CatchUp, ProjectionError> {
+        let (_guard, db) = self.exclusive(tenant).await?;
+        self.catch_up_locked(&db).await
+    }
+
+    /// Empties the tenant's read models and checkpoints and replays its whole outbox.
+    pub async fn rebuild(&self, tenant: &Tenant) -> Result<CatchUp, ProjectionError> {
+        let (_guard, db) = self.exclusive(tenant).await?;
+        let database = db.database();
+        for projection in &self.inner.projections {
+            for name in projection.collections() {
+                database
+                    .collection::<Document>(name)
+                    .delete_many(doc! {})
+                    .await?;
+            }
+        }
+        database
+            .collection::<Document>(checkpoints::CHECKPOINTS)
+            .delete_many(doc! {})
+            .await?;
+        database
+            .collection::<Document>(checkpoints::DEAD_LETTERS)
+            .delete_many(doc! {})
+            .await?;
+        tracing::info!(tenant = %tenant.id, "read models cleared for rebuild");
+        self.catch_up_locked(&db).await
+    }
+
+    /// The tenant's database, with this process's lock on its projections held.
+    async fn exclusive(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<(OwnedMutexGuard<()>, TenantDb), ProjectionError> {
         let lock = self
             .inner
             .locks
             .get_with_by_ref(&tenant.id, Default::default);
-        let _guard = lock.lock().await;
+        let guard = lock.lock_owned().await;
         let db = self
             .inner
             .pools
             .maintenance_db(tenant)
             .await
             .map_err(tenancy_to_projection)?;
+        Ok((guard, db))
+    }
+
+    async fn catch_up_locked(&self, db: &TenantDb) -> Result<CatchUp, ProjectionError> {
         let done = catch_up::catch_up(db.client(), db.database(), &self.inner.projections).await?;
         self.inner.applied.fetch_add(done.events, Ordering::Relaxed);
         self.inner
@@ -163,37 +200,6 @@ impl Projector {
                 .store(delay.max(0) as u64, Ordering::Relaxed);
         }
         Ok(done)
-    }
-
-    /// Empties the tenant's read models and checkpoints and replays its whole outbox.
-    pub async fn rebuild(&self, tenant: &Tenant) -> Result<CatchUp, ProjectionError> {
-        {
-            let lock = self
-                .inner
-                .locks
-                .get_with_by_ref(&tenant.id, Default::default);
-            let _guard = lock.lock().await;
-            let db = self
-                .inner
-                .pools
-                .maintenance_db(tenant)
-                .await
-                .map_err(tenancy_to_projection)?;
-            let db = db.database();
-            for projection in &self.inner.projections {
-                for name in projection.collections() {
-                    db.collection::<Document>(name).delete_many(doc! {}).await?;
-                }
-            }
-            db.collection::<Document>(checkpoints::CHECKPOINTS)
-                .delete_many(doc! {})
-                .await?;
-            db.collection::<Document>(checkpoints::DEAD_LETTERS)
-                .delete_many(doc! {})
-                .await?;
-            tracing::info!(tenant = %tenant.id, "read models cleared for rebuild");
-        }
-        self.catch_up(tenant).await
     }
 
     async fn work(&self, cluster: &str) {
