@@ -13,7 +13,7 @@ use commerce::write::CommerceWrites;
 use cqrs::projector::Projector;
 use cqrs::{CommandBus, QueryBus};
 use tenancy::catalog::{CacheSettings, CatalogCache, CatalogStore, spawn_invalidation_watch};
-use tenancy::clusters::ClusterPools;
+use tenancy::clusters::{ClusterPools, RejectionObserver};
 use tenancy::provisioning::Provisioner;
 use tenancy::task::AbortOnDrop;
 use tenantry_auth::{AdminKey, JwtSettings, JwtVerifier, TokenMinter};
@@ -141,6 +141,11 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
             "no admin key configured: /admin accepts platform-admin tokens only (set TENANTRY_ADMIN_KEY_SHA256)"
         );
     }
+    let metrics = Metrics::new(config.metrics_max_tenants);
+    let labels = metrics.clone();
+    pools.budgets().on_rejection(RejectionObserver(Box::new(move |tenant| {
+        metrics::counter!("tenantry_tenant_budget_rejections_total", "tenant" => labels.tenant_label(tenant)).increment(1);
+    })));
     let provisioner = Provisioner::new(catalog.clone(), pools.clone(), config.db_prefix.clone());
     let projector = Projector::new(
         pools.clone(),
@@ -158,7 +163,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)]),
         queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)]),
-        metrics: Metrics::new(config.metrics_max_tenants),
+        metrics,
         projector,
         config: Arc::new(config),
         catalog,

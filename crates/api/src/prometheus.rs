@@ -67,8 +67,6 @@ impl Metrics {
         metrics::gauge!("tenantry_dedicated_connections", "state" => "idle").set(pool.idle as f64);
         metrics::counter!("tenantry_dedicated_client_evictions_total")
             .absolute(dedicated.evicted());
-        metrics::counter!("tenantry_tenant_budget_rejections_total")
-            .absolute(state.pools.budgets().rejections());
         let projector = state.projector.counters();
         metrics::counter!("tenantry_projection_events_applied_total")
             .absolute(projector.events_applied);

@@ -209,7 +209,6 @@ async fn metrics_expose_requests_pools_and_bounded_tenant_labels() {
     ));
     assert!(has("tenantry_pool_waiting{cluster=\"default\"}"));
     assert!(has("tenantry_dedicated_clients"));
-    assert!(has("tenantry_tenant_budget_rejections_total"));
     assert!(has(
         "tenantry_cqrs_dispatch_total{kind=\"command\",name=\"create_product\",outcome=\"ok\"}"
     ));

@@ -117,6 +117,17 @@ async fn a_tenant_over_its_budget_waits_then_is_refused() {
         "it waited first"
     );
     assert_eq!(pools.budgets().rejections(), 1);
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!(
+        "tenantry_tenant_budget_rejections_total{{tenant=\"{}\"}} 1",
+        busy.tenant_id()
+    );
+    assert!(metrics.lines().any(|l| l == series), "{series} missing");
     // Another tenant is not affected; a released slot is reusable.
     pools.tenant_db(&calm).await.unwrap();
     drop(first);

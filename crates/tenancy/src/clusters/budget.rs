@@ -2,8 +2,8 @@
 //! cannot hold every connection of its cluster. Semaphores of idle tenants are evicted, so the
 //! memory cost is per *active* tenant, not per tenant.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -18,6 +18,16 @@ pub struct TenantBudgets {
     wait: Duration,
     semaphores: Cache<TenantId, (u32, Arc<Semaphore>)>,
     rejections: Arc<AtomicU64>,
+    on_rejection: Arc<OnceLock<RejectionObserver>>,
+}
+
+/// Called with the tenant whose request was refused (per-tenant metrics).
+pub struct RejectionObserver(pub Box<dyn Fn(&TenantId) + Send + Sync>);
+
+impl std::fmt::Debug for RejectionObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RejectionObserver")
+    }
 }
 
 impl TenantBudgets {
@@ -31,6 +41,7 @@ impl TenantBudgets {
             wait,
             semaphores,
             rejections: Arc::default(),
+            on_rejection: Arc::default(),
         }
     }
 
@@ -61,6 +72,9 @@ impl TenantBudgets {
             Ok(Ok(permit)) => Ok(permit),
             _ => {
                 self.rejections.fetch_add(1, Ordering::Relaxed);
+                if let Some(observe) = self.on_rejection.get() {
+                    (observe.0)(&tenant.id);
+                }
                 Err(TenancyError::BudgetExhausted(tenant.id.clone()))
             }
         }
@@ -76,6 +90,11 @@ impl TenantBudgets {
 
     pub fn budget(&self, tenant: &Tenant) -> u32 {
         self.budget_of(tenant)
+    }
+
+    /// Sets the observer of rejections (once; later calls are ignored).
+    pub fn on_rejection(&self, observer: RejectionObserver) {
+        let _ = self.on_rejection.set(observer);
     }
 
     /// Requests turned away because a budget stayed exhausted.

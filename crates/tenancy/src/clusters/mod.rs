@@ -18,7 +18,7 @@ use std::time::Duration;
 use mongodb::Client;
 use mongodb::options::ClientOptions;
 
-pub use budget::TenantBudgets;
+pub use budget::{RejectionObserver, TenantBudgets};
 pub use dedicated::DedicatedClients;
 pub use gauges::{PoolGauges, PoolSnapshot};
 pub use tenant_db::TenantDb;
