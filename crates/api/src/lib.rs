@@ -16,6 +16,7 @@ mod routes;
 pub mod state;
 pub mod telemetry;
 mod tenant_stats;
+pub mod views;
 
 pub use app::Application;
 pub use config::Config;

@@ -47,3 +47,18 @@ pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
         _ => false,
     }
 }
+
+/// Displays an error with its whole cause chain (for logs).
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

@@ -19,7 +19,7 @@ mod tenant;
 mod tenant_id;
 
 pub use context::TenantContext;
-pub use error::{Result, TenancyError};
+pub use error::{ErrorChain, Result, TenancyError};
 pub use tenant::{
     Isolation, Tenant, TenantLimits, TenantPatch, TenantSpec, TenantStatus, parse_domain,
 };

@@ -5,45 +5,10 @@
 use std::io::Write;
 
 use serde::Serialize;
-use tenancy::{Isolation, Tenant, TenantLimits, TenantStatus};
+use tenancy::{Isolation, Tenant};
+pub use tenantry_api::views::TenantView;
 
 use super::CliError;
-
-/// A tenant as the admin API shows it (`GET /admin/tenants/{id}`), timestamps in RFC 3339.
-#[derive(Debug, Serialize)]
-pub struct TenantView {
-    pub id: String,
-    pub name: String,
-    pub status: TenantStatus,
-    pub plan: String,
-    pub cluster: String,
-    pub database: String,
-    pub isolation: Isolation,
-    pub domains: Vec<String>,
-    pub limits: TenantLimits,
-    pub schema_version: u32,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<&Tenant> for TenantView {
-    fn from(t: &Tenant) -> TenantView {
-        TenantView {
-            id: t.id.to_string(),
-            name: t.name.clone(),
-            status: t.status,
-            plan: t.plan.clone(),
-            cluster: t.cluster.clone(),
-            database: t.database.clone(),
-            isolation: t.isolation,
-            domains: t.domains.clone(),
-            limits: t.limits,
-            schema_version: t.schema_version,
-            created_at: rfc3339(t.created_at),
-            updated_at: rfc3339(t.updated_at),
-        }
-    }
-}
 
 /// RFC 3339 (UTC, `Z`), as the admin API writes timestamps.
 pub fn rfc3339(at: mongodb::bson::DateTime) -> String {
@@ -203,7 +168,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use mongodb::bson::DateTime;
-    use tenancy::TenantId;
+    use tenancy::{TenantId, TenantLimits, TenantStatus};
 
     use super::*;
 

@@ -4,5 +4,6 @@ mod errors;
 mod problem;
 pub mod request_id;
 
-pub use problem::{ApiError, ErrorChain, FieldError, render_problems};
+pub use problem::{ApiError, FieldError, render_problems};
 pub use request_id::{RequestId, assign_request_id};
+pub use tenancy::ErrorChain;

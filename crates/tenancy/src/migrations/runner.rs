@@ -82,8 +82,9 @@ async fn migrate_one(
             outcome.ok = true;
         }
         Err(e) => {
-            tracing::error!(tenant = %outcome.tenant_id, error = ?e, "tenant migration failed");
-            outcome.error = Some(e.to_string());
+            let error = crate::ErrorChain(&e).to_string();
+            tracing::error!(tenant = %outcome.tenant_id, %error, "tenant migration failed");
+            outcome.error = Some(error);
         }
     }
     outcome

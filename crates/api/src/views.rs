@@ -1,0 +1,42 @@
+//! Views shared by the HTTP API and the CLI (`TenantView`), so both show a tenant the same way.
+
+use serde::Serialize;
+use tenancy::{Isolation, Tenant, TenantLimits, TenantStatus};
+use utoipa::ToSchema;
+
+/// A tenant as the admin API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    pub id: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub plan: String,
+    pub cluster: String,
+    pub database: String,
+    pub isolation: Isolation,
+    pub domains: Vec<String>,
+    pub limits: TenantLimits,
+    pub schema_version: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Tenant> for TenantView {
+    fn from(t: &Tenant) -> TenantView {
+        let rfc3339 = |d: mongodb::bson::DateTime| d.try_to_rfc3339_string().unwrap_or_default();
+        TenantView {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            status: t.status,
+            plan: t.plan.clone(),
+            cluster: t.cluster.clone(),
+            database: t.database.clone(),
+            isolation: t.isolation,
+            domains: t.domains.clone(),
+            limits: t.limits,
+            schema_version: t.schema_version,
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+        }
+    }
+}
