@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::request_id::RequestId;
+use tenancy::ErrorChain;
 
 /// One bad field of a request (`lines[0].qty`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
