@@ -57,6 +57,40 @@ async fn load(app: &TestApp, tenants: &[Arc<Tenant>], queries: usize, concurrenc
     );
 }
 
+/// `requests` GET /v1/products spread over `tokens`, 24 at a time; all must succeed (empty lists:
+/// these tenants have no data).
+async fn read_products(app: &TestApp, tokens: &[(String, String)], requests: usize) {
+    let statuses: Vec<reqwest::StatusCode> = futures::stream::iter(0..requests)
+        .map(|i| {
+            let (id, token) = &tokens[i % tokens.len()];
+            async move {
+                let call = app
+                    .call(
+                        reqwest::Method::GET,
+                        "/v1/products?limit=5",
+                        token,
+                        None,
+                        &[],
+                    )
+                    .await;
+                assert!(
+                    call.body["items"]
+                        .as_array()
+                        .is_some_and(|items| items.is_empty()),
+                    "{id}: {}",
+                    call.body
+                );
+                call.status
+            }
+        })
+        .buffer_unordered(24)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
+}
+
+/// Over HTTP: 10 tenants, then 1,000, each request with its own tenant's token, reading its own
+/// database. The shared pool's connections stay within its configured size.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connections_stay_flat_from_10_to_1000_tenants() {
     const MAX_POOL: i64 = 6;
@@ -65,7 +99,11 @@ async fn connections_stay_flat_from_10_to_1000_tenants() {
         ("TENANTRY_TENANT_BUDGET", "8"),
     ])
     .await;
-    let tenants: Vec<Arc<Tenant>> = (0..1000).map(|_| tenant(Isolation::Shared)).collect();
+    let tenants = app.insert_active_tenants(1000).await;
+    let tokens: Vec<(String, String)> = tenants
+        .iter()
+        .map(|id| (id.clone(), app.token(id, &["viewer"])))
+        .collect();
     let shared = || {
         app.state
             .pools
@@ -74,10 +112,9 @@ async fn connections_stay_flat_from_10_to_1000_tenants() {
             .gauges()
             .snapshot()
     };
-
-    load(&app, &tenants[..10], 400, 24).await;
+    read_products(&app, &tokens[..10], 300).await;
     let at_10 = shared();
-    load(&app, &tenants, 3000, 24).await;
+    read_products(&app, &tokens, 2000).await;
     let at_1000 = shared();
 
     assert!(at_10.open >= 1 && at_10.open <= MAX_POOL, "{at_10:?}");
@@ -85,12 +122,9 @@ async fn connections_stay_flat_from_10_to_1000_tenants() {
         at_1000.open <= MAX_POOL,
         "connections grew past the pool size: {at_1000:?}"
     );
-    assert!(
-        at_1000.open <= at_10.open.max(MAX_POOL),
-        "{at_10:?} -> {at_1000:?}"
-    );
-    // Not merely recycled: the 1,000-tenant phase opened no more connections than the pool holds.
-    assert!(at_1000.created_total <= MAX_POOL + 2, "{at_1000:?}");
+    // Not merely recycled: 1,000 tenants opened no more connections than the pool holds
+    // (plus the catalog's change stream and start-up work on the same cluster).
+    assert!(at_1000.created_total <= MAX_POOL + 3, "{at_1000:?}");
     assert_eq!(app.state.pools.dedicated().created(), 0);
 }
 

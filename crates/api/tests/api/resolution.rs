@@ -227,16 +227,17 @@ async fn selectors_can_be_disabled_and_forwarded_host_is_opt_in() {
 #[tokio::test]
 async fn provisioning_and_deleting_tenants_are_unavailable() {
     let app = TestApp::spawn().await;
-    let id = app.new_tenant_id();
-    app.insert_tenant_record(&id, "provisioning", &format!("t_{id}"))
+    for status in ["provisioning", "deleting"] {
+        let id = app.new_tenant_id();
+        app.insert_tenant_record(&id, status, &format!("t_{id}"))
+            .await;
+        let response = current(&app, &app.token(&id, &["viewer"]), &[]).await;
+        assert!(response.headers().contains_key("retry-after"), "{status}");
+        problem(
+            response,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenant_unavailable",
+        )
         .await;
-    let token = app.token(&id, &["viewer"]);
-    let response = current(&app, &token, &[]).await;
-    assert!(response.headers().contains_key("retry-after"));
-    problem(
-        response,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "tenant_unavailable",
-    )
-    .await;
+    }
 }

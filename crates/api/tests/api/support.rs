@@ -313,3 +313,25 @@ impl TestApp {
         tenants.insert_one(record).await.expect("catalog insert");
     }
 }
+
+impl TestApp {
+    /// `n` active tenants written straight into the catalog (no database: reads find nothing),
+    /// for scale tests that only need tenants to exist.
+    pub async fn insert_active_tenants(&self, n: usize) -> Vec<String> {
+        let now = mongodb::bson::DateTime::now();
+        let ids: Vec<String> = (0..n).map(|_| self.new_tenant_id()).collect();
+        let records = ids.iter().map(|id| {
+            mongodb::bson::doc! {
+                "_id": id, "name": id, "status": "active", "plan": "free", "cluster": "default",
+                "database": format!("t_{id}"), "isolation": "shared", "domains": [], "limits": {},
+                "schema_version": 2, "created_at": now, "updated_at": now,
+            }
+        });
+        let tenants = mongo()
+            .await
+            .database(&self.catalog_db)
+            .collection::<mongodb::bson::Document>("tenants");
+        tenants.insert_many(records).await.expect("catalog insert");
+        ids
+    }
+}
