@@ -15,6 +15,7 @@ use cqrs::{CommandBus, QueryBus};
 use tenancy::catalog::{CacheSettings, CatalogCache, CatalogStore, spawn_invalidation_watch};
 use tenancy::clusters::{ClusterPools, RejectionObserver};
 use tenancy::provisioning::Provisioner;
+use tenancy::rate_limit::TenantRateLimits;
 use tenancy::task::AbortOnDrop;
 use tenantry_auth::{AdminKey, JwtSettings, JwtVerifier, TokenMinter};
 use tokio::net::TcpListener;
@@ -146,6 +147,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
     pools.budgets().on_rejection(RejectionObserver(Box::new(move |tenant| {
         metrics::counter!("tenantry_tenant_budget_rejections_total", "tenant" => labels.tenant_label(tenant)).increment(1);
     })));
+    let rate_limits = TenantRateLimits::new(config.tenant_rate_limit);
     let provisioner = Provisioner::new(catalog.clone(), pools.clone(), config.db_prefix.clone());
     let projector = Projector::new(
         pools.clone(),
@@ -173,5 +175,6 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         admin_key,
         minter,
         requests: RequestCounters::default(),
+        rate_limits,
     })
 }

@@ -84,6 +84,9 @@ pub enum TenantErrors {
     /// `not_found`, `tenant_not_found`.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
+    /// `rate_limited`: the tenant's request rate is exceeded (with `Retry-After`).
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Problem),
     /// `tenant_unavailable`, `unavailable`, `projection_lagging` (with `Retry-After`).
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),

@@ -5,7 +5,8 @@
 //!    registered custom domain), each only if enabled;
 //! 3. decide the tenant with `tenancy::resolution::decide` (400 conflict/required, 403 mismatch —
 //!    decided before any catalog lookup, so a mismatch never reveals whether a tenant exists);
-//! 4. look the tenant up in the cached catalog (404 unknown, 403 suspended, 503 unavailable);
+//! 4. look the tenant up in the cached catalog (404 unknown, 403 suspended, 503 unavailable)
+//!    and check its request rate (429);
 //! 5. attach `TenantContext` and `Principal` to the request.
 
 use std::sync::Arc;
@@ -39,6 +40,17 @@ pub async fn resolve_tenant(
     };
     let id = decide(host, header, token)?;
     let tenant = available_tenant(&state, &id).await?;
+    if let Err(wait) = state.rate_limits.check(&tenant) {
+        return Err(ApiError {
+            retry_after_secs: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Rate limited",
+                "the tenant's request rate is exceeded",
+            )
+        });
+    }
     let span = tracing::Span::current();
     span.record("tenant", id.as_str());
     span.record("actor", claims.sub.as_str());

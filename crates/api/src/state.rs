@@ -24,6 +24,7 @@ pub struct AppState {
     pub admin_key: Option<Arc<AdminKey>>,
     pub minter: Option<Arc<TokenMinter>>,
     pub requests: RequestCounters,
+    pub rate_limits: tenancy::rate_limit::TenantRateLimits,
     pub commands: CommandBus<CommerceWrites>,
     pub queries: QueryBus<CommerceReads>,
     pub projector: Projector,

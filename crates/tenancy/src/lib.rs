@@ -13,6 +13,7 @@ mod context;
 mod error;
 pub mod migrations;
 pub mod provisioning;
+pub mod rate_limit;
 pub mod resolution;
 pub mod task;
 mod tenant;

@@ -62,6 +62,9 @@ pub struct TenantLimits {
     /// Concurrent database operations this tenant may hold on its cluster's pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_requests: Option<u32>,
+    /// Requests per second this tenant may send (429 `rate_limited` beyond).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<u32>,
 }
 
 /// A tenant as stored in the catalog (`_id` is the tenant id).

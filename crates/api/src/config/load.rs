@@ -209,6 +209,10 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
             ),
         },
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
+        tenant_rate_limit: raw.parse(
+            "TENANTRY_TENANT_RATE_LIMIT",
+            "a number of requests per second",
+        )?,
         metrics_max_tenants: raw.parse("TENANTRY_METRICS_MAX_TENANTS", "a number")?,
         projector: match raw.string("TENANTRY_PROJECTOR").as_str() {
             "on" => true,

@@ -74,6 +74,7 @@ pub struct Config {
     pub cache_ttl: Duration,
     pub pools: PoolSettings,
     pub migration_parallelism: usize,
+    pub tenant_rate_limit: u32,
     pub metrics_max_tenants: usize,
     pub projector: bool,
     pub projection_wait: Duration,

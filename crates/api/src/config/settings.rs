@@ -40,6 +40,7 @@ pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_CACHE_TTL_SECS", "30", "Lifetime of cached tenant records (changes invalidate at once)."),
     s("TENANTRY_MAX_POOL_SIZE", "64", "Connections per server of each cluster's shared pool."),
     s("TENANTRY_TENANT_BUDGET", "16", "Concurrent database operations per tenant (overridable per tenant)."),
+    s("TENANTRY_TENANT_RATE_LIMIT", "0", "Requests per second per tenant (0: unlimited); a tenant's `limits.requests_per_second` overrides it."),
     s("TENANTRY_BUDGET_WAIT_MS", "500", "How long a request waits for its tenant's budget before 503."),
     s("TENANTRY_DEDICATED_POOL_SIZE", "4", "Connections per server of a dedicated tenant's pool."),
     s("TENANTRY_DEDICATED_MAX_CLIENTS", "64", "Dedicated clients kept open at most (LRU beyond)."),

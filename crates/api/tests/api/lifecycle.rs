@@ -605,3 +605,53 @@ async fn stats_report_requests_documents_and_pool_use() {
         "internal collections are not listed"
     );
 }
+
+#[tokio::test]
+async fn a_tenant_over_its_request_rate_gets_429() {
+    let app = TestApp::spawn().await;
+    let (limited, calm) = (app.create_tenant().await, app.create_tenant().await);
+    let patch = json!({"limits": {"requests_per_second": 3}});
+    let patched = app
+        .admin(Method::PATCH, &format!("/admin/tenants/{limited}"))
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(patched, StatusCode::OK).await["limits"]["requests_per_second"],
+        3
+    );
+    let token = app.token(&limited, &["viewer"]);
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..10 {
+        let response = app
+            .v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS && refused.is_none() {
+            assert!(response.headers().contains_key("retry-after"));
+            refused = Some(problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await);
+        }
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert!(
+        (3..=4).contains(&ok),
+        "a burst of ~3 then 429: {statuses:?}"
+    );
+    assert!(refused.is_some());
+    // Other tenants are not affected.
+    let other = app.token(&calm, &["viewer"]);
+    for _ in 0..10 {
+        json_of(
+            app.v1(Method::GET, "/v1/tenant", &other)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+    }
+}

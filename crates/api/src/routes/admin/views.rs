@@ -149,12 +149,19 @@ pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
     let limits = limits.map(|map| {
         let mut nested = Fields::nested(map, "limits");
         let max: Option<u32> = nested.optional("max_concurrent_requests");
-        if max == Some(0) {
-            nested.reject("max_concurrent_requests", "must be at least 1");
+        let rate: Option<u32> = nested.optional("requests_per_second");
+        for (name, value) in [
+            ("max_concurrent_requests", max),
+            ("requests_per_second", rate),
+        ] {
+            if value == Some(0) {
+                nested.reject(name, "must be at least 1");
+            }
         }
         f.absorb(nested);
         TenantLimits {
             max_concurrent_requests: max,
+            requests_per_second: rate,
         }
     });
     let domains = domains.map(|d| parse_domains(&mut f, d));
