@@ -19,7 +19,7 @@ if [ -z "${MONGODB_URI:-}" ]; then
   build_devdb
 fi
 log "building release binaries (tenantry, tenantry-bench)"
-cargo build --quiet --release -p tenantry-api --bin tenantry -p tenantry-bench
+cargo build --quiet --release -p tenantry-api -p tenantry-bench --bin tenantry --bin tenantry-bench
 
 if [ -z "${MONGODB_URI:-}" ]; then
   start_devdb 0 ""
