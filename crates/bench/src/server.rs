@@ -51,6 +51,11 @@ impl ServerConfig {
             ("TENANTRY_LOG_FORMAT", "json".to_string()),
             // `POST /admin/migrations` over every tenant may take longer than the default 30 s.
             ("TENANTRY_REQUEST_TIMEOUT_SECS", "900".to_string()),
+            // The load sends up to 32 concurrent requests to one tenant: give a tenant the whole
+            // pool (64) and a long wait, so the benchmark measures throughput, not the per-tenant
+            // budget's 503s (which the tests cover).
+            ("TENANTRY_TENANT_BUDGET", "64".to_string()),
+            ("TENANTRY_BUDGET_WAIT_MS", "10000".to_string()),
             ("RUST_LOG", "warn".to_string()),
         ]
         .into_iter()
