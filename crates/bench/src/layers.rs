@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::baseline::DbTargets;
 use crate::load::{LoadSpec, Stats};
-use crate::meter::Meters;
+use crate::meter::{self, Meters};
 use crate::procfs::CpuShare;
 use crate::scenarios::{HttpTargets, Scenario};
 use crate::server::Server;
@@ -45,6 +45,7 @@ pub struct LayerInput<'a> {
     pub db_pid: Option<u32>,
     pub ticks: u64,
     pub spec: LoadSpec,
+    pub machine_wait: std::time::Duration,
 }
 
 const LAYERS: [(&str, Option<Scenario>); 4] = [
@@ -68,19 +69,14 @@ pub async fn run(input: LayerInput<'_>) -> Result<Vec<LayerRow>> {
             ..input.spec
         };
         for (layer, scenario) in LAYERS {
+            meter::settle(input.server, input.db_pid, input.ticks, input.machine_wait).await?;
             let primed_errors = match scenario {
                 Some(Scenario::Tenant | Scenario::PointRead) => {
                     input.http.prime(input.spec.concurrency).await?
                 }
                 _ => 0,
             };
-            input
-                .server
-                .wait_quiescent(
-                    std::time::Duration::from_millis(500),
-                    std::time::Duration::from_secs(60),
-                )
-                .await?;
+            meter::server_quiet(input.server).await?;
             let meters =
                 Meters::start(input.status_db, input.server.pid, input.db_pid, input.ticks).await;
             let mut stats = match scenario {

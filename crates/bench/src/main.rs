@@ -41,10 +41,6 @@ use crate::server::{Server, ServerConfig};
 
 /// Tenantry's default `TENANTRY_MAX_POOL_SIZE`; the baseline's client gets the same pool.
 const DEFAULT_MAX_POOL_SIZE: u32 = 64;
-/// Longest wait for the server to go idle between runs.
-const IDLE_WAIT: Duration = Duration::from_secs(60);
-/// How long the server must have been idle before a run starts.
-const QUIET_BEFORE_RUN: Duration = Duration::from_millis(500);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -127,6 +123,8 @@ struct Plan {
     scale_steps: Vec<usize>,
     first_request_samples: usize,
     layers: bool,
+    /// How long to wait, before each run, for other processes on the machine to go quiet.
+    machine_wait: Duration,
 }
 
 impl Plan {
@@ -180,6 +178,7 @@ impl Plan {
                 200
             }),
             layers: args.layers || (!quick && !args.no_layers),
+            machine_wait: Duration::from_secs(if quick { 2 } else { 60 }),
         })
     }
 
@@ -294,8 +293,9 @@ async fn run(args: Args) -> Result<Report> {
         let http = HttpTargets::new(&api, &tenants[..count]);
         let direct = DbTargets::new(&db, &tenants[..count]);
         for &scenario in &plan.scenarios {
+            meter::settle(&server, args.db_pid, ticks, plan.machine_wait).await?;
             let primed_errors = http.prime(plan.load.concurrency).await?;
-            server.wait_quiescent(QUIET_BEFORE_RUN, IDLE_WAIT).await?;
+            meter::server_quiet(&server).await?;
             let meters = Meters::start(&status_db, server.pid, args.db_pid, ticks).await;
             let mut stats = http.run(scenario, plan.load).await?;
             stats.errors += primed_errors;
@@ -303,7 +303,7 @@ async fn run(args: Args) -> Result<Report> {
             let b = if args.no_baseline || !scenario.has_baseline() {
                 None
             } else {
-                server.wait_quiescent(QUIET_BEFORE_RUN, IDLE_WAIT).await?;
+                meter::settle(&server, args.db_pid, ticks, plan.machine_wait).await?;
                 let meters = Meters::start(&status_db, server.pid, args.db_pid, ticks).await;
                 let stats = direct.run(scenario, plan.load).await?;
                 Some(meters.finish(&status_db, stats).await)
@@ -322,6 +322,7 @@ async fn run(args: Args) -> Result<Report> {
                 db_pid: args.db_pid,
                 ticks,
                 spec: plan.load,
+                machine_wait: plan.machine_wait,
             })
             .await?;
         }

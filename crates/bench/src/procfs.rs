@@ -2,7 +2,7 @@
 //! and for the CPU split between the load generator, the server and the database during a run.
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -48,6 +48,34 @@ pub fn machine_busy_ticks() -> Result<u64> {
     let total: u64 = v.iter().take(8).sum();
     let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
     Ok(total.saturating_sub(idle))
+}
+
+/// Waits until processes other than `known` (and this one) use under ~10 % of a core, measured
+/// over two consecutive 500 ms windows, at most `max`; returns how long it waited. Keeps a
+/// compiler that happens to run on the machine out of a measurement when it is brief; longer
+/// disturbances show in `CpuShare::other_pct`.
+pub async fn wait_machine_quiet(known: &[u32], ticks_per_s: u64, max: Duration) -> Duration {
+    const WINDOW: Duration = Duration::from_millis(500);
+    let started = Instant::now();
+    let sample = || -> Option<u64> {
+        let mut own = cpu_ticks("self").ok()?;
+        for pid in known {
+            own += cpu_ticks(&pid.to_string()).ok()?;
+        }
+        Some(machine_busy_ticks().ok()?.saturating_sub(own))
+    };
+    let limit = (ticks_per_s as f64 * WINDOW.as_secs_f64() * 0.10).ceil() as u64;
+    let (mut quiet, mut before) = (0, sample());
+    while started.elapsed() < max && quiet < 2 {
+        tokio::time::sleep(WINDOW).await;
+        let now = sample();
+        quiet = match (before, now) {
+            (Some(a), Some(b)) if b.saturating_sub(a) <= limit => quiet + 1,
+            _ => 0,
+        };
+        before = now;
+    }
+    started.elapsed()
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`, 100 when unknown).

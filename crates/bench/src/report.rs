@@ -320,13 +320,13 @@ impl Report {
             md,
             "### Layer breakdown of a point read ({tenants} tenants)\n\n\
              | Layer | Concurrency | req/s | p50 ms | p99 ms | CPU µs/request bench / server / db \
-             | DB round trips | errors |\n|---|---:|---:|---:|---:|---|---:|---:|"
+             | other CPU % | DB round trips | errors |\n|---|---:|---:|---:|---:|---|---:|---:|---:|"
         );
         let us = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
         for row in &self.layers {
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.0} | {:.3} | {:.2} | {:.0} / {} / {} | {} | {} |",
+                "| {} | {} | {:.0} | {:.3} | {:.2} | {:.0} / {} / {} | {:.0} | {} | {} |",
                 row.layer,
                 row.concurrency,
                 row.stats.rps,
@@ -335,6 +335,7 @@ impl Report {
                 row.bench_cpu_us,
                 us(row.server_cpu_us),
                 us(row.database_cpu_us),
+                row.cpu.other_pct,
                 row.db_round_trips
                     .map_or("–".to_string(), |r| format!("{r:.2}")),
                 row.stats.errors
@@ -449,10 +450,11 @@ fn opt(v: Option<i64>) -> String {
 fn cpu_cell(c: &CpuShare) -> String {
     let p = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.0}"));
     format!(
-        "{:.0} / {} / {}",
+        "{:.0} / {} / {} / {:.0}",
         c.bench_pct,
         p(c.server_pct),
-        p(c.database_pct)
+        p(c.database_pct),
+        c.other_pct
     )
 }
 

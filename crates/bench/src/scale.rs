@@ -30,8 +30,11 @@ use crate::server::Server;
 
 /// Concurrency of touching tenants.
 const TOUCH_CONCURRENCY: usize = 32;
-/// Requests of a touch step at least (repeating tenants), so the pool sees full concurrency.
-const MIN_TOUCH_REQUESTS: usize = 20 * TOUCH_CONCURRENCY;
+/// Requests of a touch step at least (repeating tenants), so that every step drives the pool at
+/// the same concurrency for long enough to reach its steady size: the pool grows to the peak
+/// number of concurrent database operations seen, which depends on concurrency and time, and the
+/// comparison between steps must vary only the number of tenants.
+const MIN_TOUCH_REQUESTS: usize = 5_000;
 /// How long `POST /admin/migrations` may take (the server is started with a longer request
 /// timeout than this).
 const MIGRATIONS_TIMEOUT: Duration = Duration::from_secs(850);
