@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::http::ErrorChain;
 use crate::prometheus::{DispatchMetrics, Metrics};
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::tenant_stats::RequestCounters;
 
 pub struct Application {
@@ -118,6 +118,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         issuer: config.jwt_issuer.clone(),
         audience: config.jwt_audience.clone(),
         leeway_secs: config.jwt_leeway_secs,
+        cache_capacity: config.jwt_cache_capacity,
     })?;
     let admin_key = config
         .admin_key_sha256
@@ -162,7 +163,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.query_read_preference.criteria(),
         config.projection_wait,
     );
-    Ok(AppState {
+    Ok(AppState::new(Services {
         commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)]),
         queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)]),
         metrics,
@@ -176,5 +177,5 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         minter,
         requests: RequestCounters::default(),
         rate_limits,
-    })
+    }))
 }

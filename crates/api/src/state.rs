@@ -1,4 +1,7 @@
 //! `AppState`: what every handler may use, built once by `Application::build`.
+//!
+//! Axum clones the state for every request and every `from_fn_with_state` layer, so `AppState`
+//! is one `Arc` around the `Services`: a clone is a reference-count increment.
 
 use std::sync::Arc;
 
@@ -14,8 +17,25 @@ use tenantry_auth::{AdminKey, JwtVerifier, TokenMinter};
 use crate::config::Config;
 use crate::tenant_stats::RequestCounters;
 
+/// A shared handle on the services; dereferences to them (`state.config`, `state.queries`, ...).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub config: Arc<Config>,
     pub catalog: CatalogCache,
     pub pools: ClusterPools,

@@ -13,6 +13,7 @@ mod error;
 mod keys;
 mod mint;
 mod role;
+mod verified;
 mod verifier;
 
 pub use admin_key::AdminKey;

@@ -18,6 +18,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 
 use crate::keys::{self, SETTING_AUDIENCE, SETTING_ISSUER, VerifyingKey};
+use crate::verified::VerifiedTokens;
 use crate::{Claims, KeyError, TokenError};
 
 /// Tokens longer than this are rejected before any parsing.
@@ -39,6 +40,8 @@ pub struct JwtSettings {
     pub audience: String,
     /// Clock skew allowed for `exp` and `nbf`.
     pub leeway_secs: u64,
+    /// How many verified tokens to remember (0: verify every time); see `verified`.
+    pub cache_capacity: u64,
 }
 
 impl fmt::Debug for JwtSettings {
@@ -51,6 +54,7 @@ impl fmt::Debug for JwtSettings {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway_secs", &self.leeway_secs)
+            .field("cache_capacity", &self.cache_capacity)
             .finish()
     }
 }
@@ -66,6 +70,7 @@ struct Inner {
     issuer: String,
     audience: String,
     leeway_secs: u64,
+    verified: Option<VerifiedTokens>,
 }
 
 impl fmt::Debug for JwtVerifier {
@@ -101,6 +106,7 @@ impl JwtVerifier {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             leeway_secs: settings.leeway_secs,
+            verified: VerifiedTokens::new(settings.cache_capacity, settings.leeway_secs),
         };
         Ok(JwtVerifier {
             inner: Arc::new(inner),
@@ -112,7 +118,24 @@ impl JwtVerifier {
     }
 
     /// Checks the signature, `exp` (required), `nbf` (if present), `iss`, `aud` and `sub`.
+    /// A token that verified before is answered from the cache, `exp` checked again.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let Some(verified) = &self.inner.verified else {
+            return self.verify_uncached(token);
+        };
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Malformed);
+        }
+        let key = VerifiedTokens::key(token);
+        if let Some(hit) = verified.get(&key) {
+            return hit;
+        }
+        let claims = self.verify_uncached(token)?;
+        verified.insert(key, &claims);
+        Ok(claims)
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Claims, TokenError> {
         if !self.has_keys() {
             return Err(TokenError::NoKeysConfigured);
         }

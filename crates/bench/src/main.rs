@@ -24,6 +24,10 @@ mod scale;
 mod scenarios;
 mod server;
 
+/// The same allocator as `tenantry`, so the driver baseline is not handicapped by glibc malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

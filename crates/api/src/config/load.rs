@@ -191,6 +191,7 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
         jwt_issuer: raw.string("TENANTRY_JWT_ISSUER"),
         jwt_audience: raw.string("TENANTRY_JWT_AUDIENCE"),
         jwt_leeway_secs: raw.parse("TENANTRY_JWT_LEEWAY_SECS", "a number of seconds")?,
+        jwt_cache_capacity: raw.parse("TENANTRY_JWT_CACHE_CAPACITY", "a whole number")?,
         admin_key_sha256,
         body_limit_bytes: positive(raw, "TENANTRY_BODY_LIMIT_BYTES")?,
         request_timeout: Duration::from_secs(positive(raw, "TENANTRY_REQUEST_TIMEOUT_SECS")? as u64),

@@ -67,6 +67,7 @@ pub struct Config {
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub jwt_leeway_secs: u64,
+    pub jwt_cache_capacity: u64,
     pub admin_key_sha256: Option<String>,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,

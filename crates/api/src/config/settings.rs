@@ -33,6 +33,7 @@ pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_JWT_ISSUER", "tenantry", "Required `iss` of tokens."),
     s("TENANTRY_JWT_AUDIENCE", "tenantry-api", "Required `aud` of tokens."),
     s("TENANTRY_JWT_LEEWAY_SECS", "30", "Clock leeway for `exp`/`nbf`."),
+    s("TENANTRY_JWT_CACHE_CAPACITY", "10000", "Verified tokens remembered (by SHA-256; `exp` rechecked on each use); 0: verify every time."),
     s("TENANTRY_ADMIN_KEY_SHA256", "", "Hex SHA-256 of the platform admin API key."),
     s("TENANTRY_BODY_LIMIT_BYTES", "1048576", "Largest accepted request body (413 beyond)."),
     s("TENANTRY_REQUEST_TIMEOUT_SECS", "30", "Requests running longer are answered 503."),

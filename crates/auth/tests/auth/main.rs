@@ -2,6 +2,7 @@
 //! signatures. One test binary (modules below) to keep link times down.
 
 mod admin_key;
+mod cache;
 mod loading;
 mod mint;
 mod support;

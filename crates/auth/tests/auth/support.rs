@@ -30,6 +30,7 @@ pub fn settings() -> JwtSettings {
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
         leeway_secs: 30,
+        cache_capacity: 1000,
         ..JwtSettings::default()
     }
 }
