@@ -359,7 +359,7 @@ async fn run(args: Args) -> Result<Report> {
         &runs,
         scale.as_ref(),
         plan.load.concurrency,
-        i64::from(max_pool_size),
+        i64::from(scale::SCALE_MAX_POOL_SIZE),
         total_errors,
     );
     let report = Report {
@@ -407,6 +407,10 @@ async fn scale_phase(
     let mut off = config.clone();
     off.extra_env
         .push(("TENANTRY_PROJECTOR".to_string(), "off".to_string()));
+    off.extra_env.push((
+        "TENANTRY_MAX_POOL_SIZE".to_string(),
+        scale::SCALE_MAX_POOL_SIZE.to_string(),
+    ));
     let server = Server::start(&off, &args.out.join("server-scale.log")).await?;
     let api = Api::new(&server.base_url, &config.admin_key, &config.jwt_secret)?;
     let mut result = scale::run(scale::ScaleInput {

@@ -375,7 +375,13 @@ impl Report {
 }
 
 fn scale_tables(md: &mut String, scale: &ScaleResult) {
-    md.push_str("### Scale (fresh server, `TENANTRY_PROJECTOR=off`: the request path alone)\n\n");
+    let _ = write!(
+        md,
+        "### Scale (fresh server, `TENANTRY_PROJECTOR=off`: the request path alone; \
+         `TENANTRY_MAX_POOL_SIZE={}`, touched at concurrency {})\n\n",
+        crate::scale::SCALE_MAX_POOL_SIZE,
+        crate::scale::TOUCH_CONCURRENCY
+    );
     md.push_str(
         "| Tenants touched | RSS MiB | Δ RSS vs first step KiB | DB connections (serverStatus) \
          | Tenantry pool open | Pool created total | Touch s | Touch errors |\n\

@@ -29,7 +29,11 @@ use crate::par;
 use crate::server::Server;
 
 /// Concurrency of touching tenants.
-const TOUCH_CONCURRENCY: usize = 32;
+pub const TOUCH_CONCURRENCY: usize = 32;
+/// `TENANTRY_MAX_POOL_SIZE` of the scale servers: below `TOUCH_CONCURRENCY`, so every step fills
+/// the pool to its configured bound and the readings differ only by the number of tenants (with
+/// a larger bound the pool settles wherever the peak concurrency of database calls took it).
+pub const SCALE_MAX_POOL_SIZE: u32 = 16;
 /// Requests of a touch step at least (repeating tenants), so that every step drives the pool at
 /// the same concurrency for long enough to reach its steady size: the pool grows to the peak
 /// number of concurrent database operations seen, which depends on concurrency and time, and the
