@@ -59,7 +59,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout,
         ))
-        .layer(cors(&config.cors_origins))
+        .layer(tower::util::option_layer(cors(&config.cors_origins)))
         .layer(from_fn_with_state(state.clone(), record_request))
         .layer(request_span())
         .layer(from_fn(render_problems))
@@ -67,16 +67,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
+/// The CORS layer, or none when no origin is allowed (a layer that allows nothing would still
+/// add `Vary` headers to every response).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
-        return CorsLayer::new();
+        return None;
     }
     let allow = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
@@ -93,5 +95,6 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("etag"),
             HeaderName::from_static("x-event-position"),
         ])
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }

@@ -82,13 +82,16 @@ impl CommerceReads {
                 }
                 db.database().clone()
             }
-            None => {
-                let options = DatabaseOptions::builder()
-                    .selection_criteria(self.read_preference.clone())
-                    .build();
-                db.client()
-                    .database_with_options(db.database().name(), options)
-            }
+            None => match &self.read_preference {
+                None => db.database().clone(),
+                Some(preference) => {
+                    let options = DatabaseOptions::builder()
+                        .selection_criteria(preference.clone())
+                        .build();
+                    db.client()
+                        .database_with_options(db.database().name(), options)
+                }
+            },
         };
         Ok((db, read))
     }
