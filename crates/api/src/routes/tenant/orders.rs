@@ -3,9 +3,13 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use commerce::CommerceError;
 use commerce::model::{Customer, OrderStatus};
 use commerce::read::{GetOrder, ListOrders};
-use commerce::write::{CancelOrder, FulfilOrder, NewOrderLine, PlaceOrder};
+use commerce::write::{
+    CancelOrder, CommerceWrites, Committed, FulfilOrder, NewOrderLine, PlaceOrder,
+};
+use cqrs::{Command, Handler};
 use serde_json::{Map, Value};
 use tenantry_auth::Role;
 
@@ -101,15 +105,11 @@ pub async fn cancel_order(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    request.principal.require(Role::Member)?;
-    let command = CancelOrder {
+    transition(&state, &request, &headers, |expected_version| CancelOrder {
         id,
-        expected_version: if_match(&headers)?,
-    };
-    Ok(committed(
-        StatusCode::OK,
-        state.commands.dispatch(request.envelope(command)).await?,
-    ))
+        expected_version,
+    })
+    .await
 }
 
 /// placed → fulfilled (member).
@@ -127,15 +127,29 @@ pub async fn fulfil_order(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    request.principal.require(Role::Member)?;
-    let command = FulfilOrder {
+    transition(&state, &request, &headers, |expected_version| FulfilOrder {
         id,
-        expected_version: if_match(&headers)?,
-    };
-    Ok(committed(
-        StatusCode::OK,
-        state.commands.dispatch(request.envelope(command)).await?,
-    ))
+        expected_version,
+    })
+    .await
+}
+
+/// An order state transition (member): the command checks `If-Match` and the transition, and
+/// the order is answered with its new version.
+async fn transition<C>(
+    state: &AppState,
+    request: &Tenanted,
+    headers: &HeaderMap,
+    command: impl FnOnce(Option<i64>) -> C,
+) -> Result<Response, ApiError>
+where
+    C: Command<Output = Committed<OrderView>>,
+    CommerceWrites: Handler<C, Error = CommerceError>,
+{
+    request.principal.require(Role::Member)?;
+    let command = command(if_match(headers)?);
+    let order = state.commands.dispatch(request.envelope(command)).await?;
+    Ok(committed(StatusCode::OK, order))
 }
 
 /// List orders (viewer), from the order-list read model.
