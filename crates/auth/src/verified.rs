@@ -8,7 +8,6 @@
 //! the same leeway as a full verification (`nbf`, once passed, stays passed). Failures are never
 //! cached.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -20,7 +19,7 @@ use crate::{Claims, TokenError};
 const IDLE: Duration = Duration::from_secs(600);
 
 pub(crate) struct VerifiedTokens {
-    cache: Cache<[u8; 32], Arc<Claims>>,
+    cache: Cache<[u8; 32], Claims>,
     leeway_secs: i64,
 }
 
@@ -48,10 +47,10 @@ impl VerifiedTokens {
             self.cache.invalidate(key);
             return Some(Err(TokenError::Expired));
         }
-        Some(Ok(Claims::clone(&claims)))
+        Some(Ok(claims))
     }
 
     pub(crate) fn insert(&self, key: [u8; 32], claims: &Claims) {
-        self.cache.insert(key, Arc::new(claims.clone()));
+        self.cache.insert(key, claims.clone());
     }
 }

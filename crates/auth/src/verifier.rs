@@ -120,12 +120,12 @@ impl JwtVerifier {
     /// Checks the signature, `exp` (required), `nbf` (if present), `iss`, `aud` and `sub`.
     /// A token that verified before is answered from the cache, `exp` checked again.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let Some(verified) = &self.inner.verified else {
-            return self.verify_uncached(token);
-        };
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
+        let Some(verified) = &self.inner.verified else {
+            return self.verify_uncached(token);
+        };
         let key = VerifiedTokens::key(token);
         if let Some(hit) = verified.get(&key) {
             return hit;
@@ -196,9 +196,6 @@ impl JwtVerifier {
 }
 
 fn parse_header(token: &str) -> Result<TokenHeader, TokenError> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::Malformed);
-    }
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

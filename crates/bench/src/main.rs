@@ -24,10 +24,6 @@ mod scale;
 mod scenarios;
 mod server;
 
-/// The same allocator as `tenantry`, so the driver baseline is not handicapped by glibc malloc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -42,6 +38,10 @@ use crate::meter::Meters;
 use crate::report::{Machine, Report, RunResult};
 use crate::scenarios::{HttpTargets, Scenario};
 use crate::server::{Server, ServerConfig};
+
+/// The same allocator as `tenantry`, so the driver baseline is not handicapped by glibc malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Tenantry's default `TENANTRY_MAX_POOL_SIZE`; the baseline's client gets the same pool.
 const DEFAULT_MAX_POOL_SIZE: u32 = 64;

@@ -31,7 +31,7 @@ pub async fn settle(
     ticks: u64,
     machine_wait: Duration,
 ) -> Result<()> {
-    server.wait_quiescent(SERVER_QUIET, SERVER_WAIT).await?;
+    server_quiet(server).await?;
     let known: Vec<u32> = std::iter::once(server.pid).chain(db_pid).collect();
     procfs::wait_machine_quiet(&known, ticks, machine_wait).await;
     Ok(())
