@@ -10,11 +10,14 @@ use anyhow::Context;
 use commerce::projections;
 use commerce::read::CommerceReads;
 use commerce::write::CommerceWrites;
+use cqrs::command::UnitOfWork;
 use cqrs::projector::Projector;
+use cqrs::query::Reads;
+use cqrs::read_models::ReadModelCache;
 use cqrs::{CommandBus, QueryBus};
-use tenancy::catalog::{CacheSettings, CatalogCache, CatalogStore, spawn_invalidation_watch};
-use tenancy::clusters::{ClusterPools, RejectionObserver};
-use tenancy::provisioning::Provisioner;
+use tenancy::catalog::spawn_invalidation_watch;
+use tenancy::clusters::RejectionObserver;
+use tenancy::lifecycle::{Provisioner, spawn_deletion_sweeper};
 use tenancy::rate_limit::TenantRateLimits;
 use tenancy::task::AbortOnDrop;
 use tenantry_auth::{AdminKey, JwtSettings, JwtVerifier, TokenMinter};
@@ -22,6 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::ErrorChain;
+use crate::platform::Platform;
 use crate::prometheus::{DispatchMetrics, Metrics};
 use crate::routes;
 use crate::state::{AppState, Services};
@@ -39,6 +43,8 @@ impl Application {
         let mut background = vec![
             spawn_invalidation_watch(state.catalog.clone()),
             AbortOnDrop::spawn(prepare_catalog(state.provisioner.clone())),
+            state.fleet.spawn(),
+            spawn_deletion_sweeper(state.provisioner.clone(), state.config.lease * 3),
         ];
         if state.config.projector {
             background.extend(state.projector.spawn());
@@ -61,7 +67,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests, hands the fleet
+    /// leases back and stops the background tasks.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -71,6 +78,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         drop(self._background);
+        self.state.fleet.leave().await;
         result
     }
 }
@@ -95,22 +103,18 @@ async fn prepare_catalog(provisioner: Provisioner) {
 }
 
 async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let pools = ClusterPools::connect(&config.clusters, config.pools)
+    let platform = Platform::connect(&config)
         .await
-        .context(
-            "TENANTRY_MONGODB_URI / TENANTRY_CLUSTERS: cannot configure the MongoDB clients",
-        )?;
-    let catalog_db = pools
-        .default_cluster()?
-        .client()
-        .database(&config.catalog_db);
-    let catalog = CatalogCache::new(
-        CatalogStore::new(catalog_db),
-        CacheSettings {
-            ttl: config.cache_ttl,
-            ..CacheSettings::default()
-        },
-    );
+        .context("TENANTRY_MONGODB_URI / TENANTRY_CLUSTERS: cannot configure the MongoDB clients")?
+        .with_fleet(&config);
+    let Platform {
+        pools,
+        catalog,
+        provisioner,
+        fleet,
+        ..
+    } = platform;
+    let fleet = fleet.context("the server joins the fleet")?;
     let verifier = JwtVerifier::new(&JwtSettings {
         hs256_secret: config.jwt_secret.as_ref().map(|s| s.expose().to_string()),
         public_key_paths: config.jwt_public_keys.clone(),
@@ -149,20 +153,23 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics::counter!("tenantry_tenant_budget_rejections_total", "tenant" => labels.tenant_label(tenant)).increment(1);
     })));
     let rate_limits = TenantRateLimits::new(config.tenant_rate_limit);
-    let provisioner = Provisioner::new(catalog.clone(), pools.clone(), config.db_prefix.clone());
+    let generations = ReadModelCache::default();
     let projector = Projector::new(
         pools.clone(),
         catalog.clone(),
         config.db_prefix.clone(),
         projections::all(),
+        fleet.ownership().clone(),
+        generations.clone(),
     );
-    let writes = CommerceWrites::new(pools.clone(), projector.clone());
-    let reads = CommerceReads::new(
+    let writes = CommerceWrites::new(pools.clone(), UnitOfWork::new(projector.clone()));
+    let reads = CommerceReads::new(Reads::new(
         pools.clone(),
         projector.projection_names(),
         config.query_read_preference.criteria(),
         config.projection_wait,
-    );
+        generations,
+    ));
     Ok(AppState::new(Services {
         commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)]),
         queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)]),
@@ -172,6 +179,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         catalog,
         pools,
         provisioner,
+        fleet,
         verifier,
         admin_key,
         minter,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod extract;
 pub mod http;
 pub mod openapi;
+pub mod platform;
 pub mod prometheus;
 pub mod resolution;
 mod routes;

@@ -76,6 +76,15 @@ impl Metrics {
             .set(projector.last_delay.as_secs_f64());
         metrics::gauge!("tenantry_projection_pending_tenants")
             .set(projector.pending_tenants as f64);
+        // Age of the oldest event this instance has yet to apply: grows while a projector is stuck.
+        for (cluster, lag) in state.projector.lag() {
+            metrics::gauge!("tenantry_projection_lag_seconds", "cluster" => cluster.clone())
+                .set(lag.seconds);
+            metrics::gauge!("tenantry_projection_lag_events", "cluster" => cluster)
+                .set(lag.events as f64);
+        }
+        metrics::gauge!("tenantry_fleet_partitions_held")
+            .set(state.fleet.ownership().partitions().len() as f64);
         metrics::gauge!("tenantry_catalog_cached_tenants").set(state.catalog.len() as f64);
         self.handle.render()
     }

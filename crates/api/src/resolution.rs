@@ -5,8 +5,10 @@
 //!    registered custom domain), each only if enabled;
 //! 3. decide the tenant with `tenancy::resolution::decide` (400 conflict/required, 403 mismatch —
 //!    decided before any catalog lookup, so a mismatch never reveals whether a tenant exists);
-//! 4. look the tenant up in the cached catalog (404 unknown, 403 suspended, 503 unavailable)
-//!    and check its request rate (429);
+//! 4. look the tenant up in the cached catalog (404 unknown, 403 suspended, 503 unavailable),
+//!    check that the token was issued for this incarnation of it (401 `token_revoked`: a token
+//!    of a deleted tenant never reaches the next tenant with the same id) and its request rate
+//!    (429);
 //! 5. attach `TenantContext` and `Principal` to the request.
 
 use std::sync::Arc;
@@ -40,6 +42,11 @@ pub async fn resolve_tenant(
     };
     let id = decide(host, header, token)?;
     let tenant = available_tenant(&state, &id).await?;
+    claims.check_incarnation(
+        tenant.id.as_str(),
+        tenant.incarnation.as_str(),
+        tenant.created_at.timestamp_millis().div_euclid(1000),
+    )?;
     if let Err(wait) = state.rate_limits.check(&tenant) {
         return Err(ApiError {
             retry_after_secs: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
@@ -54,7 +61,7 @@ pub async fn resolve_tenant(
     let span = tracing::Span::current();
     span.record("tenant", id.as_str());
     span.record("actor", claims.sub.as_str());
-    state.requests.record(&id);
+    state.requests.record(&tenant.key());
     let context = TenantContext::new(tenant, claims.sub.clone());
     request.extensions_mut().insert(context);
     request.extensions_mut().insert(Principal { claims });

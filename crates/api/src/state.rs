@@ -11,7 +11,8 @@ use cqrs::projector::Projector;
 use cqrs::{CommandBus, QueryBus};
 use tenancy::catalog::CatalogCache;
 use tenancy::clusters::ClusterPools;
-use tenancy::provisioning::Provisioner;
+use tenancy::fleet::Fleet;
+use tenancy::lifecycle::Provisioner;
 use tenantry_auth::{AdminKey, JwtVerifier, TokenMinter};
 
 use crate::config::Config;
@@ -40,6 +41,7 @@ pub struct Services {
     pub catalog: CatalogCache,
     pub pools: ClusterPools,
     pub provisioner: Provisioner,
+    pub fleet: Fleet,
     pub verifier: JwtVerifier,
     pub admin_key: Option<Arc<AdminKey>>,
     pub minter: Option<Arc<TokenMinter>>,

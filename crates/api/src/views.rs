@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
     pub id: String,
+    /// This creation of the id: new every time the id is created (see "Incarnations").
+    pub incarnation: String,
     pub name: String,
     pub status: TenantStatus,
     pub plan: String,
@@ -26,6 +28,7 @@ impl From<&Tenant> for TenantView {
         let rfc3339 = |d: mongodb::bson::DateTime| d.try_to_rfc3339_string().unwrap_or_default();
         TenantView {
             id: t.id.to_string(),
+            incarnation: t.incarnation.to_string(),
             name: t.name.clone(),
             status: t.status,
             plan: t.plan.clone(),

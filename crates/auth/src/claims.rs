@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Role;
+use crate::{Role, TokenError};
 
 /// The role that makes a subject a platform administrator. It is not part of the tenant role
 /// hierarchy: it neither implies nor is implied by [`Role::Admin`].
@@ -22,6 +22,9 @@ pub struct Claims {
     /// The tenant the token was issued for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tid: Option<String>,
+    /// The incarnation of `tid` the token was issued for (tokens minted by Tenantry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tinc: Option<String>,
     /// Further tenants the token is valid for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<String>,
@@ -66,6 +69,27 @@ impl Claims {
     pub fn is_platform_admin(&self) -> bool {
         self.roles.iter().any(|r| r == PLATFORM_ADMIN)
     }
+
+    /// Whether the token may act on this incarnation of a tenant (created at `created_at`, unix
+    /// seconds): a `tinc` for this tenant must name the incarnation; otherwise the token must
+    /// have been issued (`iat`) no earlier than the incarnation's creation second. A token of an
+    /// earlier incarnation — the previous owner of a re-created id — is `Revoked`, and so is a
+    /// token that cannot tell (no `tinc`, no `iat`).
+    pub fn check_incarnation(
+        &self,
+        tenant_id: &str,
+        incarnation: &str,
+        created_at: i64,
+    ) -> Result<(), TokenError> {
+        match (&self.tinc, self.tid.as_deref() == Some(tenant_id)) {
+            (Some(tinc), true) if tinc == incarnation => Ok(()),
+            (Some(_), true) => Err(TokenError::Revoked),
+            _ => match self.iat {
+                Some(iat) if iat >= created_at => Ok(()),
+                _ => Err(TokenError::Revoked),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +105,7 @@ mod tests {
             nbf: None,
             iat: None,
             tid: Some("acme".into()),
+            tinc: None,
             tenants: vec!["globex".into()],
             roles: roles.iter().map(|r| r.to_string()).collect(),
         }
@@ -123,6 +148,45 @@ mod tests {
             ..c
         };
         assert!(!no_tid.authorises_tenant("acme"));
+    }
+
+    #[test]
+    fn tokens_are_bound_to_an_incarnation() {
+        let minted = Claims {
+            tinc: Some("aaaaaaaaaaaa".into()),
+            iat: Some(100),
+            ..claims(&[])
+        };
+        assert_eq!(minted.check_incarnation("acme", "aaaaaaaaaaaa", 50), Ok(()));
+        assert_eq!(
+            minted.check_incarnation("acme", "bbbbbbbbbbbb", 50),
+            Err(TokenError::Revoked),
+            "another incarnation of the same id"
+        );
+        // `tinc` binds `tid` only: for a tenant in `tenants` the issue time decides.
+        assert_eq!(
+            minted.check_incarnation("globex", "cccccccccccc", 100),
+            Ok(())
+        );
+        assert_eq!(
+            minted.check_incarnation("globex", "cccccccccccc", 101),
+            Err(TokenError::Revoked)
+        );
+        let external = Claims {
+            iat: Some(1_000),
+            ..claims(&[])
+        };
+        assert_eq!(external.check_incarnation("acme", "x", 1_000), Ok(()));
+        assert_eq!(
+            external.check_incarnation("acme", "x", 1_001),
+            Err(TokenError::Revoked),
+            "issued before the incarnation was created"
+        );
+        assert_eq!(
+            claims(&[]).check_incarnation("acme", "x", 0),
+            Err(TokenError::Revoked),
+            "no tinc and no iat: cannot tell"
+        );
     }
 
     #[test]

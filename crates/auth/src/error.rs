@@ -24,6 +24,9 @@ pub enum TokenError {
     UnknownKey,
     #[error("no token verification keys are configured")]
     NoKeysConfigured,
+    /// Valid, but for an earlier incarnation of the tenant (or it cannot tell which).
+    #[error("token was issued for an earlier incarnation of this tenant")]
+    Revoked,
 }
 
 /// A setting or key file that cannot be used, e.g.

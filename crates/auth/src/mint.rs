@@ -21,6 +21,8 @@ pub struct MintRequest {
     pub sub: String,
     /// Becomes the `tid` claim.
     pub tenant_id: Option<String>,
+    /// Becomes the `tinc` claim: the incarnation of `tenant_id`.
+    pub incarnation: Option<String>,
     pub roles: Vec<String>,
     pub ttl_seconds: u64,
 }
@@ -61,6 +63,7 @@ impl TokenMinter {
             nbf: None,
             iat: Some(now),
             tid: request.tenant_id.clone(),
+            tinc: request.incarnation.clone(),
             tenants: Vec::new(),
             roles: request.roles.clone(),
         };

@@ -1,8 +1,10 @@
 //! `CommerceError`: what can go wrong in the sample domain, in its own terms.
 
+use cqrs::command::CommandError;
 use cqrs::projector::ProjectionError;
-use cqrs::transaction::DriverError;
+use cqrs::query::QueryError;
 use tenancy::TenancyError;
+use tenancy::transaction::{Abandoned, DriverError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommerceError {
@@ -10,8 +12,6 @@ pub enum CommerceError {
     NotFound(&'static str),
     #[error("sku '{0}' is taken")]
     SkuTaken(String),
-    #[error("version mismatch: the current version is {current}")]
-    VersionMismatch { current: i64 },
     #[error("not enough stock for product {product_id}")]
     InsufficientStock { product_id: String },
     #[error("unknown product(s): {}", .0.join(", "))]
@@ -21,13 +21,10 @@ pub enum CommerceError {
         from: &'static str,
         to: &'static str,
     },
-    #[error("this Idempotency-Key was used with another request")]
-    IdempotencyKeyReused,
-    #[error("the read models have not reached position {0} yet")]
-    ProjectionLagging(i64),
-    /// Internal: a concurrent request with the same Idempotency-Key committed first.
-    #[error("idempotency race")]
-    IdempotencyRace,
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
     #[error(transparent)]
     Tenancy(#[from] TenancyError),
     #[error("database error")]
@@ -40,22 +37,20 @@ pub enum CommerceError {
     Projection(#[from] ProjectionError),
 }
 
+impl From<Abandoned> for CommerceError {
+    fn from(e: Abandoned) -> Self {
+        CommerceError::Command(CommandError::Abandoned(e))
+    }
+}
+
 impl DriverError for CommerceError {
     fn driver_error(&self) -> Option<&mongodb::error::Error> {
         match self {
             CommerceError::Database(e) => Some(e),
+            CommerceError::Command(e) => e.driver_error(),
             _ => None,
         }
     }
 }
 
 pub type Result<T, E = CommerceError> = std::result::Result<T, E>;
-
-pub(crate) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    match e.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
-        ErrorKind::Command(c) => c.code == 11000,
-        _ => false,
-    }
-}

@@ -16,6 +16,7 @@ pub mod events;
 pub mod model;
 pub mod projections;
 pub mod read;
+pub mod schema;
 mod validate;
 pub mod write;
 

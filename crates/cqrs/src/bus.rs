@@ -190,7 +190,7 @@ impl<H> QueryBus<H> {
 mod tests {
     use std::sync::Mutex;
 
-    use tenancy::{Isolation, Tenant, TenantContext, TenantLimits, TenantStatus};
+    use tenancy::{Tenant, TenantContext};
 
     use super::*;
 
@@ -263,22 +263,7 @@ mod tests {
     }
 
     fn ctx() -> TenantContext {
-        let now = mongodb::bson::DateTime::now();
-        let tenant = Tenant {
-            id: tenancy::TenantId::parse("acme").unwrap(),
-            name: "Acme".into(),
-            status: TenantStatus::Active,
-            plan: "free".into(),
-            cluster: "default".into(),
-            database: "t_acme".into(),
-            isolation: Isolation::Shared,
-            domains: vec![],
-            limits: TenantLimits::default(),
-            schema_version: 1,
-            created_at: now,
-            updated_at: now,
-        };
-        TenantContext::new(Arc::new(tenant), "alice")
+        TenantContext::new(Arc::new(Tenant::sample("acme")), "alice")
     }
 
     #[tokio::test]

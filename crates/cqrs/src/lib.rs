@@ -5,18 +5,23 @@
 //! - `bus`: typed command and query buses; a handler is found by the type system
 //!   (`Handler<M>` implemented on the handler set), never by a string key or a downcast.
 //!   Dispatch runs validation, a tracing span and the observers (metrics) around the handler.
-//! - `transaction`: run a unit of work in a MongoDB transaction, retrying transient conflicts.
-//! - `outbox`: append domain events to the tenant's outbox with gap-free positions, inside the
-//!   command's transaction.
-//! - `projector`: applies outbox events to read models, per tenant, with checkpoints and a
-//!   dead-letter collection; `wait_for_position` gives queries read-your-writes.
+//! - `command`: the unit of work of the write side (idempotency, outbox append, version check,
+//!   nudge) in one call; `outbox`: events with gap-free positions, appended in the command's
+//!   transaction.
+//! - `query`: the read side's door to read models (`ReadDb`), read-your-writes, pages.
+//! - `projector`: applies outbox events to read models exactly once, per tenant, across any
+//!   number of instances; `read_models`: generations and blue-green rebuilds.
+//! - `schema`: what the library keeps in every tenant database (a migrations component).
 
 mod bus;
+pub mod command;
 mod envelope;
 mod message;
 pub mod outbox;
 pub mod projector;
-pub mod transaction;
+pub mod query;
+pub mod read_models;
+pub mod schema;
 
 pub use bus::{CommandBus, DispatchError, DispatchInfo, DispatchObserver, Kind, Outcome, QueryBus};
 pub use envelope::Envelope;

@@ -1,18 +1,24 @@
 //! The tenant's outbox: domain events appended by commands in their transaction, each at the next
-//! position of the tenant's event sequence (gap-free and strictly increasing: the position comes
-//! from a counter incremented in the same transaction, so an aborted command leaves no hole and
-//! concurrent commands are serialised by the counter's write conflict).
+//! position of the tenant's event sequence. Positions are gap-free and strictly increasing: they
+//! come from the counter document `_meta.outbox`, incremented in the same transaction, so an
+//! aborted command leaves no hole and concurrent commands are serialised by the counter's write
+//! conflict.
+//!
+//! The counter is also the commands' fence: it is only incremented while `state: live` (see
+//! `tenancy::meta`), and it is never created on the fly, so a command of a deleted incarnation
+//! cannot commit and cannot recreate its database.
 
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Database};
 use serde::{Deserialize, Serialize};
+use tenancy::meta::{META, live_fence};
 
 use crate::Envelope;
 
 pub const OUTBOX: &str = "outbox";
-const COUNTERS: &str = "_counters";
-const OUTBOX_COUNTER: &str = "outbox";
+/// The `_meta` document holding the last position.
+pub const OUTBOX_COUNTER: &str = "outbox";
 
 /// An event as stored in the outbox (`_id` is its position).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,27 +40,33 @@ pub struct NewEvent {
     pub payload: Document,
 }
 
-/// Appends `events` in the session's transaction; returns the position of the last one.
+/// The outbox cannot take events: the tenant's incarnation is being deleted (or its database is
+/// not one of ours).
+#[derive(Debug, thiserror::Error)]
+#[error("the tenant's outbox is fenced: it is being deleted")]
+pub struct Fenced;
+
+/// Appends `events` in the session's transaction; returns the position of the last one (the
+/// current position when there are none: the fence is passed all the same).
 pub async fn append<M>(
     db: &Database,
     session: &mut ClientSession,
     envelope: &Envelope<M>,
     events: &[NewEvent],
-) -> mongodb::error::Result<i64> {
+) -> mongodb::error::Result<Result<i64, Fenced>> {
     let count = events.len() as i64;
     let counter = db
-        .collection::<Document>(COUNTERS)
+        .collection::<Document>(META)
         .find_one_and_update(
-            doc! {"_id": OUTBOX_COUNTER},
+            live_fence(OUTBOX_COUNTER),
             doc! {"$inc": {"position": count}},
         )
-        .upsert(true)
         .return_document(ReturnDocument::After)
         .session(&mut *session)
         .await?;
-    let last = counter
-        .and_then(|c| c.get_i64("position").ok())
-        .unwrap_or(count);
+    let Some(last) = counter.and_then(|c| c.get_i64("position").ok()) else {
+        return Ok(Err(Fenced));
+    };
     let now = DateTime::now();
     let stored: Vec<StoredEvent> = events
         .iter()
@@ -74,13 +86,13 @@ pub async fn append<M>(
             .session(&mut *session)
             .await?;
     }
-    Ok(last)
+    Ok(Ok(last))
 }
 
 /// The position of the tenant's last event (0 when none).
 pub async fn last_position(db: &Database) -> mongodb::error::Result<i64> {
     let counter = db
-        .collection::<Document>(COUNTERS)
+        .collection::<Document>(META)
         .find_one(doc! {"_id": OUTBOX_COUNTER})
         .await?;
     Ok(counter

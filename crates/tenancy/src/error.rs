@@ -15,15 +15,22 @@ pub enum TenancyError {
     UnknownCluster(String),
     #[error("tenant {0} is busy: its concurrency budget is exhausted")]
     BudgetExhausted(TenantId),
+    #[error("cluster '{0}' is down")]
+    ClusterDown(String),
     #[error("tenant {id} is {status}")]
     InvalidState { id: TenantId, status: &'static str },
-    #[error("migration {version} ({name}) failed")]
+    #[error("migration {component} {version} ({name}) failed")]
     Migration {
+        component: &'static str,
         version: u32,
         name: &'static str,
         #[source]
         source: mongodb::error::Error,
     },
+    #[error(transparent)]
+    Abandoned(#[from] crate::transaction::Abandoned),
+    #[error("tenant {0} is gone: its incarnation was deleted")]
+    Fenced(TenantId),
     #[error("database error")]
     Database(#[from] mongodb::error::Error),
     #[error("catalog record is malformed")]
@@ -34,8 +41,17 @@ pub enum TenancyError {
 
 pub type Result<T, E = TenancyError> = std::result::Result<T, E>;
 
+impl crate::transaction::DriverError for TenancyError {
+    fn driver_error(&self) -> Option<&mongodb::error::Error> {
+        match self {
+            TenancyError::Database(e) | TenancyError::Migration { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// MongoDB's duplicate-key error code.
-pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     match err.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,

@@ -11,7 +11,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use moka::sync::Cache;
 
-use crate::{Tenant, TenantId};
+use crate::{Tenant, TenantKey};
 
 type Bucket = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
@@ -19,7 +19,7 @@ type Bucket = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 pub struct TenantRateLimits {
     /// Requests per second when the tenant sets none; `None`: unlimited.
     default_rate: Option<NonZeroU32>,
-    buckets: Cache<TenantId, (u32, Arc<Bucket>)>,
+    buckets: Cache<TenantKey, (u32, Arc<Bucket>)>,
     clock: DefaultClock,
 }
 
@@ -59,10 +59,11 @@ impl TenantRateLimits {
                 Arc::new(RateLimiter::direct(Quota::per_second(rate))),
             )
         };
-        let mut entry = self.buckets.get_with_by_ref(&tenant.id, make);
+        let key = tenant.key();
+        let mut entry = self.buckets.get_with_by_ref(&key, make);
         if entry.0 != rate.get() {
             entry = make();
-            self.buckets.insert(tenant.id.clone(), entry.clone());
+            self.buckets.insert(key, entry.clone());
         }
         entry
             .1
@@ -74,26 +75,15 @@ impl TenantRateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Isolation, TenantLimits, TenantStatus};
+    use crate::TenantLimits;
 
     fn tenant(id: &str, rps: Option<u32>) -> Tenant {
-        let now = mongodb::bson::DateTime::now();
         Tenant {
-            id: TenantId::parse(id).unwrap(),
-            name: id.into(),
-            status: TenantStatus::Active,
-            plan: "free".into(),
-            cluster: "default".into(),
-            database: format!("t_{id}"),
-            isolation: Isolation::Shared,
-            domains: vec![],
             limits: TenantLimits {
                 requests_per_second: rps,
                 ..TenantLimits::default()
             },
-            schema_version: 1,
-            created_at: now,
-            updated_at: now,
+            ..Tenant::sample(id)
         }
     }
 

@@ -3,7 +3,7 @@
 use mongodb::bson::DateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::TenantId;
+use crate::{Incarnation, TenantId, TenantKey};
 
 /// Lifecycle: `provisioning` → `active` ⇄ `suspended` → `deleting` → (gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -72,6 +72,8 @@ pub struct TenantLimits {
 pub struct Tenant {
     #[serde(rename = "_id")]
     pub id: TenantId,
+    /// This creation of the id (new on every creation; see `incarnation`).
+    pub incarnation: Incarnation,
     pub name: String,
     pub status: TenantStatus,
     pub plan: String,
@@ -85,6 +87,39 @@ pub struct Tenant {
     pub schema_version: u32,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+}
+
+impl Tenant {
+    /// The key of everything kept about this incarnation of the tenant.
+    pub fn key(&self) -> TenantKey {
+        TenantKey {
+            id: self.id.clone(),
+            incarnation: self.incarnation.clone(),
+        }
+    }
+
+    /// A plausible active tenant on the default cluster, for unit tests of other modules.
+    #[doc(hidden)]
+    pub fn sample(id: &str) -> Tenant {
+        let now = DateTime::now();
+        let id = TenantId::parse(id).unwrap_or_else(|e| panic!("sample tenant id {id}: {e}"));
+        let incarnation = Incarnation::generate();
+        Tenant {
+            database: id.database_name(&crate::DbPrefix::default(), &incarnation),
+            id,
+            incarnation,
+            name: "Sample".into(),
+            status: TenantStatus::Active,
+            plan: "free".into(),
+            cluster: crate::clusters::DEFAULT_CLUSTER.into(),
+            isolation: Isolation::Shared,
+            domains: vec![],
+            limits: TenantLimits::default(),
+            schema_version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// What an operator asks for when creating a tenant, defaults applied.

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::incarnation::{INCARNATION_LEN, Incarnation};
+
 /// Words that can never be tenant ids: they collide with our own host names and databases.
 pub const RESERVED_TENANT_IDS: [&str; 9] = [
     "admin", "api", "www", "app", "system", "config", "local", "catalog", "internal",
@@ -58,9 +60,19 @@ impl TenantId {
         &self.0
     }
 
-    /// The tenant's database name: `<prefix><id>`, `-` kept.
-    pub fn database_name(&self, prefix: &DbPrefix) -> String {
-        format!("{}{}", prefix.as_str(), self.0)
+    /// The database of one incarnation of the tenant: `<prefix><id>_<incarnation>`, `-` kept.
+    /// Each incarnation gets a database of its own, so a re-created id can never see (or be
+    /// written into by a straggler of) its predecessor's database. Ids never contain `_`, so
+    /// the name splits back unambiguously (`parse_database_name`).
+    pub fn database_name(&self, prefix: &DbPrefix, incarnation: &Incarnation) -> String {
+        format!("{}{}_{}", prefix.as_str(), self.0, incarnation)
+    }
+
+    /// The tenant id and incarnation a database name was derived from, if it was.
+    pub fn parse_database_name(prefix: &DbPrefix, name: &str) -> Option<(TenantId, Incarnation)> {
+        let rest = name.strip_prefix(prefix.as_str())?;
+        let (id, incarnation) = rest.rsplit_once('_')?;
+        Some((TenantId::parse(id).ok()?, Incarnation::parse(incarnation)?))
     }
 }
 
@@ -79,8 +91,8 @@ impl<'de> Deserialize<'de> for TenantId {
 
 /// The prefix of tenant database names (default `t_`).
 ///
-/// Validated so that prefix + the longest tenant id is a legal MongoDB database name
-/// (at most 63 bytes, no `/\. "$` or NUL).
+/// Validated so that prefix + the longest tenant id + `_` + an incarnation is a legal MongoDB
+/// database name (at most 63 bytes, no `/\. "$` or NUL): the prefix has at most 18 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbPrefix(String);
 
@@ -92,9 +104,9 @@ impl DbPrefix {
                 "'{raw}' must be non-empty and use only [A-Za-z0-9_-]"
             ));
         }
-        if raw.len() + MAX_LEN > 63 {
+        if raw.len() + MAX_LEN + 1 + INCARNATION_LEN > 63 {
             return Err(format!(
-                "'{raw}' is too long: prefix + tenant id must fit 63 bytes"
+                "'{raw}' is too long: prefix + tenant id + incarnation must fit 63 bytes (a prefix has at most 18)"
             ));
         }
         Ok(DbPrefix(raw.to_string()))
@@ -153,9 +165,28 @@ mod tests {
     }
 
     #[test]
-    fn database_name_keeps_dashes() {
+    fn database_names_carry_the_incarnation_and_split_back() {
         let id = TenantId::parse("acme-eu").unwrap();
-        assert_eq!(id.database_name(&DbPrefix::default()), "t_acme-eu");
+        let inc = Incarnation::parse("0123456789ab").unwrap();
+        let prefix = DbPrefix::default();
+        let name = id.database_name(&prefix, &inc);
+        assert_eq!(name, "t_acme-eu_0123456789ab");
+        assert_eq!(
+            TenantId::parse_database_name(&prefix, &name),
+            Some((id, inc))
+        );
+        for foreign in [
+            "t_acme-eu",
+            "x_acme_0123456789ab",
+            "t_ab_0123456789ab",
+            "tenantry_catalog",
+        ] {
+            assert_eq!(
+                TenantId::parse_database_name(&prefix, foreign),
+                None,
+                "{foreign}"
+            );
+        }
     }
 
     #[test]
@@ -163,7 +194,8 @@ mod tests {
         assert!(DbPrefix::parse("tenant_").is_ok());
         assert!(DbPrefix::parse("").is_err());
         assert!(DbPrefix::parse("a.b").is_err());
-        assert!(DbPrefix::parse(&"p".repeat(32)).is_err());
+        assert!(DbPrefix::parse(&"p".repeat(18)).is_ok());
+        assert!(DbPrefix::parse(&"p".repeat(19)).is_err());
     }
 
     proptest! {
@@ -180,7 +212,8 @@ mod tests {
         #[test]
         fn every_accepted_id_is_a_safe_database_name(s in "[a-z0-9][a-z0-9-]{1,30}[a-z0-9]") {
             if let Ok(id) = TenantId::parse(&s) {
-                let name = id.database_name(&DbPrefix::default());
+                let prefix = DbPrefix::parse(&"p".repeat(18)).unwrap();
+                let name = id.database_name(&prefix, &Incarnation::generate());
                 prop_assert!(name.len() <= 63);
                 prop_assert!(!name.contains(['/', '\\', '.', ' ', '"', '$', '\0']));
             }

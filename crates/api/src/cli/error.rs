@@ -80,7 +80,10 @@ impl From<TenancyError> for CliError {
             TenancyError::DomainTaken(_) => (Kind::Failed, "domain_taken"),
             TenancyError::UnknownCluster(_) => (Kind::Invalid, "validation_failed"),
             TenancyError::InvalidState { .. } => (Kind::Failed, "invalid_tenant_state"),
-            TenancyError::BudgetExhausted(_) => (Kind::Failed, "unavailable"),
+            TenancyError::BudgetExhausted(_)
+            | TenancyError::ClusterDown(_)
+            | TenancyError::Abandoned(_) => (Kind::Failed, "unavailable"),
+            TenancyError::Fenced(_) => (Kind::Failed, "tenant_unavailable"),
             TenancyError::Migration { .. } => (Kind::Failed, "migration_failed"),
             TenancyError::Database(_) | TenancyError::Decode(_) | TenancyError::Encode(_) => {
                 (Kind::Failed, "database_error")

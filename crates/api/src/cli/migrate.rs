@@ -10,9 +10,9 @@ use tenancy::migrations::{MigrationReport, TenantMigrationOutcome, migrate_all};
 use tenancy::{TenancyError, TenantId, TenantStatus};
 use tenantry_api::Config;
 
-use super::connect::Platform;
 use super::output::{Output, table};
 use super::{CliError, logging, tenant_id};
+use tenantry_api::platform::Platform;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
@@ -43,6 +43,7 @@ pub async fn run(args: MigrateArgs, config: &Config, out: Output) -> Result<(), 
     let report = migrate_all(
         &platform.catalog,
         &platform.pools,
+        &platform.schema,
         args.tenant.as_ref(),
         config.migration_parallelism,
         |outcome| progress.done(outcome),

@@ -8,7 +8,6 @@
 //! configuration or usage. Results go to stdout (`--json`: one JSON document), diagnostics and
 //! logs to stderr.
 
-mod connect;
 mod error;
 mod logging;
 mod migrate;

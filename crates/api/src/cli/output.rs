@@ -118,6 +118,7 @@ pub fn tenant_details(t: &Tenant) -> String {
     };
     let fields = [
         ("id", t.id.to_string()),
+        ("incarnation", t.incarnation.to_string()),
         ("name", t.name.clone()),
         ("status", t.status.as_str().to_string()),
         ("plan", t.plan.clone()),
@@ -168,25 +169,18 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use mongodb::bson::DateTime;
-    use tenancy::{TenantId, TenantLimits, TenantStatus};
 
     use super::*;
 
     fn tenant(id: &str, name: &str) -> Tenant {
         let at = DateTime::from_millis(1_700_000_000_000);
         Tenant {
-            id: TenantId::parse(id).unwrap(),
             name: name.to_string(),
-            status: TenantStatus::Active,
-            plan: "free".to_string(),
-            cluster: "default".to_string(),
             database: format!("t_{id}"),
-            isolation: Isolation::Shared,
-            domains: vec![],
-            limits: TenantLimits::default(),
             schema_version: 1,
             created_at: at,
             updated_at: at,
+            ..Tenant::sample(id)
         }
     }
 
@@ -230,6 +224,7 @@ mod tests {
         keys.sort();
         let mut expected = [
             "id",
+            "incarnation",
             "name",
             "status",
             "plan",

@@ -3,13 +3,13 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use tenancy::clusters::DEFAULT_CLUSTER;
-use tenancy::provisioning::Created;
+use tenancy::lifecycle::Created;
 use tenancy::{Isolation, TenancyError, Tenant, TenantId, TenantSpec, TenantStatus};
 
-use super::connect::Platform;
 use super::output::Output;
 use super::{CliError, tenant_id};
 use tenantry_api::Config;
+use tenantry_api::platform::Platform;
 
 /// The admin API's default plan (`POST /admin/tenants` without `plan`).
 const DEFAULT_PLAN: &str = "free";
@@ -230,7 +230,7 @@ async fn delete(args: DeleteArgs, config: &Config, out: Output) -> Result<(), Cl
     let tenant = platform.provisioner.begin_deletion(&id).await?;
     platform
         .provisioner
-        .finish_deletion(&id)
+        .finish_deletion(&tenant.key())
         .await
         .map_err(|e| {
             CliError::from(e).context(format!(

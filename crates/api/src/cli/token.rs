@@ -6,9 +6,9 @@ use tenancy::TenantId;
 use tenantry_api::Config;
 use tenantry_auth::{MintRequest, Role, TokenMinter};
 
-use super::connect::Platform;
 use super::output::{Output, rfc3339};
 use super::{CliError, tenant_id};
+use tenantry_api::platform::Platform;
 
 /// The longest lifetime a minted token may have: 30 days, as the admin API allows.
 const MAX_TTL_SECONDS: u64 = 30 * 24 * 3600;
@@ -51,6 +51,7 @@ pub async fn run(args: TokenArgs, config: &Config, out: Output) -> Result<(), Cl
     let request = MintRequest {
         sub: args.sub,
         tenant_id: Some(tenant.id.to_string()),
+        incarnation: Some(tenant.incarnation.to_string()),
         roles,
         ttl_seconds: args.ttl,
     };

@@ -215,16 +215,9 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
             "a number of requests per second",
         )?,
         metrics_max_tenants: raw.parse("TENANTRY_METRICS_MAX_TENANTS", "a number")?,
-        projector: match raw.string("TENANTRY_PROJECTOR").as_str() {
-            "on" => true,
-            "off" => false,
-            other => {
-                return Err(bad(
-                    "TENANTRY_PROJECTOR",
-                    format!("'{other}' is not on or off"),
-                ));
-            }
-        },
+        projector: on_off(raw, "TENANTRY_PROJECTOR")?,
+        lease: Duration::from_secs(positive(raw, "TENANTRY_LEASE_SECS")? as u64),
+        projection_leases: on_off(raw, "TENANTRY_PROJECTION_LEASES")?,
         projection_wait: Duration::from_millis(positive(raw, "TENANTRY_PROJECTION_WAIT_MS")? as u64),
         query_read_preference: read_preference(raw)?,
         log_format: match raw.string("TENANTRY_LOG_FORMAT").as_str() {
@@ -257,6 +250,14 @@ fn read_preference(raw: &Raw) -> Result<ReadPreferenceSetting, ConfigError> {
             }
         },
     )
+}
+
+fn on_off(raw: &Raw, name: &'static str) -> Result<bool, ConfigError> {
+    match raw.string(name).as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(bad(name, format!("'{other}' is not on or off"))),
+    }
 }
 
 fn positive(raw: &Raw, name: &'static str) -> Result<usize, ConfigError> {
@@ -353,6 +354,8 @@ mod tests {
             ("TENANTRY_MAX_POOL_SIZE", "0"),
             ("TENANTRY_LOG_FORMAT", "xml"),
             ("TENANTRY_PROJECTOR", "maybe"),
+            ("TENANTRY_PROJECTION_LEASES", "sometimes"),
+            ("TENANTRY_LEASE_SECS", "0"),
             ("TENANTRY_QUERY_READ_PREFERENCE", "fastest"),
         ];
         for (name, value) in cases {

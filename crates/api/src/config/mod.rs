@@ -78,6 +78,8 @@ pub struct Config {
     pub tenant_rate_limit: u32,
     pub metrics_max_tenants: usize,
     pub projector: bool,
+    pub lease: Duration,
+    pub projection_leases: bool,
     pub projection_wait: Duration,
     pub query_read_preference: ReadPreferenceSetting,
     pub log_format: LogFormat,

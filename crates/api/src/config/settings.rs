@@ -46,6 +46,8 @@ pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_DEDICATED_POOL_SIZE", "4", "Connections per server of a dedicated tenant's pool."),
     s("TENANTRY_DEDICATED_MAX_CLIENTS", "64", "Dedicated clients kept open at most (LRU beyond)."),
     s("TENANTRY_DEDICATED_IDLE_SECS", "300", "A dedicated client unused this long is closed."),
+    s("TENANTRY_LEASE_SECS", "10", "Lease time of the fleet: a stopped or dead instance's projections and jobs are taken over within it."),
+    s("TENANTRY_PROJECTION_LEASES", "on", "Share projection work between instances by leases (`on`/`off`; off: every instance projects every tenant, still exactly once)."),
     s("TENANTRY_PROJECTOR", "on", "Run the projector in this process (`on`/`off`; off: queries only see what another instance projects)."),
     s("TENANTRY_PROJECTION_WAIT_MS", "2000", "How long a query with `X-Min-Position` waits for the projections (then 503)."),
     s("TENANTRY_QUERY_READ_PREFERENCE", "primary", "Read preference of queries without `X-Min-Position`: `primary`, `primaryPreferred`, `secondary`, `secondaryPreferred`, `nearest`."),

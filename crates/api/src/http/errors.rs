@@ -1,6 +1,9 @@
 //! How domain errors become problems. One place, so every route answers alike.
 
 use axum::http::StatusCode;
+use cqrs::command::CommandError;
+use cqrs::projector::ProjectionError;
+use cqrs::query::QueryError;
 use tenancy::resolution::ResolutionError;
 use tenancy::{InvalidTenantId, TenancyError};
 use tenantry_auth::TokenError;
@@ -46,7 +49,15 @@ impl From<ResolutionError> for ApiError {
 
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> ApiError {
-        ApiError::unauthorized(e.to_string())
+        match e {
+            TokenError::Revoked => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_revoked",
+                "Token revoked",
+                e.to_string(),
+            ),
+            _ => ApiError::unauthorized(e.to_string()),
+        }
     }
 }
 
@@ -78,30 +89,57 @@ impl From<TenancyError> for ApiError {
                 "the tenant has too many requests in flight; retry shortly",
                 1,
             ),
-            TenancyError::Database(_) | TenancyError::Migration { .. } if is_unreachable(&e) => {
-                tracing::error!(error = %super::ErrorChain(&e), "database unreachable");
-                ApiError::unavailable(
-                    "unavailable",
-                    "the database is unreachable; retry shortly",
-                    2,
-                )
+            TenancyError::ClusterDown(_) => ApiError::unavailable(
+                "unavailable",
+                "the database is unreachable; retry shortly",
+                2,
+            ),
+            TenancyError::Fenced(id) => tenant_gone(id.as_str()),
+            TenancyError::Abandoned(a) => busy(a),
+            TenancyError::Database(d) | TenancyError::Migration { source: d, .. } => {
+                database_error(d, &e)
             }
-            _ => ApiError::internal(&e),
+            TenancyError::Decode(_) | TenancyError::Encode(_) => ApiError::internal(&e),
         }
     }
 }
 
-fn is_unreachable(e: &TenancyError) -> bool {
-    use mongodb::error::ErrorKind;
-    let driver = match e {
-        TenancyError::Database(d) | TenancyError::Migration { source: d, .. } => d,
-        _ => return false,
-    };
-    matches!(
-        driver.kind.as_ref(),
+/// A driver error: 503 when the database is unreachable or overloaded, 500 otherwise.
+fn database_error(
+    d: &mongodb::error::Error,
+    cause: &(dyn std::error::Error + 'static),
+) -> ApiError {
+    use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR};
+    let unreachable = matches!(
+        d.kind.as_ref(),
         ErrorKind::ServerSelection { .. }
             | ErrorKind::Io(_)
             | ErrorKind::ConnectionPoolCleared { .. }
+    );
+    if unreachable || d.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+        tracing::error!(error = %super::ErrorChain(cause), "database unreachable or busy");
+        return ApiError::unavailable(
+            "unavailable",
+            "the database is unreachable or busy; retry shortly",
+            2,
+        );
+    }
+    ApiError::internal(cause)
+}
+
+/// A transaction given up after its deadline (conflicts, a stalled database, a transaction a
+/// crashed instance left open that is not ended yet).
+fn busy(a: &tenancy::transaction::Abandoned) -> ApiError {
+    tracing::warn!(error = %a, "transaction abandoned at its deadline");
+    ApiError::unavailable("unavailable", "the tenant's data is busy; retry shortly", 1)
+}
+
+/// Work of a tenant incarnation that is being deleted.
+fn tenant_gone(id: &str) -> ApiError {
+    ApiError::unavailable(
+        "tenant_unavailable",
+        format!("tenant '{id}' is being deleted"),
+        5,
     )
 }
 
@@ -114,6 +152,70 @@ impl From<std::sync::Arc<TenancyError>> for ApiError {
     }
 }
 
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> ApiError {
+        match e {
+            CommandError::Fenced => tenant_gone("this"),
+            CommandError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used with a different request",
+            ),
+            CommandError::IdempotencyKeyInFlight => ApiError {
+                retry_after_secs: Some(1),
+                ..ApiError::conflict(
+                    "idempotency_key_in_flight",
+                    "a request with this Idempotency-Key is still being processed; retry shortly",
+                )
+            },
+            CommandError::VersionMismatch { current } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version_mismatch",
+                "Version mismatch",
+                format!("If-Match does not match the current version {current}"),
+            ),
+            CommandError::Abandoned(ref a) => busy(a),
+            CommandError::Database(ref d) => database_error(d, &e),
+            CommandError::Decode(_) | CommandError::Encode(_) | CommandError::KeyTaken => {
+                ApiError::internal(&e)
+            }
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> ApiError {
+        match e {
+            QueryError::ProjectionLagging(position) => ApiError::unavailable(
+                "projection_lagging",
+                format!("the read models have not reached position {position} yet"),
+                1,
+            ),
+            QueryError::Tenancy(t) => t.into(),
+            QueryError::Database(ref d) => database_error(d, &e),
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(e: ProjectionError) -> ApiError {
+        match e {
+            ProjectionError::RebuildInProgress => ApiError::conflict(
+                "rebuild_in_progress",
+                "a rebuild of this tenant's read models is already running",
+            ),
+            ProjectionError::Fenced(_) => tenant_gone("this"),
+            ProjectionError::Abandoned(ref a) => busy(a),
+            ProjectionError::Database(ref d) => database_error(d, &e),
+            ProjectionError::Poison(_)
+            | ProjectionError::Stale
+            | ProjectionError::Decode(_)
+            | ProjectionError::Encode(_) => ApiError::internal(&e),
+        }
+    }
+}
+
 impl From<commerce::CommerceError> for ApiError {
     fn from(e: commerce::CommerceError) -> ApiError {
         use commerce::CommerceError as E;
@@ -122,12 +224,6 @@ impl From<commerce::CommerceError> for ApiError {
             E::SkuTaken(sku) => ApiError::conflict(
                 "sku_taken",
                 format!("sku '{sku}' is already used in this tenant"),
-            ),
-            E::VersionMismatch { current } => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "version_mismatch",
-                "Version mismatch",
-                format!("If-Match does not match the current version {current}"),
             ),
             E::InsufficientStock { product_id } => ApiError::conflict(
                 "insufficient_stock",
@@ -149,39 +245,14 @@ impl From<commerce::CommerceError> for ApiError {
                 )
             },
             E::InvalidTransition { .. } => ApiError::conflict("invalid_transition", e.to_string()),
-            E::IdempotencyKeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "Idempotency key reused",
-                "this Idempotency-Key was used with a different request",
-            ),
-            E::ProjectionLagging(position) => ApiError::unavailable(
-                "projection_lagging",
-                format!("the read models have not reached position {position} yet"),
-                1,
-            ),
-            E::Tenancy(e) => e.into(),
-            E::Database(ref d) if is_driver_unreachable(d) => {
-                tracing::error!(error = %super::ErrorChain(&e), "database unreachable");
-                ApiError::unavailable(
-                    "unavailable",
-                    "the database is unreachable; retry shortly",
-                    2,
-                )
-            }
-            other => ApiError::internal(&other),
+            E::Command(c) => c.into(),
+            E::Query(q) => q.into(),
+            E::Tenancy(t) => t.into(),
+            E::Projection(p) => p.into(),
+            E::Database(ref d) => database_error(d, &e),
+            E::Decode(_) | E::Encode(_) => ApiError::internal(&e),
         }
     }
-}
-
-fn is_driver_unreachable(d: &mongodb::error::Error) -> bool {
-    use mongodb::error::ErrorKind;
-    matches!(
-        d.kind.as_ref(),
-        ErrorKind::ServerSelection { .. }
-            | ErrorKind::Io(_)
-            | ErrorKind::ConnectionPoolCleared { .. }
-    )
 }
 
 impl<E: Into<ApiError>> From<cqrs::DispatchError<E>> for ApiError {

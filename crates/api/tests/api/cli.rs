@@ -140,14 +140,15 @@ async fn cli_runs_a_tenant_through_its_lifecycle() {
     assert_eq!(created["plan"], "pro");
     assert_eq!(created["cluster"], "default");
     assert_eq!(created["isolation"], "shared");
-    assert_eq!(created["database"], format!("t_{id}"));
+    let database = format!("t_{id}_{}", created["incarnation"].as_str().unwrap());
+    assert_eq!(created["database"], database.as_str());
     assert_eq!(created["domains"], serde_json::json!([domain]));
     assert_eq!(
         created["schema_version"],
-        tenancy::migrations::latest_version()
+        tenantry_api::platform::schema().latest_version()
     );
     assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
-    assert!(database_names().await.contains(&format!("t_{id}")));
+    assert!(database_names().await.contains(&database));
 
     // The same create again is fine; other settings or a taken domain are not.
     let again = cli.ok(&create).await;
@@ -186,7 +187,9 @@ async fn cli_runs_a_tenant_through_its_lifecycle() {
         "{table}"
     );
     let row: Vec<&str> = lines[1].split("  ").filter(|c| !c.is_empty()).collect();
-    let schema = tenancy::migrations::latest_version().to_string();
+    let schema = tenantry_api::platform::schema()
+        .latest_version()
+        .to_string();
     assert_eq!(
         row.iter().map(|c| c.trim()).collect::<Vec<_>>(),
         [
@@ -195,7 +198,7 @@ async fn cli_runs_a_tenant_through_its_lifecycle() {
             "active",
             "pro",
             "default",
-            &format!("t_{id}"),
+            &database,
             &schema,
         ],
         "{table}"
@@ -214,7 +217,14 @@ async fn cli_runs_a_tenant_through_its_lifecycle() {
         "{shown}"
     );
     assert!(
-        shown.contains(&format!("database:                t_{id}\n")),
+        shown.contains(&format!("database:                {database}\n")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "incarnation:             {}\n",
+            created["incarnation"].as_str().unwrap()
+        )),
         "{shown}"
     );
     let suspended = cli.ok(&["tenants", "suspend", &id]).await.stdout;
@@ -289,7 +299,7 @@ async fn cli_runs_a_tenant_through_its_lifecycle() {
     assert_eq!(report["results"][0]["ok"], true, "{report}");
     assert_eq!(
         report["results"][0]["to_version"],
-        tenancy::migrations::latest_version()
+        tenantry_api::platform::schema().latest_version()
     );
     let one = cli.ok(&["migrate", "--tenant", &id]).await.stdout;
     assert!(
@@ -307,7 +317,7 @@ async fn cli_runs_a_tenant_through_its_lifecycle() {
     assert!(gone.stderr.contains("not found"), "{}", gone.stderr);
     let gone = cli.expect(&["tenants", "show", &id, "--json"], 1).await;
     assert_eq!(gone.error()["error"], "tenant_not_found");
-    assert!(!database_names().await.contains(&format!("t_{id}")));
+    assert!(!database_names().await.contains(&database));
     cli.expect(&["tenants", "delete", &id, "--yes"], 1).await;
 }
 
@@ -357,9 +367,14 @@ async fn cli_refuses_invalid_input_before_any_database_is_made() {
     }
     cli.expect(&["tenants", "show", &id], 1).await;
     let databases = database_names().await;
-    for name in ["t_Acme", "t_admin", "t_acme_eu", &format!("t_{id}")] {
+    for name in ["t_Acme", "t_admin", "t_acme_eu"] {
         assert!(!databases.contains(name), "{name} was created");
     }
+    let prefix = format!("t_{id}");
+    assert!(
+        !databases.iter().any(|d| d.starts_with(&prefix)),
+        "a database of {id} was created"
+    );
 }
 
 #[tokio::test]
@@ -426,7 +441,7 @@ async fn cli_migrate_reports_failing_tenants_and_exits_1() {
     let broken = testkit::unique_name("t");
     let now = mongodb::bson::DateTime::now();
     let record = doc! {
-        "_id": &broken, "name": "Broken", "status": "active", "plan": "free", "cluster": "default",
+        "_id": &broken, "incarnation": "0123456789ab", "name": "Broken", "status": "active", "plan": "free", "cluster": "default",
         "database": "bad/name", "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
         "created_at": now, "updated_at": now,
     };

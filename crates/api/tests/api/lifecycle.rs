@@ -21,11 +21,16 @@ async fn creating_a_tenant_provisions_its_database() {
     assert_eq!(tenant["plan"], "pro");
     assert_eq!(tenant["cluster"], "default");
     assert_eq!(tenant["isolation"], "shared");
-    assert_eq!(tenant["database"], format!("t_{id}"));
+    let incarnation = tenant["incarnation"].as_str().unwrap();
+    assert!(
+        tenancy::Incarnation::parse(incarnation).is_some(),
+        "{tenant}"
+    );
+    assert_eq!(tenant["database"], format!("t_{id}_{incarnation}"));
     assert_eq!(tenant["domains"], json!(["shop.acme-test.example"]));
     assert_eq!(
         tenant["schema_version"],
-        tenancy::migrations::latest_version()
+        tenantry_api::platform::schema().latest_version()
     );
     for field in ["created_at", "updated_at"] {
         let stamp = tenant[field].as_str().unwrap();
@@ -35,20 +40,14 @@ async fn creating_a_tenant_provisions_its_database() {
         );
     }
     // Its own database, with the migrated collections, indexes and ledger.
-    let db = mongo().await.database(&format!("t_{id}"));
+    let db = mongo().await.database(tenant["database"].as_str().unwrap());
     let names: HashSet<String> = db
         .list_collection_names()
         .await
         .unwrap()
         .into_iter()
         .collect();
-    for expected in [
-        "products",
-        "orders",
-        "outbox",
-        "idempotency_keys",
-        "_migrations",
-    ] {
+    for expected in ["products", "orders", "outbox", "idempotency_keys", "_meta"] {
         assert!(
             names.contains(expected),
             "{expected} missing from {names:?}"
@@ -61,12 +60,24 @@ async fn creating_a_tenant_provisions_its_database() {
         .unwrap();
     assert!(indexes.iter().any(|i| i.starts_with("sku")), "{indexes:?}");
     let ledger = db
-        .collection::<Document>("_migrations")
-        .count_documents(doc! {})
+        .collection::<Document>("_meta")
+        .count_documents(doc! {"_id": {"$regex": "^migration:"}})
         .await
         .unwrap();
-    assert_eq!(ledger, u64::from(tenancy::migrations::latest_version()));
-    // The catalog holds only metadata.
+    assert_eq!(
+        ledger,
+        u64::from(tenantry_api::platform::schema().latest_version())
+    );
+    // The tenant database knows which tenant and incarnation it belongs to.
+    let identity = db
+        .collection::<Document>("_meta")
+        .find_one(doc! {"_id": "tenant"})
+        .await
+        .unwrap()
+        .expect("identity document");
+    assert_eq!(identity.get_str("tenant_id").unwrap(), id);
+    assert_eq!(identity.get_str("incarnation").unwrap(), incarnation);
+    // The catalog holds only metadata: tenants, domains, and the fleet's registry and leases.
     let catalog = mongo()
         .await
         .database(&app.catalog_db)
@@ -74,7 +85,9 @@ async fn creating_a_tenant_provisions_its_database() {
         .await
         .unwrap();
     assert!(
-        catalog.iter().all(|c| c == "tenants" || c == "domains"),
+        catalog
+            .iter()
+            .all(|c| ["tenants", "domains", "instances", "leases"].contains(&c.as_str())),
         "{catalog:?}"
     );
 
@@ -434,6 +447,7 @@ async fn suspension_reaches_every_instance() {
 async fn deleting_a_tenant_drops_its_database() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
+    let database = app.database_of(&id).await;
     let token = app.token(&id, &["viewer"]);
     let deleted = json_of(
         app.admin(Method::DELETE, &format!("/admin/tenants/{id}"))
@@ -459,10 +473,7 @@ async fn deleting_a_tenant_drops_its_database() {
     }
     assert!(gone, "tenant still in the catalog");
     let databases = mongo().await.list_database_names().await.unwrap();
-    assert!(
-        !databases.contains(&format!("t_{id}")),
-        "database not dropped"
-    );
+    assert!(!databases.contains(&database), "database not dropped");
     problem(
         app.v1(Method::GET, "/v1/tenant", &token)
             .send()
@@ -533,7 +544,7 @@ async fn migrations_run_for_all_tenants_and_continue_past_failures() {
     let good = [app.create_tenant().await, app.create_tenant().await];
     // A tenant whose database name the server refuses: its migration fails.
     let broken = app.new_tenant_id();
-    app.insert_tenant_record(&broken, "active", "bad/name")
+    app.insert_tenant_record_in(&broken, "active", Some("bad/name"))
         .await;
     let report = json_of(
         app.admin(Method::POST, "/admin/migrations")
@@ -558,7 +569,7 @@ async fn migrations_run_for_all_tenants_and_continue_past_failures() {
         assert_eq!(by_id(id)["ok"], true, "{report}");
         assert_eq!(
             by_id(id)["to_version"],
-            tenancy::migrations::latest_version()
+            tenantry_api::platform::schema().latest_version()
         );
     }
     assert_eq!(by_id(&broken)["ok"], false);
@@ -601,7 +612,7 @@ async fn stats_report_requests_documents_and_pool_use() {
     );
     assert_eq!(stats["documents"]["products"], 0);
     assert!(
-        stats["documents"].get("_migrations").is_none(),
+        stats["documents"].get("_meta").is_none(),
         "internal collections are not listed"
     );
 }

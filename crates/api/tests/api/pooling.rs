@@ -6,26 +6,16 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use mongodb::bson::{Document, doc};
-use tenancy::{Isolation, Tenant, TenantContext, TenantId, TenantLimits, TenantStatus};
+use tenancy::{Isolation, Tenant, TenantContext};
 
 use crate::support::TestApp;
 
 fn tenant(isolation: Isolation) -> Arc<Tenant> {
-    let id = TenantId::parse(&testkit::unique_name("p")).unwrap();
-    let now = mongodb::bson::DateTime::now();
     Arc::new(Tenant {
-        database: format!("t_{id}"),
-        id,
         name: "pool test".into(),
-        status: TenantStatus::Active,
-        plan: "free".into(),
-        cluster: "default".into(),
         isolation,
-        domains: vec![],
-        limits: TenantLimits::default(),
         schema_version: 1,
-        created_at: now,
-        updated_at: now,
+        ..Tenant::sample(&testkit::unique_name("p"))
     })
 }
 

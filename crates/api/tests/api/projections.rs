@@ -12,12 +12,14 @@ use crate::support::{TestApp, mongo};
 
 const READ_MODELS: [&str; 4] = ["product_list", "order_list", "sales_daily", "product_sales"];
 
-async fn snapshot(tenant: &str) -> Vec<Vec<Document>> {
-    let db = mongo().await.database(&format!("t_{tenant}"));
+/// Every live read model of a tenant database (in the generation queries read).
+async fn snapshot(database: &str) -> Vec<Vec<Document>> {
+    let db = mongo().await.database(database);
+    let generation = cqrs::read_models::live_generation(&db).await.unwrap();
     let mut all = Vec::new();
     for name in READ_MODELS {
         let docs: Vec<Document> = db
-            .collection::<Document>(name)
+            .collection::<Document>(&cqrs::read_models::collection_name(name, generation))
             .find(doc! {})
             .sort(doc! {"_id": 1})
             .await
@@ -132,7 +134,8 @@ async fn a_restarted_projector_resumes_and_equals_a_rebuild() {
             .expect(StatusCode::OK);
     }
     let last = activity(&writer, &token, "2").await;
-    let before = snapshot(&tenant).await;
+    let database = writer.database_of(&tenant).await;
+    let before = snapshot(&database).await;
     // A new instance resumes from the checkpoints.
     let resumed = TestApp::spawn_on_catalog(&writer.catalog_db, &[]).await;
     let t = resumed.token(&tenant, &["viewer"]);
@@ -146,7 +149,7 @@ async fn a_restarted_projector_resumes_and_equals_a_rebuild() {
         )
         .await
         .expect(StatusCode::OK);
-    let caught_up = snapshot(&tenant).await;
+    let caught_up = snapshot(&database).await;
     assert_ne!(before, caught_up, "the second half was projected on resume");
     // Rebuilding from the outbox gives the same read models.
     let rebuilt = resumed
@@ -160,7 +163,8 @@ async fn a_restarted_projector_resumes_and_equals_a_rebuild() {
     let report: Value = rebuilt.json().await.unwrap();
     assert_eq!(report["events_applied"], last, "{report}");
     assert_eq!(report["dead_letters"], 0);
-    assert_eq!(snapshot(&tenant).await, caught_up);
+    assert_eq!(report["generation"], 1, "{report}");
+    assert_eq!(snapshot(&database).await, caught_up);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,8 +174,8 @@ async fn a_poison_event_is_dead_lettered_and_other_tenants_keep_flowing() {
     let (_, b_token) = app.tenant_with_token(&["member"]).await;
     let (_, first) = app.product(&a_token, "OK", "Fine", 1, 1).await;
     // A malformed event at A's next position, as a buggy writer might leave it.
-    let db = mongo().await.database(&format!("t_{a}"));
-    db.collection::<Document>("_counters")
+    let db = mongo().await.database(&app.database_of(&a).await);
+    db.collection::<Document>("_meta")
         .update_one(doc! {"_id": "outbox"}, doc! {"$inc": {"position": 1_i64}})
         .await
         .unwrap();
@@ -241,11 +245,12 @@ async fn a_poison_event_is_dead_lettered_and_other_tenants_keep_flowing() {
 #[tokio::test]
 async fn the_read_model_migration_upgrades_existing_tenants() {
     let app = TestApp::spawn().await;
+    let latest = tenantry_api::platform::schema().latest_version();
     let tenant = app.create_tenant().await;
-    // Make it look like a tenant from before migration 2.
-    let db = mongo().await.database(&format!("t_{tenant}"));
-    db.collection::<Document>("_migrations")
-        .delete_one(doc! {"_id": 2})
+    // Make it look like a tenant from before the read-model migration.
+    let db = mongo().await.database(&app.database_of(&tenant).await);
+    db.collection::<Document>("_meta")
+        .delete_one(doc! {"_id": "migration:commerce:2"})
         .await
         .unwrap();
     for name in READ_MODELS {
@@ -255,7 +260,10 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
         .await
         .database(&app.catalog_db)
         .collection::<Document>("tenants")
-        .update_one(doc! {"_id": &tenant}, doc! {"$set": {"schema_version": 1}})
+        .update_one(
+            doc! {"_id": &tenant},
+            doc! {"$set": {"schema_version": latest - 1}},
+        )
         .await
         .unwrap();
     let report: Value = app
@@ -278,7 +286,7 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
             outcome["from_version"].as_u64(),
             outcome["to_version"].as_u64()
         ),
-        (Some(1), Some(2)),
+        (Some(u64::from(latest - 1)), Some(u64::from(latest))),
         "{report}"
     );
     let names = db.list_collection_names().await.unwrap();
@@ -293,7 +301,7 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
         .json()
         .await
         .unwrap();
-    assert_eq!(tenant_view["schema_version"], 2);
+    assert_eq!(tenant_view["schema_version"], latest);
 }
 
 fn stages(plan: &mongodb::bson::Bson, out: &mut Vec<String>) {
@@ -316,7 +324,7 @@ fn stages(plan: &mongodb::bson::Bson, out: &mut Vec<String>) {
 async fn every_list_query_uses_an_index() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant().await;
-    let db = mongo().await.database(&format!("t_{tenant}"));
+    let db = mongo().await.database(&app.database_of(&tenant).await);
     let range = doc! {"$gte": "ap", "$lt": "ap\u{10FFFF}"};
     let queries: Vec<(&str, Document, Document)> = vec![
         ("product_list", doc! {}, doc! {"_id": 1}),

@@ -12,11 +12,10 @@ async fn an_interrupted_provisioning_is_completed_by_a_retry() {
     let app = TestApp::spawn().await;
     let id = app.new_tenant_id();
     // State left by a crash after the catalog record and part of the database were written.
-    app.insert_tenant_record(&id, "provisioning", &format!("t_{id}"))
-        .await;
+    let database = app.insert_tenant_record(&id, "provisioning").await;
     let client = mongo().await;
     client
-        .database(&format!("t_{id}"))
+        .database(&database)
         .create_collection("products")
         .await
         .unwrap();
@@ -31,10 +30,11 @@ async fn an_interrupted_provisioning_is_completed_by_a_retry() {
     assert_eq!(tenant["status"], "active");
     assert_eq!(
         tenant["schema_version"],
-        tenancy::migrations::latest_version()
+        tenantry_api::platform::schema().latest_version()
     );
+    assert_eq!(tenant["database"], database.as_str());
     let names = client
-        .database(&format!("t_{id}"))
+        .database(&database)
         .list_collection_names()
         .await
         .unwrap();

@@ -56,6 +56,8 @@ impl TestApp {
             pairs.push((k, v.to_string()));
         }
         let config = Config::from_pairs(pairs).expect("test config is valid");
+        // The server's log, shown by the test runner when a test fails.
+        tenantry_api::telemetry::init(tenantry_api::config::LogFormat::Pretty);
         let app = Application::build(config).await.expect("server builds");
         let addr = app.local_addr().expect("bound");
         let state = app.state().clone();
@@ -123,6 +125,7 @@ impl TestApp {
             "iss": "tenantry",
             "aud": "tenantry-api",
             "exp": now() + 600,
+            "iat": now(),
         });
         if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), claims) {
             for (k, v) in extra {
@@ -298,19 +301,45 @@ pub async fn mongo() -> mongodb::Client {
 }
 
 impl TestApp {
-    /// Writes a tenant record straight into the catalog, as a crash or a buggy writer may leave it.
-    pub async fn insert_tenant_record(&self, id: &str, status: &str, database: &str) {
+    /// Writes a tenant record straight into the catalog, as a crash or a buggy writer may leave
+    /// it; returns the name of its database.
+    pub async fn insert_tenant_record(&self, id: &str, status: &str) -> String {
+        self.insert_tenant_record_in(id, status, None).await
+    }
+
+    /// `insert_tenant_record` with a database name of the caller's choice.
+    pub async fn insert_tenant_record_in(
+        &self,
+        id: &str,
+        status: &str,
+        database: Option<&str>,
+    ) -> String {
         let now = mongodb::bson::DateTime::now();
+        let incarnation = tenancy::Incarnation::generate();
+        let database = database.map_or_else(|| format!("t_{id}_{incarnation}"), String::from);
         let record = mongodb::bson::doc! {
-            "_id": id, "name": format!("Raw {id}"), "status": status, "plan": "free", "cluster": "default",
-            "database": database, "isolation": "shared", "domains": [], "limits": {}, "schema_version": 0,
-            "created_at": now, "updated_at": now,
+            "_id": id, "incarnation": incarnation.as_str(), "name": format!("Raw {id}"), "status": status,
+            "plan": "free", "cluster": "default", "database": &database, "isolation": "shared",
+            "domains": [], "limits": {}, "schema_version": 0, "created_at": now, "updated_at": now,
         };
         let tenants = mongo()
             .await
             .database(&self.catalog_db)
             .collection::<mongodb::bson::Document>("tenants");
         tenants.insert_one(record).await.expect("catalog insert");
+        database
+    }
+
+    /// The database of the tenant's current incarnation, from the catalog.
+    pub async fn database_of(&self, id: &str) -> String {
+        let id = tenancy::TenantId::parse(id).expect("tenant id");
+        self.state
+            .catalog
+            .store()
+            .require(&id)
+            .await
+            .expect("tenant in the catalog")
+            .database
     }
 }
 
@@ -321,10 +350,12 @@ impl TestApp {
         let now = mongodb::bson::DateTime::now();
         let ids: Vec<String> = (0..n).map(|_| self.new_tenant_id()).collect();
         let records = ids.iter().map(|id| {
+            let incarnation = tenancy::Incarnation::generate();
             mongodb::bson::doc! {
-                "_id": id, "name": id, "status": "active", "plan": "free", "cluster": "default",
-                "database": format!("t_{id}"), "isolation": "shared", "domains": [], "limits": {},
-                "schema_version": 2, "created_at": now, "updated_at": now,
+                "_id": id, "incarnation": incarnation.as_str(), "name": id, "status": "active",
+                "plan": "free", "cluster": "default", "database": format!("t_{id}_{incarnation}"),
+                "isolation": "shared", "domains": [], "limits": {}, "schema_version": 2,
+                "created_at": now, "updated_at": now,
             }
         });
         let tenants = mongo()

@@ -143,7 +143,7 @@ async fn asymmetric_keys_and_jwks_are_accepted() {
     ])
     .await;
     let id = app.create_tenant().await;
-    let claims = json!({"sub": "k", "tid": id, "roles": ["viewer"], "iss": "tenantry", "aud": "tenantry-api", "exp": now() + 60});
+    let claims = json!({"sub": "k", "tid": id, "roles": ["viewer"], "iss": "tenantry", "aud": "tenantry-api", "exp": now() + 60, "iat": now()});
     let pem = |name: &str| std::fs::read(fixture(name)).unwrap();
     let tokens = [
         sign_with(

@@ -9,6 +9,7 @@ fn request() -> MintRequest {
     MintRequest {
         sub: "dev-user".into(),
         tenant_id: Some("acme".into()),
+        incarnation: Some("0123456789ab".into()),
         roles: vec!["admin".into()],
         ttl_seconds: 600,
     }
@@ -33,6 +34,7 @@ fn minted_tokens_verify_and_carry_the_request() {
     assert!(claims.iat.is_some_and(|iat| iat >= before));
     assert!(claims.authorises_tenant("acme") && !claims.authorises_tenant("globex"));
     assert!(claims.has_role(Role::Admin) && !claims.is_platform_admin());
+    assert_eq!(claims.tinc.as_deref(), Some("0123456789ab"));
 }
 
 #[test]

@@ -2,14 +2,20 @@
 //! and the revenue of the others.
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError};
+use cqrs::projector::{Projection, ProjectionError, ReadModels};
 use futures::future::BoxFuture;
+use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
-use mongodb::{ClientSession, Database};
+use tenancy::migrations::CollectionSpec;
 
 use super::SALES_DAILY;
 use crate::events::{self, ORDER_CANCELLED, ORDER_PLACED};
 use crate::model::Order;
+
+static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
+    name: SALES_DAILY,
+    indexes: &[],
+}];
 
 pub struct DailySales;
 
@@ -27,13 +33,13 @@ impl Projection for DailySales {
         SALES_DAILY
     }
 
-    fn collections(&self) -> &'static [&'static str] {
-        &[SALES_DAILY]
+    fn read_models(&self) -> &'static [CollectionSpec] {
+        READ_MODELS
     }
 
     fn apply<'a>(
         &'a self,
-        db: &'a Database,
+        models: &'a ReadModels<'a>,
         session: &'a mut ClientSession,
         event: &'a StoredEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
@@ -49,7 +55,8 @@ impl Projection for DailySales {
             } else {
                 doc! {"cancelled": 1_i64, "revenue_cents": -change.total_cents}
             };
-            db.collection::<Document>(SALES_DAILY)
+            models
+                .collection::<Document>(SALES_DAILY)
                 .update_one(doc! {"_id": day_of(&change)?}, doc! {"$inc": inc})
                 .upsert(true)
                 .session(session)

@@ -1,8 +1,9 @@
 //! The read models and the projections that build them from outbox events.
 //!
 //! To add a projection: write a struct implementing `cqrs::projector::Projection` (a `name`, the
-//! collections it owns, and `apply` that sets state from an event's snapshot and ignores event
-//! types it does not use), add its indexes in a new migration, and list it in `all()`.
+//! read models it owns with their indexes, and `apply` that sets state from an event's snapshot
+//! and ignores event types it does not use), list it in `all()`, and add a migration to
+//! `schema` that creates its read models (`ensure` on the live generation, like `read_models`).
 
 mod daily_sales;
 mod order_list;

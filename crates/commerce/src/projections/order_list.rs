@@ -1,14 +1,23 @@
 //! `order_list`: every order as the list view needs it (customer id flattened for filtering).
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError};
+use cqrs::projector::{Projection, ProjectionError, ReadModels};
 use futures::future::BoxFuture;
+use mongodb::ClientSession;
 use mongodb::bson::{Document, doc, to_document};
-use mongodb::{ClientSession, Database};
+use tenancy::migrations::{CollectionSpec, IndexSpec};
 
 use super::ORDER_LIST;
 use crate::events::{self, ORDER_CANCELLED, ORDER_FULFILLED, ORDER_PLACED};
 use crate::model::Order;
+
+static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
+    name: ORDER_LIST,
+    indexes: &[
+        IndexSpec::on(&[("status", 1), ("_id", 1)]),
+        IndexSpec::on(&[("customer_id", 1), ("status", 1), ("_id", 1)]),
+    ],
+}];
 
 pub struct OrderList;
 
@@ -17,13 +26,13 @@ impl Projection for OrderList {
         ORDER_LIST
     }
 
-    fn collections(&self) -> &'static [&'static str] {
-        &[ORDER_LIST]
+    fn read_models(&self) -> &'static [CollectionSpec] {
+        READ_MODELS
     }
 
     fn apply<'a>(
         &'a self,
-        db: &'a Database,
+        models: &'a ReadModels<'a>,
         session: &'a mut ClientSession,
         event: &'a StoredEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
@@ -38,7 +47,8 @@ impl Projection for OrderList {
             let mut row =
                 to_document(&order).map_err(|e| ProjectionError::Poison(e.to_string()))?;
             row.insert("customer_id", &order.customer.id);
-            db.collection::<Document>(ORDER_LIST)
+            models
+                .collection::<Document>(ORDER_LIST)
                 .replace_one(doc! {"_id": &order.id}, row)
                 .upsert(true)
                 .session(session)

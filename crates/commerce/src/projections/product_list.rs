@@ -2,16 +2,26 @@
 //! for case-insensitive prefix search).
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError};
+use cqrs::projector::{Projection, ProjectionError, ReadModels};
 use futures::future::BoxFuture;
+use mongodb::ClientSession;
 use mongodb::bson::{Document, doc, to_document};
-use mongodb::{ClientSession, Database};
+use tenancy::migrations::{CollectionSpec, IndexSpec};
 
 use super::PRODUCT_LIST;
 use crate::events::{
     self, PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_STOCK_CHANGED, PRODUCT_UPDATED,
 };
 use crate::model::Product;
+
+static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
+    name: PRODUCT_LIST,
+    indexes: &[
+        IndexSpec::on(&[("name_lower", 1), ("_id", 1)]),
+        IndexSpec::on(&[("sku_lower", 1), ("_id", 1)]),
+        IndexSpec::on(&[("price_cents", 1), ("_id", 1)]),
+    ],
+}];
 
 pub struct ProductList;
 
@@ -20,18 +30,18 @@ impl Projection for ProductList {
         PRODUCT_LIST
     }
 
-    fn collections(&self) -> &'static [&'static str] {
-        &[PRODUCT_LIST]
+    fn read_models(&self) -> &'static [CollectionSpec] {
+        READ_MODELS
     }
 
     fn apply<'a>(
         &'a self,
-        db: &'a Database,
+        models: &'a ReadModels<'a>,
         session: &'a mut ClientSession,
         event: &'a StoredEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
-            let view = db.collection::<Document>(PRODUCT_LIST);
+            let view = models.collection::<Document>(PRODUCT_LIST);
             match event.event_type.as_str() {
                 PRODUCT_CREATED | PRODUCT_UPDATED => {
                     let product: Product =

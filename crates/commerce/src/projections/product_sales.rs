@@ -1,14 +1,20 @@
 //! `product_sales`: per product, units sold and revenue over orders not cancelled.
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError};
+use cqrs::projector::{Projection, ProjectionError, ReadModels};
 use futures::future::BoxFuture;
+use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
-use mongodb::{ClientSession, Database};
+use tenancy::migrations::{CollectionSpec, IndexSpec};
 
 use super::PRODUCT_SALES;
 use crate::events::{self, ORDER_CANCELLED, ORDER_PLACED, PRODUCT_UPDATED};
 use crate::model::{Order, Product};
+
+static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
+    name: PRODUCT_SALES,
+    indexes: &[IndexSpec::on(&[("units_sold", -1), ("_id", 1)])],
+}];
 
 pub struct ProductSales;
 
@@ -17,18 +23,18 @@ impl Projection for ProductSales {
         PRODUCT_SALES
     }
 
-    fn collections(&self) -> &'static [&'static str] {
-        &[PRODUCT_SALES]
+    fn read_models(&self) -> &'static [CollectionSpec] {
+        READ_MODELS
     }
 
     fn apply<'a>(
         &'a self,
-        db: &'a Database,
+        models: &'a ReadModels<'a>,
         session: &'a mut ClientSession,
         event: &'a StoredEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(async move {
-            let sales = db.collection::<Document>(PRODUCT_SALES);
+            let sales = models.collection::<Document>(PRODUCT_SALES);
             match event.event_type.as_str() {
                 ORDER_PLACED | ORDER_CANCELLED => {
                     let order: Order = events::payload(event).map_err(ProjectionError::Poison)?;

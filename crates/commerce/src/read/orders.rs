@@ -3,7 +3,9 @@
 use cqrs::{Envelope, Handler, Message, Query};
 use mongodb::bson::{Document, doc};
 
-use super::{CommerceReads, Page, PageRequest, find_page};
+use cqrs::query::find_page;
+
+use super::{CommerceReads, Page, PageRequest};
 use crate::error::{CommerceError, Result};
 use crate::model::{Order, OrderStatus, OrderView};
 use crate::projections::ORDER_LIST;
@@ -28,7 +30,7 @@ impl Handler<ListOrders> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<ListOrders>) -> Result<Page<OrderView>> {
         let query = envelope.message();
-        let (_slot, db) = self.read_db(envelope, query.min_position).await?;
+        let db = self.read_db(envelope, query.min_position).await?;
         let mut filter = Document::new();
         if let Some(customer) = &query.customer_id {
             filter.insert("customer_id", customer);
@@ -36,15 +38,14 @@ impl Handler<ListOrders> for CommerceReads {
         if let Some(status) = query.status {
             filter.insert("status", status.as_str());
         }
-        find_page(
-            &db,
-            ORDER_LIST,
+        Ok(find_page(
+            db.collection(ORDER_LIST),
             filter,
             &query.page,
             |o: &Order| OrderView::from(o),
             |v: &OrderView| v.id.clone(),
         )
-        .await
+        .await?)
     }
 }
 
@@ -66,7 +67,7 @@ impl Handler<GetOrder> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<GetOrder>) -> Result<OrderView> {
         let query = envelope.message();
-        let (_slot, db) = self.read_db(envelope, query.min_position).await?;
+        let db = self.read_db(envelope, query.min_position).await?;
         let order = db
             .collection::<Order>(ORDER_LIST)
             .find_one(doc! {"_id": &query.id})

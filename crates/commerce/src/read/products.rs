@@ -3,7 +3,9 @@
 use cqrs::{Envelope, Handler, Invalid, Message, Query};
 use mongodb::bson::{Document, doc};
 
-use super::{CommerceReads, Page, PageRequest, find_page};
+use cqrs::query::find_page;
+
+use super::{CommerceReads, Page, PageRequest};
 use crate::error::{CommerceError, Result};
 use crate::model::{Product, ProductView};
 use crate::projections::PRODUCT_LIST;
@@ -44,7 +46,7 @@ impl Handler<ListProducts> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<ListProducts>) -> Result<Page<ProductView>> {
         let query = envelope.message();
-        let (_slot, db) = self.read_db(envelope, query.min_position).await?;
+        let db = self.read_db(envelope, query.min_position).await?;
         let mut filter = Document::new();
         if let Some(q) = query
             .q
@@ -70,15 +72,14 @@ impl Handler<ListProducts> for CommerceReads {
         if !price.is_empty() {
             filter.insert("price_cents", price);
         }
-        find_page(
-            &db,
-            PRODUCT_LIST,
+        Ok(find_page(
+            db.collection(PRODUCT_LIST),
             filter,
             &query.page,
             |p: &Product| ProductView::from(p),
             |v: &ProductView| v.id.clone(),
         )
-        .await
+        .await?)
     }
 }
 
@@ -100,7 +101,7 @@ impl Handler<GetProduct> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<GetProduct>) -> Result<ProductView> {
         let query = envelope.message();
-        let (_slot, db) = self.read_db(envelope, query.min_position).await?;
+        let db = self.read_db(envelope, query.min_position).await?;
         let product = db
             .collection::<Product>(PRODUCT_LIST)
             .find_one(doc! {"_id": &query.id})

@@ -82,7 +82,7 @@ impl Handler<SalesReport> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<SalesReport>) -> Result<Vec<DailySales>> {
         let query = envelope.message();
-        let (_slot, db) = self.read_db(envelope, query.min_position).await?;
+        let db = self.read_db(envelope, query.min_position).await?;
         let stored: Vec<SalesDay> = db
             .collection::<SalesDay>(SALES_DAILY)
             .find(doc! {"_id": {"$gte": &query.from, "$lte": &query.to}})
@@ -139,7 +139,7 @@ impl Handler<TopProducts> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<TopProducts>) -> Result<Vec<ProductSales>> {
         let query = envelope.message();
-        let (_slot, db) = self.read_db(envelope, query.min_position).await?;
+        let db = self.read_db(envelope, query.min_position).await?;
         Ok(db
             .collection::<ProductSales>(PRODUCT_SALES)
             .find(doc! {"units_sold": {"$gt": 0}})

@@ -3,21 +3,20 @@
 
 use std::collections::HashSet;
 
-use cqrs::outbox::NewEvent;
 use cqrs::{Command, Envelope, Handler, Invalid, Message};
 use futures::TryStreamExt;
 use mongodb::bson::{DateTime, doc};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
 
-use super::{CommerceWrites, Committed, IdempotencyKey, check_version, idempotency};
+use cqrs::command::{Changes, Committed, IdempotencyKey, check_version};
+
+use super::{CommerceWrites, ORDERS, PRODUCTS};
 use crate::error::{CommerceError, Result};
 use crate::events::{self, ORDER_CANCELLED, ORDER_FULFILLED, ORDER_PLACED};
 use crate::model::{Customer, Order, OrderLine, OrderStatus, OrderView, Product, new_id};
 use crate::validate::Checks;
 
-const ORDERS: &str = "orders";
-const PRODUCTS: &str = "products";
 pub const MAX_LINES: usize = 100;
 pub const MAX_QTY: i64 = 10_000;
 
@@ -78,25 +77,22 @@ impl Handler<PlaceOrder> for CommerceWrites {
     async fn handle(&self, envelope: &Envelope<PlaceOrder>) -> Result<Committed<OrderView>> {
         let command = envelope.message();
         let db = self.db(envelope).await?;
-        if let Some(done) = idempotency::replay(db.database(), command.idempotency.as_ref()).await?
-        {
-            return Ok(done);
-        }
         let (products, orders) = (
             &db.collection::<Product>(PRODUCTS),
             &db.collection::<Order>(ORDERS),
         );
         let order_id = &new_id();
-        self.commit(
-            envelope,
-            &db,
-            command.idempotency.as_ref(),
-            |mut session| async move {
-                let result = place(products, orders, &mut session, order_id, command).await;
-                (session, result)
-            },
-        )
-        .await
+        self.unit
+            .commit(
+                envelope,
+                &db,
+                command.idempotency.as_ref(),
+                |mut session| async move {
+                    let result = place(products, orders, &mut session, order_id, command).await;
+                    (session, result)
+                },
+            )
+            .await
     }
 }
 
@@ -106,7 +102,7 @@ async fn place(
     session: &mut ClientSession,
     order_id: &str,
     command: &PlaceOrder,
-) -> Result<(OrderView, Vec<NewEvent>)> {
+) -> Result<Changes<OrderView>> {
     let ids: Vec<&str> = command
         .lines
         .iter()
@@ -165,7 +161,7 @@ async fn place(
     };
     orders.insert_one(&order).session(&mut *session).await?;
     events.push(events::order(ORDER_PLACED, &order)?);
-    Ok((OrderView::from(&order), events))
+    Ok(Changes::new(OrderView::from(&order), events))
 }
 
 /// `POST /v1/orders/{id}/cancel`: placed → cancelled, stock restored.
@@ -227,11 +223,13 @@ impl CommerceWrites {
             &db.collection::<Product>(PRODUCTS),
             &db.collection::<Order>(ORDERS),
         );
-        self.commit(envelope, &db, None, |mut session| async move {
-            let result = transition(products, orders, &mut session, id, expected_version, to).await;
-            (session, result)
-        })
-        .await
+        self.unit
+            .commit(envelope, &db, None, |mut session| async move {
+                let result =
+                    transition(products, orders, &mut session, id, expected_version, to).await;
+                (session, result)
+            })
+            .await
     }
 }
 
@@ -242,7 +240,7 @@ async fn transition(
     id: &str,
     expected_version: Option<i64>,
     to: OrderStatus,
-) -> Result<(OrderView, Vec<NewEvent>)> {
+) -> Result<Changes<OrderView>> {
     let current = orders
         .find_one(doc! {"_id": id})
         .session(&mut *session)
@@ -286,5 +284,5 @@ async fn transition(
         ORDER_FULFILLED
     };
     events.push(events::order(kind, &order)?);
-    Ok((OrderView::from(&order), events))
+    Ok(Changes::new(OrderView::from(&order), events))
 }

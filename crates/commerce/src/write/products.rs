@@ -4,13 +4,14 @@ use cqrs::{Command, Envelope, Handler, Invalid, Message};
 use mongodb::bson::{DateTime, doc};
 use mongodb::options::ReturnDocument;
 
-use super::{CommerceWrites, Committed, IdempotencyKey, check_version, idempotency};
-use crate::error::{CommerceError, Result, is_duplicate_key};
+use cqrs::command::{Changes, Committed, IdempotencyKey, check_version};
+
+use super::{CommerceWrites, PRODUCTS};
+use crate::error::{CommerceError, Result};
 use crate::events::{self, PRODUCT_CREATED, PRODUCT_UPDATED};
 use crate::model::{Product, ProductView, new_id};
 use crate::validate::Checks;
-
-const PRODUCTS: &str = "products";
+use tenancy::is_duplicate_key;
 
 /// `POST /v1/products`
 #[derive(Debug, Clone)]
@@ -43,10 +44,6 @@ impl Handler<CreateProduct> for CommerceWrites {
     async fn handle(&self, envelope: &Envelope<CreateProduct>) -> Result<Committed<ProductView>> {
         let command = envelope.message();
         let db = self.db(envelope).await?;
-        if let Some(done) = idempotency::replay(db.database(), command.idempotency.as_ref()).await?
-        {
-            return Ok(done);
-        }
         let now = DateTime::now();
         let product = &Product {
             id: new_id(),
@@ -59,28 +56,29 @@ impl Handler<CreateProduct> for CommerceWrites {
             updated_at: now,
         };
         let products = &db.collection::<Product>(PRODUCTS);
-        self.commit(
-            envelope,
-            &db,
-            command.idempotency.as_ref(),
-            |mut session| async move {
-                let result = async {
-                    match products.insert_one(product).session(&mut session).await {
-                        Err(e) if is_duplicate_key(&e) => {
-                            return Err(CommerceError::SkuTaken(product.sku.clone()));
-                        }
-                        other => other?,
-                    };
-                    Ok((
-                        ProductView::from(product),
-                        vec![events::product(PRODUCT_CREATED, product)?],
-                    ))
-                }
-                .await;
-                (session, result)
-            },
-        )
-        .await
+        self.unit
+            .commit(
+                envelope,
+                &db,
+                command.idempotency.as_ref(),
+                |mut session| async move {
+                    let result = async {
+                        match products.insert_one(product).session(&mut session).await {
+                            Err(e) if is_duplicate_key(&e) => {
+                                return Err(CommerceError::SkuTaken(product.sku.clone()));
+                            }
+                            other => other?,
+                        };
+                        Ok(Changes::new(
+                            ProductView::from(product),
+                            vec![events::product(PRODUCT_CREATED, product)?],
+                        ))
+                    }
+                    .await;
+                    (session, result)
+                },
+            )
+            .await
     }
 }
 
@@ -133,28 +131,29 @@ impl Handler<UpdateProduct> for CommerceWrites {
             set.insert("stock", stock);
         }
         let (set, products) = (&set, &db.collection::<Product>(PRODUCTS));
-        self.commit(envelope, &db, None, |mut session| async move {
-            let result = async {
-                let current = find(products, &mut session, &command.id).await?;
-                check_version(command.expected_version, current.version)?;
-                let updated = products
-                    .find_one_and_update(
-                        doc! {"_id": &command.id, "version": current.version},
-                        doc! {"$set": set.clone(), "$inc": {"version": 1}},
-                    )
-                    .return_document(ReturnDocument::After)
-                    .session(&mut session)
-                    .await?
-                    .ok_or(CommerceError::NotFound("product"))?;
-                Ok((
-                    ProductView::from(&updated),
-                    vec![events::product(PRODUCT_UPDATED, &updated)?],
-                ))
-            }
-            .await;
-            (session, result)
-        })
-        .await
+        self.unit
+            .commit(envelope, &db, None, |mut session| async move {
+                let result = async {
+                    let current = find(products, &mut session, &command.id).await?;
+                    check_version(command.expected_version, current.version)?;
+                    let updated = products
+                        .find_one_and_update(
+                            doc! {"_id": &command.id, "version": current.version},
+                            doc! {"$set": set.clone(), "$inc": {"version": 1}},
+                        )
+                        .return_document(ReturnDocument::After)
+                        .session(&mut session)
+                        .await?
+                        .ok_or(CommerceError::NotFound("product"))?;
+                    Ok(Changes::new(
+                        ProductView::from(&updated),
+                        vec![events::product(PRODUCT_UPDATED, &updated)?],
+                    ))
+                }
+                .await;
+                (session, result)
+            })
+            .await
     }
 }
 
@@ -178,20 +177,21 @@ impl Handler<DeleteProduct> for CommerceWrites {
         let command = envelope.message();
         let db = self.db(envelope).await?;
         let products = &db.collection::<Product>(PRODUCTS);
-        self.commit(envelope, &db, None, |mut session| async move {
-            let result = async {
-                let current = find(products, &mut session, &command.id).await?;
-                check_version(command.expected_version, current.version)?;
-                products
-                    .delete_one(doc! {"_id": &command.id})
-                    .session(&mut session)
-                    .await?;
-                Ok(((), vec![events::product_deleted(&command.id)]))
-            }
-            .await;
-            (session, result)
-        })
-        .await
+        self.unit
+            .commit(envelope, &db, None, |mut session| async move {
+                let result = async {
+                    let current = find(products, &mut session, &command.id).await?;
+                    check_version(command.expected_version, current.version)?;
+                    products
+                        .delete_one(doc! {"_id": &command.id})
+                        .session(&mut session)
+                        .await?;
+                    Ok(Changes::new((), vec![events::product_deleted(&command.id)]))
+                }
+                .await;
+                (session, result)
+            })
+            .await
     }
 }
 

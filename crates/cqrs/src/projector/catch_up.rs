@@ -1,25 +1,14 @@
-//! Bringing one tenant's read models up to date with its outbox.
-//!
-//! Events are read once per batch from the lowest checkpoint. A batch is applied to every
-//! projection behind it, with the checkpoints, in one transaction: a crash leaves either all of
-//! it or none, so re-delivery changes nothing. If the batch hits a poison event, the batch is
-//! replayed event by event and the poison event is dead-lettered (with its checkpoint advanced),
-//! so the projection moves on and the rest of the tenant's events keep flowing.
+//! Bringing one tenant's live read models up to date with its outbox, batch after batch, for
+//! as long as this instance holds the tenant's lease.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::TryStreamExt;
-use mongodb::bson::doc;
-use mongodb::{Client, Database};
+use mongodb::bson::DateTime;
+use tenancy::clusters::TenantDb;
+use tenancy::fleet::Fence;
 
-use super::Projection;
-use super::checkpoints;
-use super::projection::ProjectionError;
-use crate::outbox::{OUTBOX, StoredEvent};
-use crate::transaction;
-
-const BATCH: i64 = 200;
+use super::batch::{self, Batch, Track};
+use super::projection::{Projection, ProjectionError};
 
 /// What one catch-up did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,133 +16,44 @@ pub struct CatchUp {
     pub events: u64,
     pub dead_letters: u64,
     /// When the last event applied was written (for the projection-delay gauge).
-    pub last_event_at: Option<mongodb::bson::DateTime>,
+    pub last_event_at: Option<DateTime>,
+    /// The position every projection has reached (when it caught up).
+    pub position: i64,
+    /// A checkpoint is beyond the last event: the database lost acknowledged events, and the
+    /// read models must be rebuilt from the outbox.
+    pub ahead: bool,
+    /// It stopped because the lease ran out locally (another instance may hold it now).
+    pub lease_lost: bool,
 }
 
 pub(crate) async fn catch_up(
-    client: &Client,
-    db: &Database,
+    db: &TenantDb,
     projections: &[Arc<dyn Projection>],
+    fence: Fence,
 ) -> Result<CatchUp, ProjectionError> {
-    let mut positions = checkpoints::load(db).await?;
+    let track = Track::Live { token: fence.token };
     let mut done = CatchUp::default();
     loop {
-        let from = projections
-            .iter()
-            .map(|p| position(&positions, p.name()))
-            .min()
-            .unwrap_or(0);
-        let events: Vec<StoredEvent> = db
-            .collection::<StoredEvent>(OUTBOX)
-            .find(doc! {"_id": {"$gt": from}})
-            .sort(doc! {"_id": 1})
-            .limit(BATCH)
-            .await?
-            .try_collect()
-            .await?;
-        let Some(last) = events.last().map(|e| e.position) else {
+        if !fence.is_current() {
+            done.lease_lost = true;
             return Ok(done);
-        };
-        done.last_event_at = events.last().map(|e| e.occurred_at);
-        match apply_batch(client, db, projections, &positions, &events).await {
-            Ok(()) => {
-                for p in projections {
-                    positions.insert(
-                        p.name().to_string(),
-                        last.max(position(&positions, p.name())),
-                    );
-                }
-                done.events += events.len() as u64;
+        }
+        match batch::run(db, projections, track).await {
+            Ok(Batch::Applied { events, last_at }) => {
+                done.events += events;
+                done.last_event_at = Some(last_at);
             }
+            Ok(Batch::CaughtUp { position, ahead }) => {
+                done.position = position;
+                done.ahead = ahead;
+                return Ok(done);
+            }
+            Ok(Batch::Switched { .. }) => return Ok(done),
             Err(ProjectionError::Poison(_)) => {
-                done.dead_letters +=
-                    apply_one_by_one(client, db, projections, &mut positions, &events).await?;
-                done.events += events.len() as u64;
+                done.dead_letters += batch::isolate_poison(db, projections, track).await?;
             }
+            Err(ProjectionError::Stale) => continue,
             Err(e) => return Err(e),
         }
     }
-}
-
-fn position(positions: &HashMap<String, i64>, name: &str) -> i64 {
-    positions.get(name).copied().unwrap_or(0)
-}
-
-async fn apply_batch(
-    client: &Client,
-    db: &Database,
-    projections: &[Arc<dyn Projection>],
-    positions: &HashMap<String, i64>,
-    events: &[StoredEvent],
-) -> Result<(), ProjectionError> {
-    transaction::run(client, |mut session| async move {
-        let result = async {
-            for projection in projections {
-                let behind = position(positions, projection.name());
-                let pending: Vec<&StoredEvent> =
-                    events.iter().filter(|e| e.position > behind).collect();
-                let Some(last) = pending.last().map(|e| e.position) else {
-                    continue;
-                };
-                for event in pending {
-                    projection.apply(db, &mut session, event).await?;
-                }
-                checkpoints::save(db, &mut session, projection.name(), last).await?;
-            }
-            Ok(())
-        }
-        .await;
-        (session, result)
-    })
-    .await
-}
-
-/// Applies events one at a time per projection; returns how many were dead-lettered.
-async fn apply_one_by_one(
-    client: &Client,
-    db: &Database,
-    projections: &[Arc<dyn Projection>],
-    positions: &mut HashMap<String, i64>,
-    events: &[StoredEvent],
-) -> Result<u64, ProjectionError> {
-    let mut dead = 0;
-    for projection in projections {
-        let name = projection.name();
-        let behind = position(positions, name);
-        for event in events.iter().filter(|e| e.position > behind) {
-            let applied = transaction::run(client, |mut session| async move {
-                let result = async {
-                    projection.apply(db, &mut session, event).await?;
-                    checkpoints::save(db, &mut session, name, event.position).await?;
-                    Ok(())
-                }
-                .await;
-                (session, result)
-            })
-            .await;
-            match applied {
-                Ok(()) => {}
-                Err(ProjectionError::Poison(reason)) => {
-                    tracing::warn!(projection = name, position = event.position, %reason, "event dead-lettered");
-                    transaction::run(client, |mut session| {
-                        let reason = reason.clone();
-                        async move {
-                            let result = async {
-                                checkpoints::dead_letter(db, &mut session, name, event, &reason)
-                                    .await?;
-                                checkpoints::save(db, &mut session, name, event.position).await
-                            }
-                            .await;
-                            (session, result)
-                        }
-                    })
-                    .await?;
-                    dead += 1;
-                }
-                Err(e) => return Err(e),
-            }
-            positions.insert(name.to_string(), event.position);
-        }
-    }
-    Ok(dead)
 }

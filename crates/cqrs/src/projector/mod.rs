@@ -1,15 +1,24 @@
-//! The projector: keeps every tenant's read models up to date with its outbox.
+//! The projector: keeps every tenant's read models up to date with its outbox, exactly once,
+//! however many instances run.
 //!
-//! One worker per cluster (not per tenant). Each worker learns which tenants have new events from
-//! a change stream on its cluster's outbox collections (and from `nudge`, called by commands
-//! right after they commit), keeps them in a "dirty" set, and catches them up a few at a time.
-//! One tenant's failure (poison event, error) is confined to that tenant: poison events are
-//! dead-lettered, errors are retried with backoff, and the other tenants keep flowing.
-//! On start, and whenever the change stream is reopened, every tenant of the cluster is swept once.
+//! - Work is shared by leases (`tenancy::fleet`): an instance projects only the tenants of the
+//!   partitions it holds, and writes the lease's fencing token into the tenant database in
+//!   every batch's transaction (`batch`), so a holder that lost its lease cannot write.
+//! - Within that, every batch is exactly-once by itself (checkpoints read and compare-and-set in
+//!   the batch's transaction), so even N uncoordinated projectors (leases off) are correct.
+//! - One worker per cluster (not per tenant). It learns which tenants have new events from a
+//!   change stream on its cluster's outbox collections and from `nudge` (commands, after
+//!   commit), keeps them in a dirty set, and catches them up a few at a time (`feed`).
+//! - One tenant's failure is confined to it: poison events are dead-lettered, errors retried.
+//! - `rebuild`: a new generation of read models built beside the live one, then switched.
 
+mod batch;
 mod catch_up;
 mod checkpoints;
+mod feed;
+mod lag;
 mod projection;
+mod rebuild;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,18 +26,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use mongodb::bson::{Document, doc};
 use tenancy::catalog::CatalogCache;
-use tenancy::clusters::{ClusterPools, TenantDb};
+use tenancy::clusters::ClusterPools;
+use tenancy::fleet::{Ownership, partition_of};
 use tenancy::task::AbortOnDrop;
 use tenancy::{DbPrefix, Tenant, TenantId, TenantStatus};
-use tokio::sync::{Notify, OwnedMutexGuard};
+use tokio::sync::Notify;
 
+pub use batch::PROJECTOR_FENCE;
 pub use catch_up::CatchUp;
-pub use checkpoints::{ProjectionStatus, applied_position, status, wait_for_position};
-pub use projection::{Projection, ProjectionError};
+pub use checkpoints::{DEAD_LETTERS, ProjectionStatus, status, wait_for_position};
+pub use lag::Lag;
+pub use projection::{Projection, ProjectionError, ReadModels};
+pub use rebuild::Rebuilt;
 
-use crate::outbox::OUTBOX;
+use crate::read_models::ReadModelCache;
 
 /// Tenants caught up at once by one cluster's worker.
 const PARALLEL_TENANTS: usize = 8;
@@ -43,18 +55,25 @@ struct Inner {
     catalog: CatalogCache,
     prefix: DbPrefix,
     projections: Vec<Arc<dyn Projection>>,
-    dirty: HashMap<String, ClusterQueue>,
-    /// One catch-up or rebuild per tenant at a time in this process.
-    locks: moka::sync::Cache<TenantId, Arc<tokio::sync::Mutex<()>>>,
+    ownership: Ownership,
+    generations: ReadModelCache,
+    queues: HashMap<String, ClusterQueue>,
     applied: AtomicU64,
     dead_lettered: AtomicU64,
     last_delay_ms: AtomicU64,
 }
 
+/// One cluster's work: tenants with new events, and what they have yet to apply.
 #[derive(Default)]
 struct ClusterQueue {
-    tenants: Mutex<HashSet<TenantId>>,
+    state: Mutex<QueueState>,
     wake: Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+    dirty: HashSet<TenantId>,
+    pending: lag::Pending,
 }
 
 /// Counters for metrics.
@@ -74,22 +93,22 @@ impl Projector {
         catalog: CatalogCache,
         prefix: DbPrefix,
         projections: Vec<Arc<dyn Projection>>,
+        ownership: Ownership,
+        generations: ReadModelCache,
     ) -> Projector {
-        let dirty = pools
+        let queues = pools
             .clusters()
             .map(|c| (c.name.clone(), ClusterQueue::default()))
             .collect();
-        let locks = moka::sync::Cache::builder()
-            .time_to_idle(Duration::from_secs(600))
-            .build();
         Projector {
             inner: Arc::new(Inner {
                 pools,
                 catalog,
                 prefix,
                 projections,
-                dirty,
-                locks,
+                ownership,
+                generations,
+                queues,
                 applied: AtomicU64::new(0),
                 dead_lettered: AtomicU64::new(0),
                 last_delay_ms: AtomicU64::new(0),
@@ -102,23 +121,36 @@ impl Projector {
         self.inner.projections.iter().map(|p| p.name()).collect()
     }
 
-    /// Starts one watcher and one worker per cluster; they stop when the handles drop.
+    pub fn projections(&self) -> &[Arc<dyn Projection>] {
+        &self.inner.projections
+    }
+
+    /// Starts one change-stream feed and one worker per cluster; they stop when the handles drop.
     pub fn spawn(&self) -> Vec<AbortOnDrop> {
         let mut tasks = Vec::new();
-        for cluster in self.inner.dirty.keys() {
-            let (watcher, worker) = (self.clone(), self.clone());
+        for cluster in self.inner.queues.keys() {
+            let (feed, worker) = (self.clone(), self.clone());
             let (a, b) = (cluster.clone(), cluster.clone());
-            tasks.push(AbortOnDrop::spawn(async move { watcher.watch(&a).await }));
+            tasks.push(AbortOnDrop::spawn(async move { feed.feed(&a).await }));
             tasks.push(AbortOnDrop::spawn(async move { worker.work(&b).await }));
         }
         tasks
     }
 
-    /// Marks a tenant as having new events (commands call this after committing).
-    pub fn nudge(&self, tenant: &Tenant) {
-        if let Some(queue) = self.inner.dirty.get(&tenant.cluster) {
-            if let Ok(mut tenants) = queue.tenants.lock() {
-                tenants.insert(tenant.id.clone());
+    /// A command of this instance committed events up to `position` for `tenant`.
+    pub fn nudge(&self, tenant: &Tenant, position: i64) {
+        self.mark(&tenant.cluster, &tenant.id, Some(position));
+    }
+
+    /// Marks a tenant of `cluster` dirty if this instance projects it.
+    fn mark(&self, cluster: &str, id: &TenantId, position: Option<i64>) {
+        if !self.inner.ownership.owns(partition_of(id)) {
+            return;
+        }
+        if let Some(queue) = self.inner.queues.get(cluster) {
+            if let Ok(mut state) = queue.state.lock() {
+                state.dirty.insert(id.clone());
+                state.pending.saw(id, position);
             }
             queue.wake.notify_one();
         }
@@ -131,64 +163,50 @@ impl Projector {
             last_delay: Duration::from_millis(self.inner.last_delay_ms.load(Ordering::Relaxed)),
             pending_tenants: self
                 .inner
-                .dirty
+                .queues
                 .values()
-                .map(|q| q.tenants.lock().map_or(0, |t| t.len()))
+                .map(|q| q.state.lock().map_or(0, |s| s.pending.len()))
                 .sum(),
         }
     }
 
-    /// Brings one tenant's read models up to date now.
-    pub async fn catch_up(&self, tenant: &Tenant) -> Result<CatchUp, ProjectionError> {
-        let (_guard, db) = self.exclusive(tenant).await?;
-        self.catch_up_locked(&db).await
+    /// Per cluster: the age of the oldest event this instance has yet to apply, and how many.
+    pub fn lag(&self) -> Vec<(String, Lag)> {
+        self.inner
+            .queues
+            .iter()
+            .map(|(name, q)| {
+                let lag = q.state.lock().map_or(Lag::default(), |s| s.pending.lag());
+                (name.clone(), lag)
+            })
+            .collect()
     }
 
-    /// Empties the tenant's read models and checkpoints and replays its whole outbox.
-    pub async fn rebuild(&self, tenant: &Tenant) -> Result<CatchUp, ProjectionError> {
-        let (_guard, db) = self.exclusive(tenant).await?;
-        let database = db.database();
-        for projection in &self.inner.projections {
-            for name in projection.collections() {
-                database
-                    .collection::<Document>(name)
-                    .delete_many(doc! {})
-                    .await?;
-            }
-        }
-        database
-            .collection::<Document>(checkpoints::CHECKPOINTS)
-            .delete_many(doc! {})
-            .await?;
-        database
-            .collection::<Document>(checkpoints::DEAD_LETTERS)
-            .delete_many(doc! {})
-            .await?;
-        tracing::info!(tenant = %tenant.id, "read models cleared for rebuild");
-        self.catch_up_locked(&db).await
-    }
-
-    /// The tenant's database, with this process's lock on its projections held.
-    async fn exclusive(
-        &self,
-        tenant: &Tenant,
-    ) -> Result<(OwnedMutexGuard<()>, TenantDb), ProjectionError> {
-        let lock = self
-            .inner
-            .locks
-            .get_with_by_ref(&tenant.id, Default::default);
-        let guard = lock.lock_owned().await;
+    /// Rebuilds the tenant's read models from its outbox beside the live ones, then switches.
+    pub async fn rebuild(&self, tenant: &Tenant) -> Result<Rebuilt, ProjectionError> {
         let db = self
             .inner
             .pools
             .maintenance_db(tenant)
             .await
             .map_err(tenancy_to_projection)?;
-        Ok((guard, db))
+        let done = rebuild::rebuild(&db, &self.inner.projections).await?;
+        self.inner.generations.invalidate(&tenant.key()).await;
+        Ok(done)
     }
 
-    async fn catch_up_locked(&self, db: &TenantDb) -> Result<CatchUp, ProjectionError> {
-        let done = catch_up::catch_up(db.client(), db.database(), &self.inner.projections).await?;
+    /// Catches one tenant up now, if this instance holds its lease (`None` otherwise).
+    async fn catch_up(&self, tenant: &Tenant) -> Result<Option<CatchUp>, ProjectionError> {
+        let Some(fence) = self.inner.ownership.fence(&tenant.id) else {
+            return Ok(None);
+        };
+        let db = self
+            .inner
+            .pools
+            .maintenance_db(tenant)
+            .await
+            .map_err(tenancy_to_projection)?;
+        let done = catch_up::catch_up(&db, &self.inner.projections, fence).await?;
         self.inner.applied.fetch_add(done.events, Ordering::Relaxed);
         self.inner
             .dead_lettered
@@ -199,16 +217,17 @@ impl Projector {
                 .last_delay_ms
                 .store(delay.max(0) as u64, Ordering::Relaxed);
         }
-        Ok(done)
+        Ok(Some(done))
     }
 
+    /// One cluster's worker: catches dirty tenants up, a few at a time.
     async fn work(&self, cluster: &str) {
-        let Some(queue) = self.inner.dirty.get(cluster) else {
+        let Some(queue) = self.inner.queues.get(cluster) else {
             return;
         };
         loop {
-            let batch: Vec<TenantId> = match queue.tenants.lock() {
-                Ok(mut tenants) => tenants.drain().collect(),
+            let batch: Vec<TenantId> = match queue.state.lock() {
+                Ok(mut state) => state.dirty.drain().collect(),
                 Err(_) => return,
             };
             if batch.is_empty() {
@@ -217,90 +236,88 @@ impl Projector {
                 continue;
             }
             let failed: Vec<TenantId> = futures::stream::iter(batch)
-                .map(|id| async move { self.catch_up_by_id(&id).await.err().map(|()| id) })
+                .map(|id| async move { self.catch_up_by_id(queue, &id).await.err().map(|()| id) })
                 .buffer_unordered(PARALLEL_TENANTS)
                 .filter_map(|failed| async move { failed })
                 .collect()
                 .await;
             if !failed.is_empty() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                if let Ok(mut tenants) = queue.tenants.lock() {
-                    tenants.extend(failed);
+                if let Ok(mut state) = queue.state.lock() {
+                    state.dirty.extend(failed);
                 }
             }
         }
     }
 
-    async fn catch_up_by_id(&self, id: &TenantId) -> Result<(), ()> {
+    async fn catch_up_by_id(&self, queue: &ClusterQueue, id: &TenantId) -> Result<(), ()> {
         let tenant = match self.inner.catalog.tenant(id).await {
             Ok(Some(t)) if matches!(t.status, TenantStatus::Active | TenantStatus::Suspended) => t,
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                forget(queue, id);
+                return Ok(());
+            }
             Err(e) => {
                 tracing::warn!(tenant = %id, error = %e, "projector cannot read the catalog");
                 return Err(());
             }
         };
         match self.catch_up(&tenant).await {
-            Ok(_) => Ok(()),
+            Ok(None) => {
+                forget(queue, id);
+                Ok(())
+            }
+            Ok(Some(done)) if done.lease_lost => {
+                tracing::info!(tenant = %id, "projection lease ran out; stopping");
+                forget(queue, id);
+                Ok(())
+            }
+            Ok(Some(done)) => {
+                if let Ok(mut state) = queue.state.lock() {
+                    state.pending.applied(id, done.position);
+                }
+                if done.ahead {
+                    self.repair(&tenant);
+                }
+                Ok(())
+            }
+            Err(ProjectionError::Fenced(why)) => {
+                tracing::info!(tenant = %tenant.key(), why, "projection fenced; leaving the tenant");
+                metrics::counter!("tenantry_projection_fenced_total").increment(1);
+                forget(queue, id);
+                Ok(())
+            }
             Err(e) => {
-                tracing::warn!(tenant = %id, error = %e, "projection catch-up failed; retrying");
+                tracing::warn!(tenant = %id, error = %tenancy::ErrorChain(&e), "projection catch-up failed; retrying");
                 Err(())
             }
         }
     }
 
-    /// Feeds the cluster's dirty set from a change stream on every tenant's outbox.
-    async fn watch(&self, cluster: &str) {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.watch_once(cluster).await {
-                Ok(()) => backoff = Duration::from_millis(100),
+    /// A checkpoint is beyond the outbox (the database lost acknowledged events): the read
+    /// models hold rows of events that no longer exist, and later events would be skipped.
+    /// Rebuild them from the outbox.
+    fn repair(&self, tenant: &Tenant) {
+        tracing::error!(tenant = %tenant.key(), "projection checkpoints are ahead of the outbox (database data loss?): rebuilding the read models");
+        metrics::counter!("tenantry_projection_checkpoint_ahead_total").increment(1);
+        let (projector, tenant) = (self.clone(), tenant.clone());
+        tokio::spawn(async move {
+            match projector.rebuild(&tenant).await {
+                Ok(done) => {
+                    tracing::info!(tenant = %tenant.key(), events = done.events, "read models repaired")
+                }
+                Err(ProjectionError::RebuildInProgress) => {}
                 Err(e) => {
-                    tracing::warn!(cluster, error = %e, "outbox change stream failed; reopening");
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    tracing::error!(tenant = %tenant.key(), error = %tenancy::ErrorChain(&e), "repairing the read models failed")
                 }
             }
-            tokio::time::sleep(backoff).await;
-        }
+        });
     }
+}
 
-    async fn watch_once(&self, cluster: &str) -> Result<(), tenancy::TenancyError> {
-        let client = self.inner.pools.cluster(cluster)?.client().clone();
-        let pipeline = [doc! {"$match": {"ns.coll": OUTBOX, "operationType": "insert"}}];
-        let mut stream = client.watch().pipeline(pipeline).await?;
-        // Anything written before the stream opened: sweep every tenant once.
-        self.sweep(cluster).await?;
-        while let Some(event) = stream.next().await {
-            let event = event?;
-            let db = event.ns.as_ref().map(|ns| ns.db.as_str()).unwrap_or("");
-            let id = db
-                .strip_prefix(self.inner.prefix.as_str())
-                .and_then(|id| TenantId::parse(id).ok());
-            if let (Some(id), Some(queue)) = (id, self.inner.dirty.get(cluster)) {
-                if let Ok(mut tenants) = queue.tenants.lock() {
-                    tenants.insert(id);
-                }
-                queue.wake.notify_one();
-            }
-        }
-        Ok(())
-    }
-
-    async fn sweep(&self, cluster: &str) -> Result<(), tenancy::TenancyError> {
-        let statuses = [TenantStatus::Active, TenantStatus::Suspended];
-        let ids = self
-            .inner
-            .catalog
-            .store()
-            .ids_on_cluster(cluster, &statuses)
-            .await?;
-        if let Some(queue) = self.inner.dirty.get(cluster) {
-            if let Ok(mut tenants) = queue.tenants.lock() {
-                tenants.extend(ids);
-            }
-            queue.wake.notify_one();
-        }
-        Ok(())
+fn forget(queue: &ClusterQueue, id: &TenantId) {
+    if let Ok(mut state) = queue.state.lock() {
+        state.pending.retain(|t| t != id);
     }
 }
 

@@ -8,17 +8,18 @@ use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TenancyError, is_duplicate_key};
-use crate::{Tenant, TenantId, TenantPatch, TenantStatus};
+use crate::{Incarnation, Tenant, TenantId, TenantKey, TenantPatch, TenantStatus};
 
 pub(crate) const TENANTS: &str = "tenants";
 pub(crate) const DOMAINS: &str = "domains";
 
-/// A claim of a custom domain by a tenant.
+/// A claim of a custom domain by one incarnation of a tenant.
 #[derive(Debug, Serialize, Deserialize)]
 struct DomainClaim {
     #[serde(rename = "_id")]
     domain: String,
     tenant_id: TenantId,
+    incarnation: Incarnation,
 }
 
 /// One page of tenants, ordered by id.
@@ -59,6 +60,10 @@ impl CatalogStore {
             .keys(doc! {"tenant_id": 1})
             .build();
         self.domains.create_index(by_tenant).await?;
+        let by_cluster = mongodb::IndexModel::builder()
+            .keys(doc! {"cluster": 1, "status": 1})
+            .build();
+        self.tenants.create_index(by_cluster).await?;
         Ok(())
     }
 
@@ -150,20 +155,15 @@ impl CatalogStore {
         Ok(self.tenants.count_documents(doc! {}).await?)
     }
 
-    /// Sets the status (and `updated_at`); `None` when the tenant does not exist.
-    pub async fn set_status(&self, id: &TenantId, status: TenantStatus) -> Result<Option<Tenant>> {
-        self.update(id, doc! {"status": status.as_str()}).await
-    }
-
-    /// Moves `from` → `to` only if the tenant is in one of the `from` states.
+    /// Moves `from` → `to` only if this incarnation is in one of the `from` states.
     pub async fn transition(
         &self,
-        id: &TenantId,
+        key: &TenantKey,
         from: &[TenantStatus],
         to: TenantStatus,
     ) -> Result<Option<Tenant>> {
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        let filter = doc! {"_id": id.as_str(), "status": {"$in": from}};
+        let filter = doc! {"_id": key.id.as_str(), "incarnation": key.incarnation.as_str(), "status": {"$in": from}};
         let update = doc! {"$set": {"status": to.as_str(), "updated_at": DateTime::now()}};
         Ok(self
             .tenants
@@ -172,8 +172,19 @@ impl CatalogStore {
             .await?)
     }
 
-    pub async fn set_schema_version(&self, id: &TenantId, version: u32) -> Result<Option<Tenant>> {
-        self.update(id, doc! {"schema_version": version}).await
+    /// Records the schema version reached by this incarnation (nothing if it is gone).
+    pub async fn set_schema_version(
+        &self,
+        key: &TenantKey,
+        version: u32,
+    ) -> Result<Option<Tenant>> {
+        let filter = doc! {"_id": key.id.as_str(), "incarnation": key.incarnation.as_str()};
+        let update = doc! {"$set": {"schema_version": version, "updated_at": DateTime::now()}};
+        Ok(self
+            .tenants
+            .find_one_and_update(filter, update)
+            .return_document(ReturnDocument::After)
+            .await?)
     }
 
     /// Applies a patch of settings. Domains must already be claimed (see `claim_domains`).
@@ -203,25 +214,29 @@ impl CatalogStore {
             .await?)
     }
 
-    pub async fn remove(&self, id: &TenantId) -> Result<()> {
-        self.tenants.delete_one(doc! {"_id": id.as_str()}).await?;
-        self.domains
-            .delete_many(doc! {"tenant_id": id.as_str()})
-            .await?;
+    /// Removes this incarnation's record and domain claims (a later incarnation's are kept).
+    pub async fn remove(&self, key: &TenantKey) -> Result<()> {
+        let this = doc! {"incarnation": key.incarnation.as_str()};
+        let mut record = this.clone();
+        record.insert("_id", key.id.as_str());
+        self.tenants.delete_one(record).await?;
+        let mut claims = this;
+        claims.insert("tenant_id", key.id.as_str());
+        self.domains.delete_many(claims).await?;
         Ok(())
     }
 
     /// Claims custom domains for a tenant. A domain claimed by another tenant fails the whole
     /// call with `DomainTaken` (claims made by this call are released). A claim left behind by a
     /// crash (its tenant no longer lists the domain) is taken over.
-    pub async fn claim_domains(&self, id: &TenantId, domains: &[String]) -> Result<()> {
+    pub async fn claim_domains(&self, key: &TenantKey, domains: &[String]) -> Result<()> {
         let mut claimed = Vec::new();
         for domain in domains {
-            match self.claim_domain(id, domain).await {
+            match self.claim_domain(key, domain).await {
                 Ok(true) => claimed.push(domain.clone()),
                 Ok(false) => {}
                 Err(e) => {
-                    self.release(id, &claimed).await?;
+                    self.release(key, &claimed).await?;
                     return Err(e);
                 }
             }
@@ -229,36 +244,37 @@ impl CatalogStore {
         Ok(())
     }
 
-    /// `Ok(true)` when newly claimed, `Ok(false)` when the tenant already held it.
-    async fn claim_domain(&self, id: &TenantId, domain: &str) -> Result<bool> {
+    /// `Ok(true)` when newly claimed, `Ok(false)` when this incarnation already held it.
+    async fn claim_domain(&self, key: &TenantKey, domain: &str) -> Result<bool> {
         let claim = DomainClaim {
             domain: domain.to_string(),
-            tenant_id: id.clone(),
+            tenant_id: key.id.clone(),
+            incarnation: key.incarnation.clone(),
         };
         match self.domains.insert_one(&claim).await {
             Ok(_) => return Ok(true),
             Err(e) if !is_duplicate_key(&e) => return Err(e.into()),
             Err(_) => {}
         }
-        let Some(owner) = self.tenant_of_domain(domain).await? else {
-            return Box::pin(self.claim_domain(id, domain)).await;
+        let Some(owner) = self.domains.find_one(doc! {"_id": domain}).await? else {
+            return Box::pin(self.claim_domain(key, domain)).await;
         };
-        if &owner == id {
+        if owner.tenant_id == key.id && owner.incarnation == key.incarnation {
             return Ok(false);
         }
-        let owner_holds_it = self
-            .get(&owner)
-            .await?
-            .is_some_and(|t| t.domains.iter().any(|d| d == domain));
+        let owner_holds_it = self.get(&owner.tenant_id).await?.is_some_and(|t| {
+            t.incarnation == owner.incarnation && t.domains.iter().any(|d| d == domain)
+        });
         if owner_holds_it {
             return Err(TenancyError::DomainTaken(domain.to_string()));
         }
-        // A stale claim: take it over only if it is still the stale one.
+        // A stale claim (a crash, or an earlier incarnation): take it over only if it is still
+        // the stale one.
         let taken = self
             .domains
             .update_one(
-                doc! {"_id": domain, "tenant_id": owner.as_str()},
-                doc! {"$set": {"tenant_id": id.as_str()}},
+                doc! {"_id": domain, "tenant_id": owner.tenant_id.as_str(), "incarnation": owner.incarnation.as_str()},
+                doc! {"$set": {"tenant_id": key.id.as_str(), "incarnation": key.incarnation.as_str()}},
             )
             .await?;
         if taken.modified_count == 1 {
@@ -268,14 +284,13 @@ impl CatalogStore {
         }
     }
 
-    /// Releases this tenant's claims on `domains`.
-    pub async fn release(&self, id: &TenantId, domains: &[String]) -> Result<()> {
+    /// Releases this incarnation's claims on `domains`.
+    pub async fn release(&self, key: &TenantKey, domains: &[String]) -> Result<()> {
         if domains.is_empty() {
             return Ok(());
         }
-        self.domains
-            .delete_many(doc! {"_id": {"$in": domains}, "tenant_id": id.as_str()})
-            .await?;
+        let filter = doc! {"_id": {"$in": domains}, "tenant_id": key.id.as_str(), "incarnation": key.incarnation.as_str()};
+        self.domains.delete_many(filter).await?;
         Ok(())
     }
 }

@@ -10,13 +10,13 @@ use moka::future::Cache;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Result, TenancyError};
-use crate::{Tenant, TenantId};
+use crate::{Tenant, TenantId, TenantKey};
 
 #[derive(Clone, Debug)]
 pub struct TenantBudgets {
     default_budget: u32,
     wait: Duration,
-    semaphores: Cache<TenantId, (u32, Arc<Semaphore>)>,
+    semaphores: Cache<TenantKey, (u32, Arc<Semaphore>)>,
     rejections: Arc<AtomicU64>,
     on_rejection: Arc<OnceLock<RejectionObserver>>,
 }
@@ -57,16 +57,15 @@ impl TenantBudgets {
     pub async fn acquire(&self, tenant: &Tenant) -> Result<OwnedSemaphorePermit> {
         let budget = self.budget_of(tenant);
         let make = || (budget, Arc::new(Semaphore::new(budget as usize)));
+        let key = tenant.key();
         let mut entry = self
             .semaphores
-            .get_with_by_ref(&tenant.id, async { make() })
+            .get_with_by_ref(&key, async { make() })
             .await;
         if entry.0 != budget {
             // The tenant's limit changed: start a semaphore of the new size.
             entry = make();
-            self.semaphores
-                .insert(tenant.id.clone(), entry.clone())
-                .await;
+            self.semaphores.insert(key, entry.clone()).await;
         }
         match tokio::time::timeout(self.wait, entry.1.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
@@ -82,7 +81,7 @@ impl TenantBudgets {
 
     /// Slots of this tenant's budget in use right now.
     pub async fn in_use(&self, tenant: &Tenant) -> u32 {
-        match self.semaphores.get(&tenant.id).await {
+        match self.semaphores.get(&tenant.key()).await {
             Some((budget, sem)) => budget.saturating_sub(sem.available_permits() as u32),
             None => 0,
         }

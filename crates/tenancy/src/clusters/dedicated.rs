@@ -11,13 +11,13 @@ use mongodb::Client;
 use mongodb::options::ClientOptions;
 
 use super::{PoolGauges, PoolSettings};
-use crate::TenantId;
+use crate::TenantKey;
 use crate::error::{Result, TenancyError};
 
 #[derive(Clone, Debug)]
 pub struct DedicatedClients {
     pool_size: u32,
-    clients: Cache<TenantId, Client>,
+    clients: Cache<TenantKey, Client>,
     created: Arc<AtomicU64>,
     evicted: Arc<AtomicU64>,
     gauges: Arc<PoolGauges>,
@@ -44,13 +44,13 @@ impl DedicatedClients {
     }
 
     /// The tenant's own client, created on first use (once, however many requests race).
-    pub async fn client(&self, id: &TenantId, cluster_options: &ClientOptions) -> Result<Client> {
+    pub async fn client(&self, key: &TenantKey, cluster_options: &ClientOptions) -> Result<Client> {
         self.clients
-            .try_get_with_by_ref(id, async {
+            .try_get_with_by_ref(key, async {
                 let mut options = cluster_options.clone();
                 options.max_pool_size = Some(self.pool_size);
                 options.min_pool_size = Some(0);
-                options.app_name = Some(format!("tenantry-dedicated-{id}"));
+                options.app_name = Some(format!("tenantry-dedicated-{}", key.id));
                 options.cmap_event_handler = Some(self.gauges.event_handler());
                 self.created.fetch_add(1, Ordering::Relaxed);
                 Client::with_options(options)

@@ -9,6 +9,7 @@
 mod budget;
 mod dedicated;
 mod gauges;
+mod health;
 mod tenant_db;
 
 use std::collections::BTreeMap;
@@ -21,10 +22,19 @@ use mongodb::options::ClientOptions;
 pub use budget::{RejectionObserver, TenantBudgets};
 pub use dedicated::DedicatedClients;
 pub use gauges::{PoolGauges, PoolSnapshot};
+pub use health::ClusterHealth;
 pub use tenant_db::TenantDb;
 
 use crate::error::{Result, TenancyError};
+use crate::fleet::SessionLog;
 use crate::{Isolation, Tenant, TenantContext};
+
+/// How long an operation waits to find a server when the URI does not say
+/// (`serverSelectionTimeoutMS`); the driver's own default is 30 s, as long as a request may run.
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the driver checks each server (its default is 10 s): a cluster that goes down is
+/// noticed, and one that comes back is used again, within this.
+const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// The name of the cluster configured by `TENANTRY_MONGODB_URI` (it also holds the catalog).
 pub const DEFAULT_CLUSTER: &str = "default";
@@ -81,6 +91,7 @@ pub struct Cluster {
     client: Client,
     options: ClientOptions,
     gauges: Arc<PoolGauges>,
+    health: Arc<ClusterHealth>,
 }
 
 impl Cluster {
@@ -91,6 +102,10 @@ impl Cluster {
     pub fn gauges(&self) -> &PoolGauges {
         &self.gauges
     }
+
+    pub fn health(&self) -> &ClusterHealth {
+        &self.health
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -98,6 +113,7 @@ pub struct ClusterPools {
     clusters: Arc<BTreeMap<String, Cluster>>,
     budgets: TenantBudgets,
     dedicated: DedicatedClients,
+    sessions: SessionLog,
 }
 
 impl ClusterPools {
@@ -110,16 +126,23 @@ impl ClusterPools {
         for config in configs {
             let mut options = ClientOptions::parse(&config.uri).await?;
             options.app_name = Some("tenantry".to_string());
+            options.server_selection_timeout = options
+                .server_selection_timeout
+                .or(Some(SERVER_SELECTION_TIMEOUT));
+            options.heartbeat_freq = options.heartbeat_freq.or(Some(HEARTBEAT));
             let gauges = Arc::new(PoolGauges::default());
+            let health = Arc::new(ClusterHealth::default());
             let mut shared = options.clone();
             shared.max_pool_size = Some(settings.max_pool_size);
             shared.cmap_event_handler = Some(gauges.event_handler());
+            shared.sdam_event_handler = Some(health.event_handler());
             let client = Client::with_options(shared)?;
             let cluster = Cluster {
                 name: config.name.clone(),
                 client,
                 options,
                 gauges,
+                health,
             };
             clusters.insert(config.name.clone(), cluster);
         }
@@ -127,7 +150,13 @@ impl ClusterPools {
             clusters: Arc::new(clusters),
             budgets: TenantBudgets::new(settings.tenant_budget, settings.budget_wait),
             dedicated: DedicatedClients::new(&settings),
+            sessions: SessionLog::default(),
         })
+    }
+
+    /// The lsids of this process's transactions (see `fleet::SessionLog`).
+    pub fn sessions(&self) -> &SessionLog {
+        &self.sessions
     }
 
     pub fn cluster(&self, name: &str) -> Result<&Cluster> {
@@ -154,14 +183,20 @@ impl ClusterPools {
 
     /// The request path's handle on a tenant's database: waits (briefly) for a slot of the
     /// tenant's budget, and routes dedicated tenants to their own client.
+    /// A cluster known to be down fails here at once (503), not after server selection.
     pub async fn tenant_db(&self, ctx: &TenantContext) -> Result<TenantDb> {
         let tenant = ctx.tenant();
+        let cluster = self.cluster(&tenant.cluster)?;
+        if cluster.health.is_down() {
+            return Err(TenancyError::ClusterDown(cluster.name.clone()));
+        }
         let permit = self.budgets.acquire(tenant).await?;
-        let client = self.client_for(tenant).await?;
+        let client = self.client_for(cluster, tenant).await?;
         Ok(TenantDb::new(
             client.database(&tenant.database),
-            tenant.id.clone(),
+            tenant.key(),
             Some(permit),
+            self.sessions.clone(),
         ))
     }
 
@@ -170,16 +205,16 @@ impl ClusterPools {
         let client = self.cluster(&tenant.cluster)?.client.clone();
         Ok(TenantDb::new(
             client.database(&tenant.database),
-            tenant.id.clone(),
+            tenant.key(),
             None,
+            self.sessions.clone(),
         ))
     }
 
-    async fn client_for(&self, tenant: &Tenant) -> Result<Client> {
-        let cluster = self.cluster(&tenant.cluster)?;
+    async fn client_for(&self, cluster: &Cluster, tenant: &Tenant) -> Result<Client> {
         match tenant.isolation {
             Isolation::Shared => Ok(cluster.client.clone()),
-            Isolation::Dedicated => self.dedicated.client(&tenant.id, &cluster.options).await,
+            Isolation::Dedicated => self.dedicated.client(&tenant.key(), &cluster.options).await,
         }
     }
 

@@ -1,33 +1,42 @@
-//! `TenantDb`: a handle on one tenant's database, holding a slot of the tenant's budget for as
-//! long as it lives.
+//! `TenantDb`: a handle on one tenant's database (one incarnation's), holding a slot of the
+//! tenant's budget for as long as it lives. Sessions for transactions come from here, so their
+//! ids are recorded for the fleet (see `fleet::SessionLog`).
 
-use mongodb::{Client, Collection, Database};
+use mongodb::{Client, ClientSession, Collection, Database};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::TenantId;
+use crate::fleet::SessionLog;
+use crate::{TenantId, TenantKey};
 
 #[derive(Debug)]
 pub struct TenantDb {
     db: Database,
-    tenant_id: TenantId,
+    key: TenantKey,
     _permit: Option<OwnedSemaphorePermit>,
+    sessions: SessionLog,
 }
 
 impl TenantDb {
     pub(super) fn new(
         db: Database,
-        tenant_id: TenantId,
+        key: TenantKey,
         permit: Option<OwnedSemaphorePermit>,
+        sessions: SessionLog,
     ) -> Self {
         TenantDb {
             db,
-            tenant_id,
+            key,
             _permit: permit,
+            sessions,
         }
     }
 
     pub fn tenant_id(&self) -> &TenantId {
-        &self.tenant_id
+        &self.key.id
+    }
+
+    pub fn key(&self) -> &TenantKey {
+        &self.key
     }
 
     pub fn collection<T: Send + Sync>(&self, name: &str) -> Collection<T> {
@@ -41,5 +50,12 @@ impl TenantDb {
 
     pub fn client(&self) -> &Client {
         self.db.client()
+    }
+
+    /// A session for a transaction, its id recorded before first use.
+    pub async fn start_session(&self) -> mongodb::error::Result<ClientSession> {
+        let session = self.db.client().start_session().await?;
+        self.sessions.record(session.id()).await;
+        Ok(session)
     }
 }

@@ -1,14 +1,16 @@
-//! Per-tenant schema migrations (ARCHITECTURE.md decision 6).
+//! Per-tenant schema migrations.
 //!
-//! Collections, validators and indexes of a tenant database are declared in code as an ordered
-//! list (`catalog_of_migrations`). Each applied version is recorded in the tenant's own
-//! `_migrations` ledger, so applying is idempotent and resumable: a crash between a migration
-//! and its ledger entry re-runs that migration, which is written to be safe to re-run.
+//! Collections, validators and indexes of a tenant database are declared in code, as ordered
+//! migrations of each component that owns them (`Schema`, built by the application from the
+//! crates it uses). Each applied step is recorded in the tenant's ledger (`_meta` documents
+//! `migration:<component>:<version>`), so applying is idempotent and resumable.
 
+mod declare;
 mod ledger;
-mod list;
 mod runner;
+mod schema;
 
-pub use ledger::apply_pending;
-pub use list::{MIGRATIONS, Migration, latest_version};
+pub use declare::{CollectionSpec, IndexSpec, ensure, ensure_all};
+pub use ledger::{applied_versions, apply_pending};
 pub use runner::{MigrationReport, TenantMigrationOutcome, migrate_all};
+pub use schema::{BadNumbering, Component, Migration, Schema};

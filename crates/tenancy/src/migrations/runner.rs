@@ -4,7 +4,7 @@
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::apply_pending;
+use super::{Schema, apply_pending};
 use crate::catalog::CatalogCache;
 use crate::clusters::ClusterPools;
 use crate::error::Result;
@@ -34,6 +34,7 @@ pub struct MigrationReport {
 pub async fn migrate_all(
     catalog: &CatalogCache,
     pools: &ClusterPools,
+    schema: &Schema,
     only: Option<&TenantId>,
     parallelism: usize,
     on_done: impl Fn(&TenantMigrationOutcome),
@@ -48,7 +49,7 @@ pub async fn migrate_all(
         }
     };
     let mut results: Vec<TenantMigrationOutcome> = futures::stream::iter(ids)
-        .map(|id| migrate_one(catalog, pools, id))
+        .map(|id| migrate_one(catalog, pools, schema, id))
         .buffer_unordered(parallelism.max(1))
         .inspect(&on_done)
         .collect()
@@ -66,6 +67,7 @@ pub async fn migrate_all(
 async fn migrate_one(
     catalog: &CatalogCache,
     pools: &ClusterPools,
+    schema: &Schema,
     tenant_id: TenantId,
 ) -> TenantMigrationOutcome {
     let mut outcome = TenantMigrationOutcome {
@@ -75,7 +77,7 @@ async fn migrate_one(
         ok: false,
         error: None,
     };
-    match try_migrate(catalog, pools, &outcome.tenant_id).await {
+    match try_migrate(catalog, pools, schema, &outcome.tenant_id).await {
         Ok((from, to)) => {
             outcome.from_version = from;
             outcome.to_version = to;
@@ -93,13 +95,27 @@ async fn migrate_one(
 async fn try_migrate(
     catalog: &CatalogCache,
     pools: &ClusterPools,
+    schema: &Schema,
     id: &TenantId,
 ) -> Result<(u32, u32)> {
     let tenant = catalog.store().require(id).await?;
+    if !matches!(
+        tenant.status,
+        TenantStatus::Active | TenantStatus::Suspended
+    ) {
+        // Deleting (or still provisioning, which migrates itself): never recreate its database.
+        return Err(crate::TenancyError::InvalidState {
+            id: id.clone(),
+            status: tenant.status.as_str(),
+        });
+    }
     let db = pools.maintenance_db(&tenant).await?;
-    let to = apply_pending(&db).await?;
+    let to = apply_pending(&db, schema).await?;
     if to != tenant.schema_version {
-        catalog.store().set_schema_version(id, to).await?;
+        catalog
+            .store()
+            .set_schema_version(&tenant.key(), to)
+            .await?;
         catalog.invalidate(id).await;
     }
     Ok((tenant.schema_version, to))

@@ -15,7 +15,15 @@ pub async fn run_migrations(
     State(state): State<AppState>,
 ) -> Result<Json<MigrationReport>, ApiError> {
     let parallelism = state.config.migration_parallelism;
-    let report = migrate_all(&state.catalog, &state.pools, None, parallelism, |_| {}).await?;
+    let report = migrate_all(
+        &state.catalog,
+        &state.pools,
+        state.provisioner.schema(),
+        None,
+        parallelism,
+        |_| {},
+    )
+    .await?;
     tracing::info!(
         tenants = report.tenants,
         failed = report.failed,

@@ -1,5 +1,6 @@
 //! Platform administration (`/admin/...`), behind the platform-admin guard.
 
+mod instances;
 mod migrations;
 mod projections;
 mod stats;
@@ -28,5 +29,6 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::tenant_stats))
         .routes(routes!(projections::rebuild_projections))
         .routes(routes!(migrations::run_migrations))
+        .routes(routes!(instances::list_instances))
         .route_layer(from_fn_with_state(state.clone(), require_platform_admin))
 }

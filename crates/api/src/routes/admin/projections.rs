@@ -1,4 +1,5 @@
-//! `POST /admin/tenants/{id}/projections/rebuild`: rebuild a tenant's read models from its outbox.
+//! `POST /admin/tenants/{id}/projections/rebuild`: rebuild a tenant's read models from its outbox,
+//! beside the live ones, then switch (queries never see an empty or half-built read model).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -6,25 +7,35 @@ use serde_json::{Value, json};
 
 use super::tenants::parse_id;
 use crate::http::ApiError;
-use crate::openapi::AdminErrors;
+use crate::openapi::{AdminErrors, Problem};
 use crate::state::AppState;
 
-/// Rebuild the tenant's read models from its outbox.
+/// Rebuild the tenant's read models from its outbox (blue-green: queries keep reading the live
+/// ones until the new ones have caught up).
 #[utoipa::path(post, path = "/admin/tenants/{id}/projections/rebuild", security(("admin_key" = [])), tag = "admin",
     params(("id" = String, Path, description = "Tenant id")),
-    responses((status = 200, description = "`{tenant_id, events_applied, dead_letters}`", body = Object), AdminErrors))]
+    responses(
+        (status = 200, description = "`{tenant_id, events_applied, dead_letters, generation}`", body = Object),
+        (status = 409, description = "`rebuild_in_progress`", body = Problem, content_type = "application/problem+json"),
+        AdminErrors,
+    ))]
 pub async fn rebuild_projections(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = state.catalog.store().require(&parse_id(&id)?).await?;
-    let done = state
-        .projector
-        .rebuild(&tenant)
+    // Its own task: a client that goes away does not cut a rebuild short (it would only
+    // be left to expire and be started again).
+    let projector = state.projector.clone();
+    let rebuilding = tenant.clone();
+    let done = tokio::spawn(async move { projector.rebuild(&rebuilding).await })
         .await
-        .map_err(commerce::CommerceError::from)?;
-    tracing::info!(tenant = %tenant.id, events = done.events, dead_letters = done.dead_letters, "read models rebuilt");
-    Ok(Json(
-        json!({"tenant_id": tenant.id, "events_applied": done.events, "dead_letters": done.dead_letters}),
-    ))
+        .map_err(|e| ApiError::internal(&e))??;
+    tracing::info!(tenant = %tenant.key(), events = done.events, dead_letters = done.dead_letters, generation = done.generation, "read models rebuilt");
+    Ok(Json(json!({
+        "tenant_id": tenant.id,
+        "events_applied": done.events,
+        "dead_letters": done.dead_letters,
+        "generation": done.generation,
+    })))
 }

@@ -53,7 +53,8 @@ pub async fn tenant_stats(
     Ok(Json(json!({
         "tenant_id": tenant.id,
         "status": tenant.status,
-        "requests": state.requests.count(&tenant.id),
+        "incarnation": tenant.incarnation,
+        "requests": state.requests.count(&tenant.key()),
         "budget": {"limit": pools.budgets().budget(&tenant), "in_use": pools.budgets().in_use(&tenant).await},
         "connections": connections,
         "documents": documents,

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tenancy::provisioning::Created;
+use tenancy::lifecycle::Created;
 use tenancy::{TenantId, TenantStatus};
 
 use super::views::{
@@ -149,9 +149,10 @@ pub async fn delete_tenant(
     let id = parse_id(&id)?;
     let tenant = state.provisioner.begin_deletion(&id).await?;
     let provisioner = state.provisioner.clone();
+    let key = tenant.key();
     tokio::spawn(async move {
-        if let Err(e) = provisioner.finish_deletion(&id).await {
-            tracing::error!(tenant = %id, error = %ErrorChain(&e), "tenant deletion failed; it resumes at the next start");
+        if let Err(e) = provisioner.finish_deletion(&key).await {
+            tracing::error!(tenant = %key, error = %ErrorChain(&e), "tenant deletion failed; the deletion sweep of any instance resumes it");
         }
     });
     Ok((StatusCode::ACCEPTED, Json(TenantView::from(&tenant))).into_response())

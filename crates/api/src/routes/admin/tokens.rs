@@ -66,6 +66,7 @@ pub async fn mint_token(
     let request = MintRequest {
         sub: sub.unwrap_or_default(),
         tenant_id: Some(tenant.id.to_string()),
+        incarnation: Some(tenant.incarnation.to_string()),
         roles: roles.unwrap_or_default(),
         ttl_seconds: ttl,
     };

@@ -1,5 +1,6 @@
 //! The HTTP conventions of tenant routes: `If-Match`, `X-Min-Position`, `Idempotency-Key`,
-//! `ETag`, `X-Event-Position`, and lists (`limit`, `cursor` scoped to the tenant and the filters).
+//! `ETag`, `X-Event-Position`, and lists (`limit`, `cursor` scoped to the tenant incarnation and
+//! the filters).
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -144,7 +145,8 @@ pub fn page_request(
     limit: Option<&str>,
     cursor: Option<&str>,
 ) -> Result<(PageRequest, String), ApiError> {
-    let scope = format!("{list}:{}:{filters}", request.ctx.tenant_id());
+    let tenant = request.ctx.tenant();
+    let scope = format!("{list}:{}@{}:{filters}", tenant.id, tenant.incarnation);
     let page = PageParams::parse(limit, cursor, &scope)?;
     Ok((
         PageRequest {

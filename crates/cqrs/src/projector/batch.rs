@@ -1,0 +1,329 @@
+//! One batch of events applied to a tenant's projections, exactly once, whatever else runs.
+//!
+//! Everything happens in one snapshot transaction: the checkpoints are read, the events after
+//! the lowest of them are read, the writer's fence is passed, the events are applied to every
+//! projection behind them, and each checkpoint is moved by compare-and-set from the position it
+//! was read at. Any concurrent writer of the same checkpoints (another instance, a paused owner
+//! that woke up, a retry) either conflicts — the transaction is retried and reads everything
+//! again — or finds the checkpoint moved and gives up the batch. So an event is applied to a
+//! read model exactly once, even by N uncoordinated projectors, and a batch is never applied
+//! from a stale in-memory copy of the outbox.
+//!
+//! A poison event (one a projection cannot apply) fails its batch; the events are then applied
+//! one by one per projection, and the poison event is dead-lettered with its checkpoint moved
+//! past it, so the projection moves on.
+
+use futures::TryStreamExt;
+use mongodb::bson::{DateTime, Document, doc};
+use mongodb::{ClientSession, Database};
+use std::sync::Arc;
+use tenancy::clusters::TenantDb;
+use tenancy::meta::{META, live_fence};
+use tenancy::transaction;
+
+use super::checkpoints::{self, Progress};
+use super::projection::{Projection, ProjectionError, ReadModels};
+use crate::outbox::{OUTBOX, StoredEvent};
+use crate::read_models::{Generation, POINTER};
+
+/// Events read per batch.
+pub(crate) const BATCH: i64 = 200;
+/// The `_meta` document of the projector's fence (the lease holder's token).
+pub const PROJECTOR_FENCE: &str = "projector";
+/// The `_meta` document of a running rebuild.
+pub(crate) const REBUILD_MARKER: &str = "rebuild";
+/// How long a rebuild holds its marker without progress before another may take over.
+pub(crate) const REBUILD_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Who writes, and where.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Track<'a> {
+    /// The live read models, by the holder of the lease with this fencing token.
+    Live { token: i64 },
+    /// A rebuild's new generation, by the rebuild `id`.
+    Shadow { id: &'a str, generation: Generation },
+}
+
+impl Track<'_> {
+    fn prefix(&self) -> &'static str {
+        match self {
+            Track::Live { .. } => checkpoints::LIVE,
+            Track::Shadow { .. } => checkpoints::SHADOW,
+        }
+    }
+
+    fn generation(&self, read: &Progress) -> Generation {
+        match self {
+            Track::Live { .. } => read.live_generation,
+            Track::Shadow { generation, .. } => *generation,
+        }
+    }
+
+    /// Passes the writer's fence in the transaction, or fails with `Fenced`.
+    async fn pass(
+        &self,
+        db: &Database,
+        session: &mut ClientSession,
+    ) -> Result<(), ProjectionError> {
+        let meta = db.collection::<Document>(META);
+        let passed = match self {
+            Track::Live { token } => {
+                let mut filter = live_fence(PROJECTOR_FENCE);
+                filter.insert("token", doc! {"$lte": token});
+                meta.update_one(filter, doc! {"$set": {"token": token}})
+                    .session(session)
+                    .await?
+            }
+            Track::Shadow { id, .. } => {
+                let renew = vec![doc! {"$set": {"expires_at": tenancy::fleet::expiry(REBUILD_LEASE)}}];
+                meta.update_one(doc! {"_id": REBUILD_MARKER, "owner": *id}, renew)
+                    .session(session)
+                    .await?
+            }
+        };
+        if passed.matched_count == 1 {
+            Ok(())
+        } else {
+            Err(ProjectionError::Fenced(match self {
+                Track::Live { .. } => "a newer lease holder, or the tenant is being deleted",
+                Track::Shadow { .. } => "another rebuild took over",
+            }))
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Batch {
+    Applied {
+        events: u64,
+        last_at: DateTime,
+    },
+    /// Nothing left to apply: every checkpoint is at `position` or beyond. `ahead`: a
+    /// checkpoint is beyond the last event (the database lost events it had acknowledged).
+    CaughtUp {
+        position: i64,
+        ahead: bool,
+    },
+    /// A rebuild's generation caught up and became the live one.
+    Switched {
+        generation: Generation,
+        position: i64,
+    },
+}
+
+fn names(projections: &[Arc<dyn Projection>]) -> Vec<&'static str> {
+    projections.iter().map(|p| p.name()).collect()
+}
+
+async fn events_after(
+    db: &Database,
+    session: &mut ClientSession,
+    from: i64,
+    limit: i64,
+) -> mongodb::error::Result<Vec<StoredEvent>> {
+    db.collection::<StoredEvent>(OUTBOX)
+        .find(doc! {"_id": {"$gt": from}})
+        .sort(doc! {"_id": 1})
+        .limit(limit)
+        .session(&mut *session)
+        .await?
+        .stream(session)
+        .try_collect()
+        .await
+}
+
+async fn last_event(db: &Database, session: &mut ClientSession) -> mongodb::error::Result<i64> {
+    let last: Option<StoredEvent> = db
+        .collection::<StoredEvent>(OUTBOX)
+        .find_one(doc! {})
+        .sort(doc! {"_id": -1})
+        .session(session)
+        .await?;
+    Ok(last.map_or(0, |e| e.position))
+}
+
+/// Applies the next batch of events (see the module documentation).
+pub(crate) async fn run(
+    db: &TenantDb,
+    projections: &[Arc<dyn Projection>],
+    track: Track<'_>,
+) -> Result<Batch, ProjectionError> {
+    let database = db.database();
+    let names = &names(projections);
+    transaction::run(db, |mut session| async move {
+        let result = async {
+            let read =
+                checkpoints::load(database, Some(&mut session), track.prefix(), names).await?;
+            let generation = track.generation(&read);
+            let from = read.lowest();
+            let events = events_after(database, &mut session, from, BATCH).await?;
+            let Some(last) = events.last() else {
+                let ahead = read.highest() > last_event(database, &mut session).await?;
+                if let (Track::Shadow { .. }, false) = (track, ahead) {
+                    track.pass(database, &mut session).await?;
+                    switch(database, &mut session, names, generation, from).await?;
+                    return Ok(Batch::Switched {
+                        generation,
+                        position: from,
+                    });
+                }
+                return Ok(Batch::CaughtUp {
+                    position: from,
+                    ahead,
+                });
+            };
+            let (last_position, last_at) = (last.position, last.occurred_at);
+            track.pass(database, &mut session).await?;
+            let models = ReadModels::new(database, generation);
+            for projection in projections {
+                let before = read.checkpoints[projection.name()];
+                let pending: Vec<&StoredEvent> = events
+                    .iter()
+                    .filter(|e| e.position > before.position)
+                    .collect();
+                if pending.is_empty() {
+                    continue;
+                }
+                for event in pending {
+                    projection.apply(&models, &mut session, event).await?;
+                }
+                checkpoints::save(
+                    database,
+                    &mut session,
+                    track.prefix(),
+                    projection.name(),
+                    before,
+                    last_position,
+                )
+                .await?;
+            }
+            Ok(Batch::Applied {
+                events: events.len() as u64,
+                last_at,
+            })
+        }
+        .await;
+        (session, result)
+    })
+    .await
+}
+
+/// In a rebuild's last batch: its generation becomes the live one, with its checkpoints.
+async fn switch(
+    db: &Database,
+    session: &mut ClientSession,
+    names: &[&'static str],
+    generation: Generation,
+    position: i64,
+) -> Result<(), ProjectionError> {
+    let meta = db.collection::<Document>(META);
+    // Touching the live fence orders the switch with live batches (they write it first).
+    let touched = meta
+        .update_one(
+            live_fence(PROJECTOR_FENCE),
+            doc! {"$set": {"switched_at": DateTime::now()}},
+        )
+        .session(&mut *session)
+        .await?;
+    if touched.matched_count != 1 {
+        return Err(ProjectionError::Fenced("the tenant is being deleted"));
+    }
+    let shadow = checkpoints::load(db, Some(&mut *session), checkpoints::SHADOW, names).await?;
+    for name in names {
+        let at = shadow
+            .checkpoints
+            .get(name)
+            .map_or(position, |c| c.position);
+        checkpoints::set(db, session, checkpoints::LIVE, name, at).await?;
+    }
+    meta.update_one(
+        doc! {"_id": POINTER},
+        doc! {"$set": {"generation": generation as i32}},
+    )
+    .upsert(true)
+    .session(&mut *session)
+    .await?;
+    checkpoints::clear(db, Some(&mut *session), checkpoints::SHADOW).await?;
+    meta.delete_one(doc! {"_id": REBUILD_MARKER})
+        .session(session)
+        .await?;
+    Ok(())
+}
+
+/// What one isolated step did.
+enum Step {
+    Applied,
+    DeadLettered,
+    Done,
+}
+
+/// Applies up to one batch's worth of events to each projection, one event per transaction;
+/// dead-letters the events a projection cannot apply. Returns how many were dead-lettered.
+pub(crate) async fn isolate_poison(
+    db: &TenantDb,
+    projections: &[Arc<dyn Projection>],
+    track: Track<'_>,
+) -> Result<u64, ProjectionError> {
+    let mut dead = 0;
+    for projection in projections {
+        for _ in 0..BATCH {
+            match step(db, projection.as_ref(), track, None).await {
+                Ok(Step::Applied) => {}
+                Ok(Step::Done) => break,
+                Ok(Step::DeadLettered) => dead += 1,
+                Err(ProjectionError::Poison(reason)) => {
+                    if let Step::DeadLettered =
+                        step(db, projection.as_ref(), track, Some(&reason)).await?
+                    {
+                        dead += 1;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(dead)
+}
+
+/// Applies the projection's next event (or, with `poison`, dead-letters it) in a transaction.
+async fn step(
+    db: &TenantDb,
+    projection: &dyn Projection,
+    track: Track<'_>,
+    poison: Option<&str>,
+) -> Result<Step, ProjectionError> {
+    let database = db.database();
+    let name = [projection.name()];
+    let name = &name;
+    transaction::run(db, |mut session| async move {
+        let result = async {
+            let read = checkpoints::load(database, Some(&mut session), track.prefix(), name).await?;
+            let before = read.checkpoints[name[0]];
+            let generation = track.generation(&read);
+            let next = events_after(database, &mut session, before.position, 1).await?;
+            let Some(event) = next.first() else {
+                return Ok(Step::Done);
+            };
+            track.pass(database, &mut session).await?;
+            let done = match poison {
+                None => {
+                    projection
+                        .apply(&ReadModels::new(database, generation), &mut session, event)
+                        .await?;
+                    Step::Applied
+                }
+                Some(reason) => {
+                    tracing::warn!(projection = name[0], position = event.position, %reason, "event dead-lettered");
+                    checkpoints::dead_letter(database, &mut session, name[0], generation, event, reason).await?;
+                    Step::DeadLettered
+                }
+            };
+            checkpoints::save(database, &mut session, track.prefix(), name[0], before, event.position).await?;
+            Ok(done)
+        }
+        .await;
+        (session, result)
+    })
+    .await
+}

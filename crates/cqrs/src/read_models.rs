@@ -1,0 +1,127 @@
+//! Read-model generations: where queries read, and where a rebuild writes.
+//!
+//! A projection declares its read models by name (`product_list`). The collections behind
+//! them belong to a *generation*: generation 0 is the plain name, generation `g` is
+//! `<name>__g<g>`. The `_meta` document `read_models` names the live generation, and every
+//! projection checkpoint records the generation it applies to. A rebuild builds generation
+//! `g + 1` beside the live one and switches the pointer and the checkpoints in one
+//! transaction, so a query never sees an empty or half-built read model.
+//!
+//! Queries with `X-Min-Position` learn the generation from the checkpoints they wait on;
+//! others read a cached pointer (`ReadModelCache`, a few seconds old at most, and invalidated
+//! by the change stream when it moves). A retired generation is dropped only after a grace
+//! period longer than that, so a cached pointer never leads to a dropped collection.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use mongodb::Database;
+use mongodb::bson::{Document, doc};
+use tenancy::TenantKey;
+use tenancy::meta::META;
+
+/// The `_meta` document naming the live generation.
+pub const POINTER: &str = "read_models";
+/// How long a query may read a cached pointer.
+const POINTER_TTL: Duration = Duration::from_secs(5);
+/// How long a retired generation is kept after a switch (must exceed `POINTER_TTL`).
+pub const RETIRED_GRACE: Duration = Duration::from_secs(60);
+
+/// A generation of the read models.
+pub type Generation = u32;
+
+/// The collection of `read_model` in `generation`.
+pub fn collection_name(read_model: &str, generation: Generation) -> Cow<'_, str> {
+    if generation == 0 {
+        Cow::Borrowed(read_model)
+    } else {
+        Cow::Owned(format!("{read_model}__g{generation}"))
+    }
+}
+
+/// The read model and generation of a collection name, if it is one of `read_models`'.
+pub fn parse_collection_name<'a>(
+    name: &str,
+    read_models: impl IntoIterator<Item = &'a str>,
+) -> Option<(&'a str, Generation)> {
+    for model in read_models {
+        if name == model {
+            return Some((model, 0));
+        }
+        if let Some(g) = name
+            .strip_prefix(model)
+            .and_then(|rest| rest.strip_prefix("__g"))
+            .and_then(|g| g.parse().ok())
+        {
+            return Some((model, g));
+        }
+    }
+    None
+}
+
+/// Reads the live generation from the tenant database.
+pub async fn live_generation(db: &Database) -> mongodb::error::Result<Generation> {
+    let pointer = db
+        .collection::<Document>(META)
+        .find_one(doc! {"_id": POINTER})
+        .await?;
+    Ok(pointer
+        .and_then(|p| p.get_i32("generation").ok())
+        .map_or(0, |g| g.max(0) as Generation))
+}
+
+/// Live generations by tenant, as queries without `X-Min-Position` use them.
+#[derive(Clone)]
+pub struct ReadModelCache {
+    pointers: moka::future::Cache<TenantKey, Generation>,
+}
+
+impl Default for ReadModelCache {
+    fn default() -> Self {
+        ReadModelCache {
+            pointers: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(POINTER_TTL)
+                .build(),
+        }
+    }
+}
+
+impl ReadModelCache {
+    pub async fn generation(
+        &self,
+        key: &TenantKey,
+        db: &Database,
+    ) -> Result<Generation, std::sync::Arc<mongodb::error::Error>> {
+        self.pointers
+            .try_get_with_by_ref(key, live_generation(db))
+            .await
+    }
+
+    /// Forgets a tenant's pointer (it moved).
+    pub async fn invalidate(&self, key: &TenantKey) {
+        self.pointers.invalidate(key).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_name_collections_and_parse_back() {
+        assert_eq!(collection_name("order_list", 0), "order_list");
+        assert_eq!(collection_name("order_list", 3), "order_list__g3");
+        let models = ["order_list", "product_list"];
+        assert_eq!(
+            parse_collection_name("order_list__g3", models),
+            Some(("order_list", 3))
+        );
+        assert_eq!(
+            parse_collection_name("product_list", models),
+            Some(("product_list", 0))
+        );
+        assert_eq!(parse_collection_name("order_list__gx", models), None);
+        assert_eq!(parse_collection_name("orders", models), None);
+    }
+}

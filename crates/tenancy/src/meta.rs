@@ -1,0 +1,61 @@
+//! `_meta`: the small metadata documents of a tenant database, in one collection (one namespace
+//! instead of one per kind). Tenancy writes the tenant's identity there (`tenant`: id,
+//! incarnation, created) and keeps the migration ledger there (`migration:<component>:<n>`);
+//! other crates add their own documents (the outbox counter, projection checkpoints, ...).
+//!
+//! **Fences.** A `_meta` document with `state: "live"` is a *fence*: a writer that must stop when
+//! the tenant goes away (commands, the projector) updates one with `state: "live"` in its filter,
+//! inside its transaction. Deletion flips every fence to `deleting` in one transaction before it
+//! drops the database: the flip conflicts with (so waits for) every transaction that has already
+//! touched a fence, and every later transaction finds no live fence and aborts. So nothing of a
+//! deleted incarnation can commit after its deletion began to drain.
+
+use mongodb::bson::{DateTime, Document, doc};
+use mongodb::{ClientSession, Database};
+
+use crate::Tenant;
+
+/// The collection of metadata documents.
+pub const META: &str = "_meta";
+/// The identity document's `_id`.
+pub const IDENTITY: &str = "tenant";
+/// `state` of a fence that writers may pass.
+pub const LIVE: &str = "live";
+/// `state` of a fence once deletion has begun.
+pub const DELETING: &str = "deleting";
+
+/// The filter of a live fence document.
+pub fn live_fence(id: &str) -> Document {
+    doc! {"_id": id, "state": LIVE}
+}
+
+/// Records which tenant and incarnation the database belongs to (first thing written to it).
+pub(crate) async fn write_identity(db: &Database, tenant: &Tenant) -> mongodb::error::Result<()> {
+    let identity = doc! {
+        "tenant_id": tenant.id.as_str(),
+        "incarnation": tenant.incarnation.as_str(),
+        "created_at": tenant.created_at,
+        "written_at": DateTime::now(),
+    };
+    db.collection::<Document>(META)
+        .update_one(doc! {"_id": IDENTITY}, doc! {"$setOnInsert": identity})
+        .upsert(true)
+        .await?;
+    Ok(())
+}
+
+/// Flips every live fence to `deleting`, in the caller's transaction; returns how many.
+pub(crate) async fn fence_all(
+    db: &Database,
+    session: &mut ClientSession,
+) -> mongodb::error::Result<u64> {
+    let flipped = db
+        .collection::<Document>(META)
+        .update_many(
+            doc! {"state": LIVE},
+            doc! {"$set": {"state": DELETING, "fenced_at": DateTime::now()}},
+        )
+        .session(session)
+        .await?;
+    Ok(flipped.modified_count)
+}

@@ -1,0 +1,158 @@
+//! Running a unit of work in a MongoDB transaction on a tenant database, retried on transient
+//! errors (write conflicts between concurrent transactions, elections) with jittered backoff
+//! until a deadline. Past the deadline the work is abandoned with `Abandoned` — which the API
+//! answers 503 with `Retry-After` — never left to fail as an internal error or to loop forever.
+//!
+//! The work takes the session by value and hands it back with its result, so it can be an
+//! ordinary `async move` block borrowing whatever the caller has:
+//!
+//! ```ignore
+//! let id = transaction::run(&db, |mut session| async move {
+//!     let result = insert_things(db.database(), &mut session, &input).await;
+//!     (session, result)
+//! }).await?;
+//! ```
+//!
+//! Sessions come from `TenantDb::start_session`, so their ids are recorded for the fleet: if
+//! this process dies inside a transaction, a survivor ends it instead of it holding documents
+//! until the database's own timeout. Commits are acknowledged by a majority, journaled.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use mongodb::ClientSession;
+use mongodb::error::{Error, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::options::{Acknowledgment, ReadConcern, TransactionOptions, WriteConcern};
+
+use crate::clusters::TenantDb;
+
+/// How long a unit of work keeps retrying transient conflicts.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+/// The longest a commit may take on the server.
+const MAX_COMMIT_TIME: Duration = Duration::from_secs(5);
+
+/// A transaction given up after its deadline.
+#[derive(Debug, thiserror::Error)]
+pub enum Abandoned {
+    /// It kept conflicting with other transactions (or the database kept failing transiently).
+    #[error("transaction still conflicting after {attempts} attempts in {elapsed:?}")]
+    Busy { attempts: u32, elapsed: Duration },
+    /// The commit's outcome stayed unknown (the server did not confirm it either way).
+    #[error("transaction commit outcome unknown after {elapsed:?}")]
+    CommitUnknown { elapsed: Duration },
+}
+
+/// An error type that may wrap a driver error (to tell transient conflicts apart).
+pub trait DriverError {
+    fn driver_error(&self) -> Option<&Error>;
+}
+
+impl DriverError for Error {
+    fn driver_error(&self) -> Option<&Error> {
+        Some(self)
+    }
+}
+
+fn is_transient<E: DriverError>(e: &E) -> bool {
+    e.driver_error()
+        .is_some_and(|d| d.contains_label(TRANSIENT_TRANSACTION_ERROR))
+}
+
+pub async fn run<T, E, F, Fut>(db: &TenantDb, mut work: F) -> Result<T, E>
+where
+    F: FnMut(ClientSession) -> Fut,
+    Fut: Future<Output = (ClientSession, Result<T, E>)>,
+    E: From<Error> + From<Abandoned> + DriverError,
+{
+    let started = Instant::now();
+    let mut attempt: u32 = 0;
+    loop {
+        attempt += 1;
+        let mut session = db.start_session().await?;
+        session.start_transaction().with_options(options()).await?;
+        let (mut session, result) = work(session).await;
+        let outcome = match result {
+            Ok(value) => commit(&mut session, started).await.map(|()| value),
+            Err(e) => {
+                // Best effort: the server aborts it anyway when the session ends.
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
+        };
+        match outcome {
+            Err(e) if is_transient(&e) => {
+                if started.elapsed() >= DEADLINE {
+                    metrics::counter!("tenantry_transactions_abandoned_total").increment(1);
+                    return Err(Abandoned::Busy {
+                        attempts: attempt,
+                        elapsed: started.elapsed(),
+                    }
+                    .into());
+                }
+                metrics::counter!("tenantry_transaction_retries_total").increment(1);
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            other => {
+                if attempt > 1 {
+                    tracing::debug!(attempt, "transaction retried");
+                }
+                return other;
+            }
+        }
+    }
+}
+
+fn options() -> TransactionOptions {
+    TransactionOptions::builder()
+        .read_concern(ReadConcern::snapshot())
+        .write_concern(
+            WriteConcern::builder()
+                .w(Acknowledgment::Majority)
+                .journal(true)
+                .build(),
+        )
+        .max_commit_time(MAX_COMMIT_TIME)
+        .build()
+}
+
+/// Commits, retrying while the outcome is unknown, until the deadline.
+async fn commit<E>(session: &mut ClientSession, started: Instant) -> Result<(), E>
+where
+    E: From<Error> + From<Abandoned>,
+{
+    loop {
+        match session.commit_transaction().await {
+            Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                if started.elapsed() >= DEADLINE {
+                    return Err(Abandoned::CommitUnknown {
+                        elapsed: started.elapsed(),
+                    }
+                    .into());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other.map_err(E::from),
+        }
+    }
+}
+
+/// Exponential backoff, capped at 25 ms, with jitter so conflicting retries spread out.
+fn backoff(attempt: u32) -> Duration {
+    let cap_micros = (250u64 << attempt.min(7)).min(25_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Duration::from_micros(u64::from(nanos) % cap_micros + 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_is_bounded() {
+        for attempt in 1..100 {
+            assert!(backoff(attempt).as_micros() <= 25_100);
+        }
+    }
+}
