@@ -118,32 +118,39 @@ impl TestApp {
         id
     }
 
-    /// Signs `claims` with the server's HS256 secret; `iss`, `aud`, `exp`, `sub` default sensibly.
+    /// Signs `claims` with the server's HS256 secret; `iss`, `aud`, `exp`, `sub`, `iat` default
+    /// sensibly.
     pub fn sign(&self, claims: Value) -> String {
-        let mut full = json!({
-            "sub": "user-1",
-            "iss": "tenantry",
-            "aud": "tenantry-api",
-            "exp": now() + 600,
-            "iat": now(),
-        });
-        if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), claims) {
-            for (k, v) in extra {
-                if v.is_null() {
-                    full.remove(&k);
-                } else {
-                    full.insert(k, v);
-                }
-            }
-        }
-        let key = EncodingKey::from_secret(self.jwt_secret.as_bytes());
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &full, &key).expect("sign")
+        sign_with(&self.jwt_secret, claims)
     }
 
     /// A token for `tenant` with `roles`.
     pub fn token(&self, tenant: &str, roles: &[&str]) -> String {
         self.sign(json!({"tid": tenant, "roles": roles}))
     }
+}
+
+/// Signs `claims` with an HS256 secret; `iss`, `aud`, `exp`, `sub`, `iat` default sensibly (a
+/// `null` removes one).
+pub fn sign_with(secret: &str, claims: Value) -> String {
+    let mut full = json!({
+        "sub": "user-1",
+        "iss": "tenantry",
+        "aud": "tenantry-api",
+        "exp": now() + 600,
+        "iat": now(),
+    });
+    if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), claims) {
+        for (k, v) in extra {
+            if v.is_null() {
+                full.remove(&k);
+            } else {
+                full.insert(k, v);
+            }
+        }
+    }
+    let key = EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &full, &key).expect("sign")
 }
 
 pub fn now() -> i64 {
@@ -233,29 +240,47 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Call {
-        let mut request = self.v1(method, path, token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON body")
-        };
-        Call {
-            status,
-            headers,
-            body,
-        }
+        send(self.v1(method, path, token), body, headers).await
     }
+}
 
+/// Sends a request with an optional JSON body and extra headers; its answer as a `Call`.
+pub async fn send(request: RequestBuilder, body: Option<Value>, headers: &[(&str, &str)]) -> Call {
+    try_send(request, body, headers)
+        .await
+        .expect("the server answers")
+}
+
+/// `send`, or `None` when the server gives no answer (connection refused or reset).
+pub async fn try_send(
+    request: RequestBuilder,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> Option<Call> {
+    let mut request = request;
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.ok()?;
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    Some(Call {
+        status,
+        headers,
+        body,
+    })
+}
+
+impl TestApp {
     /// A new tenant and a token for it with `roles`.
     pub async fn tenant_with_token(&self, roles: &[&str]) -> (String, String) {
         let id = self.create_tenant().await;

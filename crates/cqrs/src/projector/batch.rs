@@ -75,7 +75,8 @@ impl Track<'_> {
                     .await?
             }
             Track::Shadow { id, .. } => {
-                let renew = vec![doc! {"$set": {"expires_at": tenancy::fleet::expiry(REBUILD_LEASE)}}];
+                let renew =
+                    vec![doc! {"$set": {"expires_at": tenancy::fleet::expiry(REBUILD_LEASE)}}];
                 meta.update_one(doc! {"_id": REBUILD_MARKER, "owner": *id}, renew)
                     .session(session)
                     .await?

@@ -77,8 +77,13 @@ pub(crate) async fn rebuild(
 }
 
 /// Takes the tenant's rebuild marker, unless a rebuild that is still alive holds it.
-async fn take_marker(db: &Database, id: &str, generation: Generation) -> Result<(), ProjectionError> {
-    let fields = doc! {"generation": generation as i32, "started_at": mongodb::bson::DateTime::now()};
+async fn take_marker(
+    db: &Database,
+    id: &str,
+    generation: Generation,
+) -> Result<(), ProjectionError> {
+    let fields =
+        doc! {"generation": generation as i32, "started_at": mongodb::bson::DateTime::now()};
     let meta = db.collection::<Document>(META);
     if tenancy::fleet::take_lease(&meta, REBUILD_MARKER, id, REBUILD_LEASE, fields).await? {
         Ok(())

@@ -151,6 +151,15 @@ impl CatalogStore {
         Ok(ids.into_iter().map(|i| i.id).collect())
     }
 
+    /// How many tenants are in one of `statuses`.
+    pub async fn count_with_status(&self, statuses: &[TenantStatus]) -> Result<u64> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        Ok(self
+            .tenants
+            .count_documents(doc! {"status": {"$in": names}})
+            .await?)
+    }
+
     pub async fn count(&self) -> Result<u64> {
         Ok(self.tenants.count_documents(doc! {}).await?)
     }

@@ -184,7 +184,10 @@ pub async fn take_lease(
     };
     for (key, value) in fields {
         let kept = format!("${key}");
-        set.insert(key, doc! {"$cond": [free.clone(), {"$literal": value}, kept]});
+        set.insert(
+            key,
+            doc! {"$cond": [free.clone(), {"$literal": value}, kept]},
+        );
     }
     let after = collection
         .find_one_and_update(doc! {"_id": id}, vec![doc! {"$set": set}])

@@ -77,12 +77,22 @@ struct Inner {
     instances: Collection<Document>,
     leases: Collection<Document>,
     ownership: Ownership,
-    /// Tenants per partition, refreshed now and then (the plan's weights).
-    weights: Mutex<Option<(Instant, Vec<u64>)>>,
+    /// Tenants per partition (the plan's weights): recounted when the number of tenants
+    /// changes, and at least every `WEIGHTS_MAX_AGE`.
+    weights: Mutex<Option<Weights>>,
 }
 
-/// How often the tenants-per-partition weights are recounted.
+/// How often the tenants-per-partition weights are recounted at least.
 const WEIGHTS_MAX_AGE: Duration = Duration::from_secs(30);
+
+struct Weights {
+    at: Instant,
+    tenants: u64,
+    per_partition: Vec<u64>,
+}
+
+/// The tenants whose projections run (the ones the plan balances).
+const PROJECTED: [TenantStatus; 2] = [TenantStatus::Active, TenantStatus::Suspended];
 
 /// An instance as `GET /admin/instances` shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -288,29 +298,33 @@ impl Fleet {
         }
     }
 
-    /// Tenants per partition, recounted at most every `WEIGHTS_MAX_AGE`.
+    /// Tenants per partition: one count per heartbeat, a recount of the ids only when the
+    /// count moved (or every `WEIGHTS_MAX_AGE`).
     async fn weights(&self) -> crate::Result<Vec<u64>> {
+        let tenants = self.inner.store.count_with_status(&PROJECTED).await?;
         if let Ok(cached) = self.inner.weights.lock()
-            && let Some((at, weights)) = cached.as_ref()
-            && at.elapsed() < WEIGHTS_MAX_AGE
+            && let Some(w) = cached.as_ref()
+            && w.tenants == tenants
+            && w.at.elapsed() < WEIGHTS_MAX_AGE
         {
-            return Ok(weights.clone());
+            return Ok(w.per_partition.clone());
         }
-        let mut weights = vec![0u64; usize::from(PARTITIONS)];
+        let mut per_partition = vec![0u64; usize::from(PARTITIONS)];
         for id in self.projected_tenants().await? {
-            weights[usize::from(partition_of(&id))] += 1;
+            per_partition[usize::from(partition_of(&id))] += 1;
         }
         if let Ok(mut cached) = self.inner.weights.lock() {
-            *cached = Some((Instant::now(), weights.clone()));
+            *cached = Some(Weights {
+                at: Instant::now(),
+                tenants,
+                per_partition: per_partition.clone(),
+            });
         }
-        Ok(weights)
+        Ok(per_partition)
     }
 
     async fn projected_tenants(&self) -> crate::Result<Vec<TenantId>> {
-        self.inner
-            .store
-            .ids_with_status(&[TenantStatus::Active, TenantStatus::Suspended])
-            .await
+        self.inner.store.ids_with_status(&PROJECTED).await
     }
 
     /// The live instances and the tenants each one projects.

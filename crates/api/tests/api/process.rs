@@ -1,0 +1,245 @@
+//! Real `tenantry serve` processes on one catalog, for what one process cannot prove: several
+//! instances sharing work, `kill -9`, `SIGSTOP`, restarts, crash points. Each process logs to
+//! `target/test-logs/<catalog>-<name>.log` (named in assertion messages).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+
+use crate::support::{Call, send, sign_with, try_send};
+
+/// Settings shared by every instance of one fleet (one catalog, one secret, one admin key).
+pub struct Fleet {
+    pub catalog_db: String,
+    pub admin_key: String,
+    pub jwt_secret: String,
+    settings: Vec<(String, String)>,
+}
+
+/// One running `tenantry serve`.
+pub struct Server {
+    pub name: String,
+    pub base: String,
+    pub log: PathBuf,
+    child: Mutex<Option<Child>>,
+    command: Vec<(String, String)>,
+    http: reqwest::Client,
+    admin_key: String,
+}
+
+impl Fleet {
+    /// A new catalog; `settings` (`TENANTRY_*`) apply to every instance.
+    pub fn new(settings: &[(&str, &str)]) -> Fleet {
+        Fleet {
+            catalog_db: testkit::unique_name("cat").replace('-', "_"),
+            admin_key: testkit::unique_name("admin-key"),
+            jwt_secret: format!("{}-0123456789abcdef0123456789", testkit::unique_name("s")),
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Starts an instance (and waits until it answers `/healthz`).
+    pub async fn start(&self, name: &str) -> Server {
+        self.start_with(name, &[]).await
+    }
+
+    pub async fn start_with(&self, name: &str, extra: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut env: Vec<(String, String)> = vec![
+            ("TENANTRY_LISTEN".into(), format!("127.0.0.1:{port}")),
+            ("TENANTRY_MONGODB_URI".into(), testkit::mongodb_uri()),
+            ("TENANTRY_CATALOG_DB".into(), self.catalog_db.clone()),
+            ("TENANTRY_JWT_SECRET".into(), self.jwt_secret.clone()),
+            (
+                "TENANTRY_ADMIN_KEY_SHA256".into(),
+                tenantry_auth::AdminKey::digest_hex_of(&self.admin_key),
+            ),
+            ("TENANTRY_LOG_FORMAT".into(), "json".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ];
+        for (k, v) in self
+            .settings
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        {
+            env.retain(|(name, _)| *name != k);
+            env.push((k, v));
+        }
+        let log = logs_dir().join(format!("{}-{name}.log", self.catalog_db));
+        let mut server = Server {
+            name: name.to_string(),
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            child: Mutex::new(None),
+            command: env,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            admin_key: self.admin_key.clone(),
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// A token for `tenant` signed with the fleet's secret.
+    pub fn token(&self, tenant: &str, roles: &[&str]) -> String {
+        sign_with(&self.jwt_secret, json!({"tid": tenant, "roles": roles}))
+    }
+}
+
+impl Server {
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TENANTRY_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .arg("serve")
+            .envs(self.command.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        *self.child.lock().unwrap() = Some(command.spawn().expect("tenantry serve starts"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let up = self.http.get(self.url("/healthz")).send().await;
+            if up.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} did not start; see {}", self.name, self.log.display());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap().as_ref().map_or(0, Child::id)
+    }
+
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key)
+    }
+
+    /// A JSON call to a tenant route; `None` when the instance does not answer (it is down).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Option<Call> {
+        let request = self.http.request(method, self.url(path)).bearer_auth(token);
+        try_send(request, body, headers).await
+    }
+
+    /// An admin call, its JSON answer.
+    pub async fn admin_json(&self, method: Method, path: &str, body: Option<Value>) -> Call {
+        send(self.admin(method, path), body, &[]).await
+    }
+
+    /// `kill -9`: no clean-up, no lease hand-back, transactions left open.
+    pub fn kill9(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits for the process to exit by itself (a crash point), up to `timeout`.
+    pub fn wait_exit(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let mut child = self.child.lock().unwrap();
+            match child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(_))) | None => {
+                    *child = None;
+                    return true;
+                }
+                _ => {}
+            }
+            drop(child);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// SIGSTOP (a long pause: GC, swap, a frozen VM) and SIGCONT.
+    pub fn pause(&self) {
+        signal(self.pid(), "-STOP");
+    }
+
+    pub fn resume(&self) {
+        signal(self.pid(), "-CONT");
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    pub fn terminate(&self) {
+        signal(self.pid(), "-TERM");
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again, with the same settings but for `changes`.
+    pub async fn restart_with(&mut self, changes: &[(&str, Option<&str>)]) {
+        self.kill9();
+        for (name, value) in changes {
+            self.command.retain(|(k, _)| k != name);
+            if let Some(value) = value {
+                self.command.push((name.to_string(), value.to_string()));
+            }
+        }
+        self.spawn().await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        signal(self.pid(), "-CONT");
+        self.kill9();
+    }
+}
+
+fn signal(pid: u32, which: &str) {
+    if pid != 0 {
+        let _ = Command::new("kill")
+            .arg(which)
+            .arg(pid.to_string())
+            .status();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn logs_dir() -> PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-logs");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
