@@ -44,7 +44,7 @@ impl Application {
             spawn_invalidation_watch(state.catalog.clone()),
             AbortOnDrop::spawn(prepare_catalog(state.provisioner.clone())),
             state.fleet.spawn(),
-            spawn_deletion_sweeper(state.provisioner.clone(), state.config.lease * 3),
+            spawn_deletion_sweeper(state.provisioner.clone(), state.config.lease / 2),
         ];
         if state.config.projector {
             background.extend(state.projector.spawn());

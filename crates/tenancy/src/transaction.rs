@@ -69,6 +69,7 @@ where
     loop {
         attempt += 1;
         let mut session = db.start_session().await?;
+        let _busy = db.in_transaction(&session);
         session.start_transaction().with_options(options()).await?;
         let (mut session, result) = work(session).await;
         let outcome = match result {

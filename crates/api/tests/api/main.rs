@@ -7,6 +7,7 @@ mod cli;
 mod conventions;
 mod fleet;
 mod idempotency;
+mod incarnations;
 mod isolation;
 mod lifecycle;
 mod operations;

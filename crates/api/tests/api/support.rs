@@ -281,6 +281,44 @@ pub async fn try_send(
 }
 
 impl TestApp {
+    /// A token minted by the server (`POST /admin/tenants/{id}/tokens`, so it carries `tinc`).
+    pub async fn mint(&self, id: &str, roles: &[&str]) -> String {
+        let response = self
+            .admin(Method::POST, &format!("/admin/tenants/{id}/tokens"))
+            .json(&json!({"sub": "owner", "roles": roles}))
+            .send()
+            .await
+            .expect("request");
+        json_of(response, StatusCode::CREATED).await["token"]
+            .as_str()
+            .expect("a token")
+            .to_string()
+    }
+
+    /// Deletes the tenant and waits until the deletion is finished (the id is free again).
+    pub async fn delete_tenant_and_wait(&self, id: &str) {
+        let response = self
+            .admin(Method::DELETE, &format!("/admin/tenants/{id}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            let status = self
+                .admin(Method::GET, &format!("/admin/tenants/{id}"))
+                .send()
+                .await
+                .expect("request")
+                .status();
+            if status == StatusCode::NOT_FOUND {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the deletion of {id} did not finish");
+    }
+
     /// A new tenant and a token for it with `roles`.
     pub async fn tenant_with_token(&self, roles: &[&str]) -> (String, String) {
         let id = self.create_tenant().await;

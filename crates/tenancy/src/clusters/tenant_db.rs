@@ -6,6 +6,7 @@ use mongodb::{Client, ClientSession, Collection, Database};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::fleet::SessionLog;
+
 use crate::{TenantId, TenantKey};
 
 #[derive(Debug)]
@@ -57,5 +58,10 @@ impl TenantDb {
         let session = self.db.client().start_session().await?;
         self.sessions.record(session.id()).await;
         Ok(session)
+    }
+
+    /// Marks `session` as inside a transaction on this tenant while the guard lives.
+    pub fn in_transaction(&self, session: &ClientSession) -> crate::fleet::InTransaction {
+        self.sessions.in_transaction(&self.key, session.id())
     }
 }

@@ -163,7 +163,8 @@ pub(crate) fn held_by(leases: &[PartitionLease], owner: &str) -> BTreeMap<Partit
 }
 
 /// Takes the lease document `id` of `collection` for `owner` (with `fields` set on it) if it is
-/// free — missing, without owner, held by `owner` already, or expired — in one atomic update;
+/// free — missing, without owner, or expired — in one atomic update (not re-entrant: a holder
+/// asking again is refused, so one process cannot run one job twice at once);
 /// returns whether `owner` holds it afterwards. (A conditional pipeline update: upserts cannot
 /// filter on `$expr`.)
 pub async fn take_lease(
@@ -175,12 +176,14 @@ pub async fn take_lease(
 ) -> mongodb::error::Result<bool> {
     let free = doc! {"$or": [
         {"$lte": ["$owner", null]},
-        {"$eq": ["$owner", owner]},
         {"$lte": ["$expires_at", "$$NOW"]},
     ]};
+    // A nonce set only when the lease is taken tells this caller whether it took it.
+    let claim = uuid::Uuid::new_v4().simple().to_string();
     let mut set = doc! {
         "owner": {"$cond": [free.clone(), owner, "$owner"]},
         "expires_at": {"$cond": [free.clone(), expiry(ttl), "$expires_at"]},
+        "claim": {"$cond": [free.clone(), &claim, "$claim"]},
     };
     for (key, value) in fields {
         let kept = format!("${key}");
@@ -194,7 +197,7 @@ pub async fn take_lease(
         .upsert(true)
         .return_document(ReturnDocument::After)
         .await?;
-    Ok(after.is_some_and(|d| d.get_str("owner") == Ok(owner)))
+    Ok(after.is_some_and(|d| d.get_str("claim") == Ok(claim.as_str())))
 }
 
 /// Takes the lease of job `name` if nobody else holds it; the token when taken.

@@ -30,7 +30,7 @@ pub use instances::{InstanceRecord, expiry};
 pub use leases::take_lease;
 pub use ownership::{Fence, Ownership};
 pub use partition::{PARTITIONS, Partition, partition_of};
-pub use sessions::SessionLog;
+pub use sessions::{InTransaction, SessionLog, kill_sessions};
 
 use crate::catalog::CatalogStore;
 use crate::clusters::ClusterPools;

@@ -7,9 +7,15 @@
 //! The driver pools server sessions, so an instance uses about as many lsids as it runs
 //! transactions concurrently: recording costs one catalog write per new lsid, not per
 //! transaction. The list kept per instance is bounded.
+//!
+//! It also knows which sessions are inside a transaction on which tenant right now
+//! (`in_transaction`), so a deletion can end this instance's own stragglers before it drops the
+//! database instead of racing them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::TenantKey;
 
 use mongodb::bson::{Binary, Bson, Document, doc};
 use mongodb::{Client, Collection};
@@ -26,6 +32,29 @@ pub struct SessionLog {
 struct Inner {
     known: Mutex<HashSet<Vec<u8>>>,
     sink: OnceLock<Sink>,
+    /// Sessions inside a transaction, by tenant: lsid bytes → lsid.
+    busy: Mutex<HashMap<TenantKey, HashMap<Vec<u8>, Binary>>>,
+}
+
+/// A session marked as inside a transaction on a tenant until this is dropped.
+pub struct InTransaction {
+    log: SessionLog,
+    key: TenantKey,
+    id: Option<Binary>,
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        let Some(id) = &self.id else { return };
+        if let Ok(mut busy) = self.log.inner.busy.lock()
+            && let Some(sessions) = busy.get_mut(&self.key)
+        {
+            sessions.remove(&id.bytes);
+            if sessions.is_empty() {
+                busy.remove(&self.key);
+            }
+        }
+    }
 }
 
 struct Sink {
@@ -82,11 +111,41 @@ impl SessionLog {
     }
 }
 
+impl SessionLog {
+    /// Marks the session (`lsid`) as inside a transaction on `key` while the guard lives.
+    pub fn in_transaction(&self, key: &TenantKey, lsid: &Document) -> InTransaction {
+        let id = match lsid.get("id") {
+            Some(Bson::Binary(id)) => Some(id.clone()),
+            _ => None,
+        };
+        if let (Some(id), Ok(mut busy)) = (&id, self.inner.busy.lock()) {
+            busy.entry(key.clone())
+                .or_default()
+                .insert(id.bytes.clone(), id.clone());
+        }
+        InTransaction {
+            log: self.clone(),
+            key: key.clone(),
+            id,
+        }
+    }
+
+    /// The sessions of this instance inside a transaction on `key` now.
+    pub fn busy_on(&self, key: &TenantKey) -> Vec<Binary> {
+        self.inner
+            .busy
+            .lock()
+            .map(|busy| {
+                busy.get(key)
+                    .map(|s| s.values().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// Ends the given sessions (and so aborts their open transactions) on one cluster.
-pub(crate) async fn kill_sessions(
-    client: &Client,
-    sessions: &[Binary],
-) -> mongodb::error::Result<()> {
+pub async fn kill_sessions(client: &Client, sessions: &[Binary]) -> mongodb::error::Result<()> {
     if sessions.is_empty() {
         return Ok(());
     }

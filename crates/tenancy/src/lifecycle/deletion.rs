@@ -26,6 +26,10 @@ use crate::{Tenant, TenantId, TenantKey, TenantStatus, failpoint, meta, transact
 
 /// How long one drop may take before the step is retried later.
 const DROP_TIMEOUT: Duration = Duration::from_secs(60);
+/// After the fences flip, transactions that were already past one finish (or fail) before the
+/// drop: a drop racing an open transaction can wait for it (and on the embedded store, dead-
+/// lock with it).
+const DRAIN: Duration = Duration::from_secs(1);
 
 impl Provisioner {
     /// Marks the tenant `deleting` (requests see 503 at once); the caller then runs
@@ -77,6 +81,14 @@ impl Provisioner {
         .await?;
         tracing::info!(tenant = %key, fences = fenced, "tenant fenced: no more writes commit");
         failpoint::hit("deletion.after_fence");
+        tokio::time::sleep(DRAIN).await;
+        // This instance's own stragglers on the tenant, if any, are ended rather than raced.
+        let stragglers = self.pools.sessions().busy_on(key);
+        if !stragglers.is_empty() {
+            let client = self.pools.cluster(&tenant.cluster)?.client();
+            crate::fleet::kill_sessions(client, &stragglers).await?;
+            tracing::info!(tenant = %key, sessions = stragglers.len(), "open transactions on a deleted tenant ended");
+        }
         self.drop_database(&tenant).await?;
         failpoint::hit("deletion.after_drop");
         if self.database_exists(&tenant).await? {
