@@ -5,12 +5,14 @@
 mod admin_auth;
 mod cli;
 mod conventions;
+mod hostile;
 mod idempotency;
 mod isolation;
 mod lifecycle;
 mod operations;
 mod orders;
 mod pooling;
+mod process;
 mod products;
 mod projections;
 mod provisioning;
