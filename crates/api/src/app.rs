@@ -28,6 +28,7 @@ use crate::http::ErrorChain;
 use crate::platform::Platform;
 use crate::prometheus::{DispatchMetrics, Metrics};
 use crate::routes;
+use crate::server;
 use crate::state::{AppState, Services};
 use crate::tenant_stats::RequestCounters;
 
@@ -49,8 +50,7 @@ impl Application {
         if state.config.projector {
             background.extend(state.projector.spawn());
         }
-        let listener = TcpListener::bind(state.config.listen)
-            .await
+        let listener = server::bind(state.config.listen)
             .with_context(|| format!("TENANTRY_LISTEN: cannot bind {}", state.config.listen))?;
         Ok(Application {
             listener,
@@ -67,16 +67,15 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests, hands the fleet
-    /// leases back and stops the background tasks.
+    /// Serves until `shutdown` completes, then drains in-flight requests (see `crate::server`),
+    /// hands the fleet leases back and stops the background tasks.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = routes::router(self.state.clone());
-        let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let settings = self.state.config.connections;
+        let result = server::serve(self.listener, router, settings, shutdown).await;
         drop(self._background);
         self.state.fleet.leave().await;
         result

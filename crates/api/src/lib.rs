@@ -1,8 +1,10 @@
 //! The Tenantry HTTP server.
 //!
-//! A request flows: `http` (request id, problem rendering) → `telemetry` (request span) →
-//! `routes` → `auth` (admin guard) or `resolution` (JWT + selectors → `TenantContext`) → a thin
-//! handler that parses (`extract`), calls the tenancy layer, and maps the result.
+//! `server` accepts connections (timeouts, connection cap) and hands requests to the router.
+//! A request flows: `http` (request id, problem rendering, strict framing) → `telemetry`
+//! (request span) → `routes` → `auth` (admin guard) or `resolution` (JWT + selectors →
+//! `TenantContext`) → a thin handler that parses (`extract`), calls the tenancy layer, and maps
+//! the result.
 
 pub mod app;
 pub mod auth;
@@ -14,6 +16,7 @@ pub mod platform;
 pub mod prometheus;
 pub mod resolution;
 mod routes;
+pub mod server;
 pub mod state;
 pub mod telemetry;
 mod tenant_stats;

@@ -13,7 +13,7 @@ use crate::http::FieldError;
 #[openapi(
     info(
         title = "Tenantry",
-        description = "Multi-tenant REST API: database-per-tenant on MongoDB, CQRS. Errors are RFC 9457 problem documents (`application/problem+json`); every response carries `X-Request-Id`.",
+        description = "Multi-tenant REST API: database-per-tenant on MongoDB, CQRS. Errors are RFC 9457 problem documents (`application/problem+json`); every response carries `X-Request-Id`. Any route answers 400 `malformed_request` to an ambiguous request (a repeated `Host`, `X-Tenant-ID`, `Authorization`, `Idempotency-Key`, `If-Match` or `X-Min-Position`; a `Host` that is not `host[:port]`; a path or query that is not UTF-8 once percent-decoded), and 503 `unavailable` with `Retry-After` to a connection beyond the server's connection limit.",
     ),
     modifiers(&SecuritySchemes),
     components(schemas(Problem, FieldError)),
@@ -72,7 +72,10 @@ pub struct Problem {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum TenantErrors {
-    /// `validation_failed`, `invalid_tenant_id`, `tenant_conflict`, `tenant_required`.
+    /// `validation_failed`, `invalid_tenant_id`, `tenant_conflict`, `tenant_required`;
+    /// `malformed_request` (a repeated `Host`, `X-Tenant-ID`, `Authorization`,
+    /// `Idempotency-Key`, `If-Match` or `X-Min-Position`; a `Host` that is not `host[:port]`;
+    /// a path or query that is not UTF-8 once percent-decoded).
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
     /// Missing, invalid or expired token (`WWW-Authenticate: Bearer`).
@@ -96,7 +99,8 @@ pub enum TenantErrors {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub enum AdminErrors {
-    /// `validation_failed`, `invalid_tenant_id`.
+    /// `validation_failed`, `invalid_tenant_id`; `malformed_request` (a repeated or invalid
+    /// `Host`, a repeated `Authorization`, a path or query that is not UTF-8 once decoded).
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
     /// No or a wrong admin credential.

@@ -2,8 +2,9 @@
 //!
 //! Counters and histograms are recorded with the `metrics` facade (one process-wide recorder);
 //! gauges of pools, budgets and the projector are read at scrape time. The `tenant` label is given
-//! to the first `TENANTRY_METRICS_MAX_TENANTS` tenants seen; the others share `other`, so the
-//! number of series stays bounded however many tenants there are.
+//! to the first `TENANTRY_METRICS_MAX_TENANTS` tenants seen; the others share `other` (requests
+//! without a tenant have an empty one), so the number of series stays bounded however many
+//! tenants there are.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -152,10 +153,12 @@ pub async fn record_request(
         .map_or("unmatched", MatchedPath::as_str)
         .to_string();
     let response = next.run(request).await;
+    // No tenant: an empty value, which Prometheus treats as no label, so the label has exactly
+    // TENANTRY_METRICS_MAX_TENANTS named values and `other`.
     let tenant = response
         .extensions()
         .get::<ServedTenant>()
-        .map_or_else(|| "none".to_string(), |t| state.metrics.tenant_label(&t.0));
+        .map_or_else(String::new, |t| state.metrics.tenant_label(&t.0));
     let labels = [
         ("route", route),
         ("method", method),
@@ -196,5 +199,30 @@ mod tests {
         assert_eq!(labels.label(&id("bbb")), "bbb");
         assert_eq!(labels.label(&id("ccc")), "other");
         assert_eq!(labels.label(&id("aaa")), "aaa");
+    }
+
+    #[test]
+    fn concurrent_tenants_get_exactly_the_bound() {
+        let labels = Arc::new(TenantLabels::new(10));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let labels = Arc::clone(&labels);
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            labels.label(
+                                &TenantId::parse(&format!("t{}-{t}", (i * 7 + t) % 50)).unwrap(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let seen: HashSet<String> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert!(seen.contains("other"));
+        assert_eq!(seen.len(), 10 + 1, "{seen:?}");
     }
 }

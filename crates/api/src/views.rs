@@ -25,7 +25,7 @@ pub struct TenantView {
 
 impl From<&Tenant> for TenantView {
     fn from(t: &Tenant) -> TenantView {
-        let rfc3339 = |d: mongodb::bson::DateTime| d.try_to_rfc3339_string().unwrap_or_default();
+        let rfc3339 = tenancy::time::rfc3339;
         TenantView {
             id: t.id.to_string(),
             incarnation: t.incarnation.to_string(),

@@ -73,7 +73,7 @@ pub struct Order {
 }
 
 fn rfc3339(d: DateTime) -> String {
-    d.try_to_rfc3339_string().unwrap_or_default()
+    tenancy::time::rfc3339(d)
 }
 
 /// A product as the API shows it (`ProductView`), from the write model or the product-list view.

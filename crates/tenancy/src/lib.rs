@@ -26,6 +26,7 @@ pub mod resolution;
 pub mod task;
 mod tenant;
 mod tenant_id;
+pub mod time;
 pub mod transaction;
 
 pub use context::TenantContext;

@@ -12,7 +12,7 @@ use super::CliError;
 
 /// RFC 3339 (UTC, `Z`), as the admin API writes timestamps.
 pub fn rfc3339(at: mongodb::bson::DateTime) -> String {
-    at.try_to_rfc3339_string().unwrap_or_default()
+    tenancy::time::rfc3339(at)
 }
 
 /// How results are written: for people, or as JSON (`--json`).
@@ -207,7 +207,7 @@ mod tests {
         );
         assert!(text.contains("\ndomains:                 -\n"), "{text}");
         assert!(
-            text.contains("\ncreated_at:              2023-11-14T22:13:20Z\n"),
+            text.contains("\ncreated_at:              2023-11-14T22:13:20.000Z\n"),
             "{text}"
         );
     }
@@ -240,6 +240,6 @@ mod tests {
         expected.sort();
         assert_eq!(keys, expected);
         assert_eq!(view["status"], "active");
-        assert_eq!(view["updated_at"], "2023-11-14T22:13:20Z");
+        assert_eq!(view["updated_at"], "2023-11-14T22:13:20.000Z");
     }
 }

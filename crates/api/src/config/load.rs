@@ -8,7 +8,7 @@ use tenancy::DbPrefix;
 use tenancy::clusters::{ClusterConfig, DEFAULT_CLUSTER, PoolSettings};
 use tenancy::resolution::ResolutionPolicy;
 
-use super::{Config, LogFormat, ReadPreferenceSetting, SETTINGS, Secret};
+use super::{Config, ConnectionSettings, LogFormat, ReadPreferenceSetting, SETTINGS, Secret};
 
 /// A setting that cannot be used, and why. Never contains a secret's value.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +195,14 @@ fn build(raw: &Raw) -> Result<Config, ConfigError> {
         admin_key_sha256,
         body_limit_bytes: positive(raw, "TENANTRY_BODY_LIMIT_BYTES")?,
         request_timeout: Duration::from_secs(positive(raw, "TENANTRY_REQUEST_TIMEOUT_SECS")? as u64),
+        connections: ConnectionSettings {
+            header_read_timeout: Duration::from_secs(positive(
+                raw,
+                "TENANTRY_HEADER_READ_TIMEOUT_SECS",
+            )? as u64),
+            max_connections: positive(raw, "TENANTRY_MAX_CONNECTIONS")?,
+            reserved_fds: raw.parse("TENANTRY_RESERVED_FDS", "a whole number")?,
+        },
         cors_origins: raw.list("TENANTRY_CORS_ORIGINS"),
         cache_ttl: Duration::from_secs(positive(raw, "TENANTRY_CACHE_TTL_SECS")? as u64),
         pools: PoolSettings {
@@ -338,6 +346,14 @@ mod tests {
         assert_eq!(c.body_limit_bytes, 1 << 20);
         assert!(c.resolution.header && c.resolution.subdomain && c.resolution.custom_domains);
         assert_eq!(c.clusters.len(), 1);
+        assert_eq!(
+            c.connections,
+            ConnectionSettings {
+                header_read_timeout: Duration::from_secs(10),
+                max_connections: 10_000,
+                reserved_fds: 256,
+            }
+        );
     }
 
     #[test]
@@ -357,6 +373,11 @@ mod tests {
             ("TENANTRY_PROJECTION_LEASES", "sometimes"),
             ("TENANTRY_LEASE_SECS", "0"),
             ("TENANTRY_QUERY_READ_PREFERENCE", "fastest"),
+            ("TENANTRY_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("TENANTRY_HEADER_READ_TIMEOUT_SECS", "soon"),
+            ("TENANTRY_MAX_CONNECTIONS", "0"),
+            ("TENANTRY_MAX_CONNECTIONS", "many"),
+            ("TENANTRY_RESERVED_FDS", "-1"),
         ];
         for (name, value) in cases {
             let err = config(&[(name, value)]).unwrap_err();

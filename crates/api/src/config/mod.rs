@@ -52,6 +52,18 @@ impl ReadPreferenceSetting {
     }
 }
 
+/// The HTTP edge: how long a connection may take to send a request head, and how many may be
+/// open (see `crate::server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Also the idle keep-alive timeout: hyper runs the same timer while it waits for the next
+    /// request head on a kept-alive connection.
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+    /// File descriptors the connection cap leaves free (`RLIMIT_NOFILE` − this at most).
+    pub reserved_fds: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -71,6 +83,7 @@ pub struct Config {
     pub admin_key_sha256: Option<String>,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    pub connections: ConnectionSettings,
     pub cors_origins: Vec<String>,
     pub cache_ttl: Duration,
     pub pools: PoolSettings,

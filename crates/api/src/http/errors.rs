@@ -9,6 +9,18 @@ use tenancy::{InvalidTenantId, TenancyError};
 use tenantry_auth::TokenError;
 
 use super::ApiError;
+use super::framing::Malformed;
+
+impl From<Malformed> for ApiError {
+    fn from(e: Malformed) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+            "Malformed request",
+            e.to_string(),
+        )
+    }
+}
 
 impl From<InvalidTenantId> for ApiError {
     fn from(e: InvalidTenantId) -> ApiError {

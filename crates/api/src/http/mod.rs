@@ -1,9 +1,12 @@
-//! HTTP plumbing shared by every route: problem errors, request ids, error mapping.
+//! HTTP plumbing shared by every route: problem errors, request ids, strict framing, error
+//! mapping.
 
 mod errors;
+pub mod framing;
 mod problem;
 pub mod request_id;
 
+pub use framing::check_framing;
 pub use problem::{ApiError, FieldError, render_problems};
 pub use request_id::{RequestId, assign_request_id};
 pub use tenancy::ErrorChain;

@@ -187,8 +187,13 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     let problem = response.extensions().get::<ApiError>().cloned();
+    // A bare status, or the text/plain body of one of axum's own rejections (a path that does
+    // not decode, ...): rendered as the problem of that status.
     let is_plain_error = (status.is_client_error() || status.is_server_error())
-        && response.headers().get(header::CONTENT_TYPE).is_none();
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
     let problem = match problem {
         Some(problem) => problem,
         None if is_plain_error => ApiError::for_status(status),

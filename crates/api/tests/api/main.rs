@@ -6,6 +6,7 @@ mod admin_auth;
 mod cli;
 mod conventions;
 mod fleet;
+mod hostile;
 mod idempotency;
 mod incarnations;
 mod isolation;

@@ -1,12 +1,11 @@
 //! Issue "operations": the OpenAPI document, the docs UI, Prometheus metrics, structured logs.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::process::Fleet;
 use crate::support::{TestApp, json_of};
 
 /// Every route of API.md, with its methods.
@@ -221,73 +220,18 @@ async fn metrics_expose_requests_pools_and_bounded_tenant_labels() {
 /// that no secret (JWT secret, admin key, bearer token, database password) ever appears.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_structured_and_never_contain_secrets() {
-    let secret = format!(
-        "{}-0123456789abcdef0123456789",
-        testkit::unique_name("jwt-secret")
-    );
-    let admin_key = testkit::unique_name("admin-key-value");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let catalog = testkit::unique_name("cat").replace('-', "_");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
-        .arg("serve")
-        .env("TENANTRY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TENANTRY_MONGODB_URI", testkit::mongodb_uri())
-        .env(
+    let fleet = Fleet::new(&[
+        (
             "TENANTRY_CLUSTERS",
             "vault=mongodb://vault-user:hunter2-password@127.0.0.1:1/?serverSelectionTimeoutMS=100",
-        )
-        .env("TENANTRY_CATALOG_DB", &catalog)
-        .env("TENANTRY_JWT_SECRET", &secret)
-        .env(
-            "TENANTRY_ADMIN_KEY_SHA256",
-            tenantry_auth::AdminKey::digest_hex_of(&admin_key),
-        )
-        .env("TENANTRY_LOG_FORMAT", "json")
-        .env("RUST_LOG", "debug,hyper=info,mongodb=info,h2=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+        ),
+        ("RUST_LOG", "debug,hyper=info,mongodb=info,h2=info"),
+    ]);
+    let (secret, admin_key) = (fleet.jwt_secret.clone(), fleet.admin_key.clone());
+    let server = fleet.start("logged").await;
+    let base = server.url("");
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "server did not start");
-    let id = testkit::unique_name("t");
-    let created = http
-        .post(format!("{base}/admin/tenants"))
-        .bearer_auth(&admin_key)
-        .json(&json!({"id": id, "name": "Logged"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let minted: Value = http
-        .post(format!("{base}/admin/tenants/{id}/tokens"))
-        .bearer_auth(&admin_key)
-        .json(&json!({"sub": "u", "roles": ["member"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = minted["token"].as_str().unwrap().to_string();
+    let (id, token) = server.tenant_and_token().await;
     let listed = http
         .get(format!("{base}/v1/products"))
         .bearer_auth(&token)
@@ -310,19 +254,11 @@ async fn logs_are_structured_and_never_contain_secrets() {
         .await;
 
     // Stop it (SIGTERM: graceful) and read everything it wrote.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let logs: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .chain(BufReader::new(stderr).lines().map_while(Result::ok))
-        .collect();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful exit: {status:?}");
+    let (status, logs) = server.stop();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "graceful exit: {status:?}"
+    );
     let all = logs.join("\n");
     for secret_value in [
         secret.as_str(),

@@ -1,9 +1,10 @@
 //! Real `tenantry serve` processes on one catalog, for what one process cannot prove: several
-//! instances sharing work, `kill -9`, `SIGSTOP`, restarts, crash points. Each process logs to
+//! instances sharing work, `kill -9`, `SIGSTOP`, restarts, crash points, a file-descriptor limit
+//! of its own, its logs and exit status. Each process logs to
 //! `target/test-logs/<catalog>-<name>.log` (named in assertion messages).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,11 @@ pub struct Server {
     pub name: String,
     pub base: String,
     pub log: PathBuf,
+    pub port: u16,
     child: Mutex<Option<Child>>,
     command: Vec<(String, String)>,
+    /// A soft and hard `RLIMIT_NOFILE` of its own.
+    nofile: Option<u32>,
     http: reqwest::Client,
     admin_key: String,
 }
@@ -51,6 +55,16 @@ impl Fleet {
     }
 
     pub async fn start_with(&self, name: &str, extra: &[(&str, &str)]) -> Server {
+        self.start_limited(name, extra, None).await
+    }
+
+    /// `start_with`, the process limited to `nofile` file descriptors (soft and hard).
+    pub async fn start_limited(
+        &self,
+        name: &str,
+        extra: &[(&str, &str)],
+        nofile: Option<u32>,
+    ) -> Server {
         let port = free_port();
         let mut env: Vec<(String, String)> = vec![
             ("TENANTRY_LISTEN".into(), format!("127.0.0.1:{port}")),
@@ -78,8 +92,10 @@ impl Fleet {
             name: name.to_string(),
             base: format!("http://127.0.0.1:{port}"),
             log,
+            port,
             child: Mutex::new(None),
             command: env,
+            nofile,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -103,14 +119,28 @@ impl Server {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+        let binary = env!("CARGO_BIN_EXE_tenantry");
+        let mut command = match self.nofile {
+            Some(limit) => {
+                let mut command = Command::new("bash");
+                command
+                    .arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" serve"))
+                    .arg(binary);
+                command
+            }
+            None => {
+                let mut command = Command::new(binary);
+                command.arg("serve");
+                command
+            }
+        };
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("TENANTRY_") {
                 command.env_remove(name);
             }
         }
         command
-            .arg("serve")
             .envs(self.command.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
@@ -129,6 +159,53 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The lines it has written so far (stdout and stderr).
+    pub fn logs(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// SIGTERM (a graceful stop), then its exit status and every line it wrote.
+    pub fn stop(&self) -> (Option<ExitStatus>, Vec<String>) {
+        signal(self.pid(), "-TERM");
+        let status = self
+            .child
+            .lock()
+            .unwrap()
+            .take()
+            .and_then(|mut child| child.wait().ok());
+        (status, self.logs())
+    }
+
+    /// A new tenant, and a member token for it minted by the server.
+    pub async fn tenant_and_token(&self) -> (String, String) {
+        let id = testkit::unique_name("t");
+        self.admin_json(
+            Method::POST,
+            "/admin/tenants",
+            Some(json!({"id": id, "name": format!("Tenant {id}")})),
+        )
+        .await
+        .expect(reqwest::StatusCode::CREATED);
+        let minted = self
+            .admin_json(
+                Method::POST,
+                &format!("/admin/tenants/{id}/tokens"),
+                Some(json!({"sub": "u", "roles": ["member"]})),
+            )
+            .await
+            .expect(reqwest::StatusCode::CREATED);
+        let token = minted["token"].as_str().unwrap_or_default().to_string();
+        (id, token)
     }
 
     pub fn pid(&self) -> u32 {
@@ -200,18 +277,6 @@ impl Server {
         if let Some(mut child) = self.child.lock().unwrap().take() {
             let _ = child.wait();
         }
-    }
-
-    /// Starts the process again, with the same settings but for `changes`.
-    pub async fn restart_with(&mut self, changes: &[(&str, Option<&str>)]) {
-        self.kill9();
-        for (name, value) in changes {
-            self.command.retain(|(k, _)| k != name);
-            if let Some(value) = value {
-                self.command.push((name.to_string(), value.to_string()));
-            }
-        }
-        self.spawn().await;
     }
 }
 

@@ -19,11 +19,14 @@ pub struct Shop {
     pub ledger: Mutex<Ledger>,
 }
 
+/// An acknowledged order: total, lines (product index, qty), cancelled.
+pub type Placed = (i64, Vec<(usize, i64)>, bool);
+
 /// Acknowledged commands of one tenant.
 #[derive(Default, Debug)]
 pub struct Ledger {
-    /// Order id → (total, lines (product index, qty), cancelled).
-    pub orders: BTreeMap<String, (i64, Vec<(usize, i64)>, bool)>,
+    /// Order id → what was acknowledged of it.
+    pub orders: BTreeMap<String, Placed>,
     /// The highest event position acknowledged.
     pub last_position: i64,
 }
@@ -82,7 +85,7 @@ pub async fn shops(fleet: &Fleet, server: &Server, n: usize) -> Vec<Shop> {
 /// The lines of the `i`-th order: one or two products, small quantities.
 fn lines_of(i: usize) -> Vec<(usize, i64)> {
     let mut lines = vec![(i % 3, 1 + (i % 4) as i64)];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         lines.push(((i + 1) % 3, 1));
     }
     lines

@@ -18,17 +18,13 @@ impl ClusterHealth {
     pub(super) fn event_handler(self: &Arc<Self>) -> EventHandler<SdamEvent> {
         let health = Arc::clone(self);
         EventHandler::callback(move |event| match event {
-            SdamEvent::ServerHeartbeatFailed(_) => {
-                if !health.down.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        "a cluster stopped answering heartbeats; failing its requests fast"
-                    );
-                }
+            SdamEvent::ServerHeartbeatFailed(_) if !health.down.swap(true, Ordering::Relaxed) => {
+                tracing::warn!("a cluster stopped answering heartbeats; failing its requests fast");
             }
-            SdamEvent::ServerHeartbeatSucceeded(_) => {
-                if health.down.swap(false, Ordering::Relaxed) {
-                    tracing::info!("the cluster answers again");
-                }
+            SdamEvent::ServerHeartbeatSucceeded(_)
+                if health.down.swap(false, Ordering::Relaxed) =>
+            {
+                tracing::info!("the cluster answers again");
             }
             _ => {}
         })

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mongodb::Collection;
-use mongodb::bson::{DateTime, Document};
+use mongodb::bson::Document;
 use serde::Serialize;
 
 pub use instances::{InstanceRecord, expiry};
@@ -336,7 +336,7 @@ impl Fleet {
             Vec::new()
         };
         let tenants = self.projected_tenants().await?;
-        let rfc3339 = |d: DateTime| d.try_to_rfc3339_string().unwrap_or_default();
+        let rfc3339 = crate::time::rfc3339;
         let mut views = Vec::new();
         for (record, live) in registry {
             if !live {

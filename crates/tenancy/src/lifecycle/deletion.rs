@@ -121,7 +121,7 @@ impl Provisioner {
             .list_database_names()
             .filter(doc! {"name": &tenant.database})
             .await?;
-        Ok(names.iter().any(|n| *n == tenant.database))
+        Ok(names.contains(&tenant.database))
     }
 
     /// Finishes every deletion that is not being worked on; returns how many it finished.

@@ -79,7 +79,7 @@ pub async fn mint_token(
 }
 
 fn chrono_free_rfc3339(unix_seconds: i64) -> String {
-    mongodb::bson::DateTime::from_millis(unix_seconds.saturating_mul(1000))
-        .try_to_rfc3339_string()
-        .unwrap_or_default()
+    tenancy::time::rfc3339(mongodb::bson::DateTime::from_millis(
+        unix_seconds.saturating_mul(1000),
+    ))
 }
