@@ -25,6 +25,10 @@ pub const OUTBOX_COUNTER: &str = "outbox";
 pub struct StoredEvent {
     #[serde(rename = "_id")]
     pub position: i64,
+    /// Unique across positions and time: tells this event from another that took its position
+    /// after the database lost it (see the projector's divergence check).
+    #[serde(default)]
+    pub id: String,
     #[serde(rename = "type")]
     pub event_type: String,
     pub payload: Document,
@@ -59,7 +63,8 @@ pub async fn append<M>(
         .collection::<Document>(META)
         .find_one_and_update(
             live_fence(OUTBOX_COUNTER),
-            doc! {"$inc": {"position": count}},
+            // `commits` moves even when there are no events: passing the fence is a write.
+            doc! {"$inc": {"position": count, "commits": 1_i64}},
         )
         .return_document(ReturnDocument::After)
         .session(&mut *session)
@@ -73,6 +78,7 @@ pub async fn append<M>(
         .enumerate()
         .map(|(i, e)| StoredEvent {
             position: last - count + 1 + i as i64,
+            id: uuid::Uuid::now_v7().to_string(),
             event_type: e.event_type.to_string(),
             payload: e.payload.clone(),
             occurred_at: now,

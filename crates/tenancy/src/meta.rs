@@ -5,7 +5,9 @@
 //!
 //! **Fences.** A `_meta` document with `state: "live"` is a *fence*: a writer that must stop when
 //! the tenant goes away (commands, the projector) updates one with `state: "live"` in its filter,
-//! inside its transaction. Deletion flips every fence to `deleting` in one transaction before it
+//! inside its transaction — and the update must really change it (move a counter): an update
+//! that sets a value the document already has is a no-op that takes no write, so it would not
+//! conflict. Deletion flips every fence to `deleting` in one transaction before it
 //! drops the database: the flip conflicts with (so waits for) every transaction that has already
 //! touched a fence, and every later transaction finds no live fence and aborts. So nothing of a
 //! deleted incarnation can commit after its deletion began to drain.

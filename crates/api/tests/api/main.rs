@@ -18,6 +18,7 @@ mod process;
 mod products;
 mod projections;
 mod provisioning;
+mod rebuilds;
 mod reports;
 mod resolution;
 mod shutdown;

@@ -21,7 +21,7 @@ use tenancy::clusters::TenantDb;
 use tenancy::meta::{META, live_fence};
 use tenancy::transaction;
 
-use super::checkpoints::{self, Progress};
+use super::checkpoints::{self, Checkpoint, Progress};
 use super::projection::{Projection, ProjectionError, ReadModels};
 use crate::outbox::{OUTBOX, StoredEvent};
 use crate::read_models::{Generation, POINTER};
@@ -70,9 +70,10 @@ impl Track<'_> {
             Track::Live { token } => {
                 let mut filter = live_fence(PROJECTOR_FENCE);
                 filter.insert("token", doc! {"$lte": token});
-                meta.update_one(filter, doc! {"$set": {"token": token}})
-                    .session(session)
-                    .await?
+                // A real change (the counter moves), never a no-op `$set` of the same token: a
+                // no-op takes no write, so it would not conflict with the fence flipping under it.
+                let passed = doc! {"$set": {"token": token}, "$inc": {"batches": 1_i64}};
+                meta.update_one(filter, passed).session(session).await?
             }
             Track::Shadow { id, .. } => {
                 let renew =
@@ -100,11 +101,12 @@ pub(crate) enum Batch {
         events: u64,
         last_at: DateTime,
     },
-    /// Nothing left to apply: every checkpoint is at `position` or beyond. `ahead`: a
-    /// checkpoint is beyond the last event (the database lost events it had acknowledged).
+    /// Nothing left to apply: every checkpoint is at `position` or beyond. `diverged`: the read
+    /// models applied events the outbox no longer has (the database lost acknowledged events:
+    /// a checkpoint is beyond the last event, or the event at a checkpoint is another one now).
     CaughtUp {
         position: i64,
-        ahead: bool,
+        diverged: bool,
     },
     /// A rebuild's generation caught up and became the live one.
     Switched {
@@ -158,10 +160,22 @@ pub(crate) async fn run(
                 checkpoints::load(database, Some(&mut session), track.prefix(), names).await?;
             let generation = track.generation(&read);
             let from = read.lowest();
-            let events = events_after(database, &mut session, from, BATCH).await?;
+            // The event at the lowest checkpoint comes along, to check it is still the one the
+            // read models applied.
+            let mut events = events_after(database, &mut session, from - 1, BATCH + 1).await?;
+            let anchor = match events.first() {
+                Some(first) if from > 0 && first.position == from => Some(events.remove(0)),
+                _ => None,
+            };
+            if from > 0 && diverged(&read, from, anchor.as_ref()) {
+                return Ok(Batch::CaughtUp {
+                    position: from,
+                    diverged: true,
+                });
+            }
             let Some(last) = events.last() else {
-                let ahead = read.highest() > last_event(database, &mut session).await?;
-                if let (Track::Shadow { .. }, false) = (track, ahead) {
+                let diverged = read.highest() > last_event(database, &mut session).await?;
+                if let (Track::Shadow { .. }, false) = (track, diverged) {
                     track.pass(database, &mut session).await?;
                     switch(database, &mut session, names, generation, from).await?;
                     return Ok(Batch::Switched {
@@ -171,14 +185,13 @@ pub(crate) async fn run(
                 }
                 return Ok(Batch::CaughtUp {
                     position: from,
-                    ahead,
+                    diverged,
                 });
             };
-            let (last_position, last_at) = (last.position, last.occurred_at);
             track.pass(database, &mut session).await?;
             let models = ReadModels::new(database, generation);
             for projection in projections {
-                let before = read.checkpoints[projection.name()];
+                let before = &read.checkpoints[projection.name()];
                 let pending: Vec<&StoredEvent> = events
                     .iter()
                     .filter(|e| e.position > before.position)
@@ -195,19 +208,28 @@ pub(crate) async fn run(
                     track.prefix(),
                     projection.name(),
                     before,
-                    last_position,
+                    last,
                 )
                 .await?;
             }
             Ok(Batch::Applied {
                 events: events.len() as u64,
-                last_at,
+                last_at: last.occurred_at,
             })
         }
         .await;
         (session, result)
     })
     .await
+}
+
+/// Whether the event now at `position` is not the one a checkpoint recorded there (it is gone,
+/// or another event took its position after the database lost it).
+fn diverged(read: &Progress, position: i64, anchor: Option<&StoredEvent>) -> bool {
+    read.events_at(position).any(|recorded| match anchor {
+        None => true,
+        Some(event) => !event.id.is_empty() && event.id != recorded,
+    })
 }
 
 /// In a rebuild's last batch: its generation becomes the live one, with its checkpoints.
@@ -232,11 +254,11 @@ async fn switch(
     }
     let shadow = checkpoints::load(db, Some(&mut *session), checkpoints::SHADOW, names).await?;
     for name in names {
-        let at = shadow
-            .checkpoints
-            .get(name)
-            .map_or(position, |c| c.position);
-        checkpoints::set(db, session, checkpoints::LIVE, name, at).await?;
+        let at = shadow.checkpoints.get(name).cloned().unwrap_or(Checkpoint {
+            position,
+            ..Checkpoint::default()
+        });
+        checkpoints::set(db, session, checkpoints::LIVE, name, &at).await?;
     }
     meta.update_one(
         doc! {"_id": POINTER},
@@ -300,7 +322,7 @@ async fn step(
     transaction::run(db, |mut session| async move {
         let result = async {
             let read = checkpoints::load(database, Some(&mut session), track.prefix(), name).await?;
-            let before = read.checkpoints[name[0]];
+            let before = read.checkpoints[name[0]].clone();
             let generation = track.generation(&read);
             let next = events_after(database, &mut session, before.position, 1).await?;
             let Some(event) = next.first() else {
@@ -320,7 +342,7 @@ async fn step(
                     Step::DeadLettered
                 }
             };
-            checkpoints::save(database, &mut session, track.prefix(), name[0], before, event.position).await?;
+            checkpoints::save(database, &mut session, track.prefix(), name[0], &before, event).await?;
             Ok(done)
         }
         .await;

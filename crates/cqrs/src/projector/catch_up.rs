@@ -19,9 +19,9 @@ pub struct CatchUp {
     pub last_event_at: Option<DateTime>,
     /// The position every projection has reached (when it caught up).
     pub position: i64,
-    /// A checkpoint is beyond the last event: the database lost acknowledged events, and the
-    /// read models must be rebuilt from the outbox.
-    pub ahead: bool,
+    /// The read models applied events the outbox no longer has (the database lost
+    /// acknowledged events): they must be rebuilt from the outbox.
+    pub diverged: bool,
     /// It stopped because the lease ran out locally (another instance may hold it now).
     pub lease_lost: bool,
 }
@@ -43,9 +43,9 @@ pub(crate) async fn catch_up(
                 done.events += events;
                 done.last_event_at = Some(last_at);
             }
-            Ok(Batch::CaughtUp { position, ahead }) => {
+            Ok(Batch::CaughtUp { position, diverged }) => {
                 done.position = position;
-                done.ahead = ahead;
+                done.diverged = diverged;
                 return Ok(done);
             }
             Ok(Batch::Switched { .. }) => return Ok(done),

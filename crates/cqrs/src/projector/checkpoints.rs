@@ -24,9 +24,11 @@ pub(crate) const LIVE: &str = "checkpoint:";
 pub(crate) const SHADOW: &str = "rebuild:";
 
 /// One projection's progress, as read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Checkpoint {
     pub position: i64,
+    /// The id of the event at `position` when it was applied.
+    pub event: Option<String>,
     /// Whether the document exists (a first save inserts it).
     pub exists: bool,
 }
@@ -54,6 +56,14 @@ impl Progress {
             .map(|c| c.position)
             .max()
             .unwrap_or(0)
+    }
+
+    /// The event ids recorded at `position`.
+    pub fn events_at(&self, position: i64) -> impl Iterator<Item = &str> {
+        self.checkpoints
+            .values()
+            .filter(move |c| c.position == position)
+            .filter_map(|c| c.event.as_deref())
     }
 }
 
@@ -110,6 +120,7 @@ pub(crate) async fn load(
             name,
             Checkpoint {
                 position: d.get_i64("position").unwrap_or(0),
+                event: d.get_str("event").ok().map(String::from),
                 exists: true,
             },
         );
@@ -117,16 +128,17 @@ pub(crate) async fn load(
     Ok(progress)
 }
 
-/// Moves a checkpoint from what was read (`before`) to `position`, in the session's
+/// Moves a checkpoint from what was read (`before`) to the event `to`, in the session's
 /// transaction; `Stale` if it is no longer what was read.
 pub(crate) async fn save(
     db: &Database,
     session: &mut ClientSession,
     prefix: &str,
     projection: &str,
-    before: Checkpoint,
-    position: i64,
+    before: &Checkpoint,
+    to: &StoredEvent,
 ) -> Result<(), ProjectionError> {
+    let position = to.position;
     let collection = db.collection::<Document>(META);
     let key = id(prefix, projection);
     let now = DateTime::now();
@@ -134,7 +146,7 @@ pub(crate) async fn save(
         let moved = collection
             .update_one(
                 doc! {"_id": &key, "position": before.position},
-                doc! {"$set": {"position": position, "updated_at": now}},
+                doc! {"$set": {"position": position, "event": &to.id, "updated_at": now}},
             )
             .session(session)
             .await?;
@@ -144,7 +156,7 @@ pub(crate) async fn save(
             Err(ProjectionError::Stale)
         };
     }
-    let first = doc! {"_id": &key, "position": position, "updated_at": now};
+    let first = doc! {"_id": &key, "position": position, "event": &to.id, "updated_at": now};
     match collection.insert_one(first).session(session).await {
         Ok(_) => Ok(()),
         Err(e) if tenancy::is_duplicate_key(&e) => Err(ProjectionError::Stale),
@@ -158,9 +170,12 @@ pub(crate) async fn set(
     session: &mut ClientSession,
     prefix: &str,
     projection: &str,
-    position: i64,
+    at: &Checkpoint,
 ) -> mongodb::error::Result<()> {
-    let fields = doc! {"position": position, "updated_at": DateTime::now()};
+    let mut fields = doc! {"position": at.position, "updated_at": DateTime::now()};
+    if let Some(event) = &at.event {
+        fields.insert("event", event);
+    }
     db.collection::<Document>(META)
         .replace_one(doc! {"_id": id(prefix, projection)}, fields)
         .upsert(true)

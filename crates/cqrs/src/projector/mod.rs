@@ -276,7 +276,7 @@ impl Projector {
                 if let Ok(mut state) = queue.state.lock() {
                     state.pending.applied(id, done.position);
                 }
-                if done.ahead {
+                if done.diverged {
                     self.repair(&tenant);
                 }
                 Ok(())
@@ -294,12 +294,12 @@ impl Projector {
         }
     }
 
-    /// A checkpoint is beyond the outbox (the database lost acknowledged events): the read
-    /// models hold rows of events that no longer exist, and later events would be skipped.
-    /// Rebuild them from the outbox.
+    /// The read models applied events the outbox no longer has (the database lost acknowledged
+    /// events): they hold rows of events that no longer exist, and events that took the lost
+    /// positions would be skipped. Rebuild them from the outbox.
     fn repair(&self, tenant: &Tenant) {
-        tracing::error!(tenant = %tenant.key(), "projection checkpoints are ahead of the outbox (database data loss?): rebuilding the read models");
-        metrics::counter!("tenantry_projection_checkpoint_ahead_total").increment(1);
+        tracing::error!(tenant = %tenant.key(), "projection checkpoints diverge from the outbox (the database lost events?): rebuilding the read models");
+        metrics::counter!("tenantry_projection_diverged_total").increment(1);
         let (projector, tenant) = (self.clone(), tenant.clone());
         tokio::spawn(async move {
             match projector.rebuild(&tenant).await {

@@ -60,9 +60,8 @@ pub(crate) async fn rebuild(
             Ok(Batch::Applied { events, .. }) => done.events += events,
             Ok(Batch::Switched { .. }) => break,
             Ok(Batch::CaughtUp { .. }) => {
-                return Err(ProjectionError::Poison(
-                    "the read models are ahead of the outbox; the rebuild cannot switch".into(),
-                ));
+                // The outbox changed under the rebuild (events lost meanwhile): start over.
+                return Err(ProjectionError::Stale);
             }
             Err(ProjectionError::Poison(_)) => {
                 done.dead_letters += batch::isolate_poison(db, projections, track).await?;
