@@ -14,7 +14,7 @@ secret_file() { # $1: file; creates a random secret there once
 
 if [ -z "${TENANTRY_MONGODB_URI:-}" ]; then
   build_devdb
-  start_devdb "${TENANTRY_DEV_DB_PORT:-27018}" "$ROOT/data/db"
+  start_devdb "${TENANTRY_DEV_DB_PORT:-27018}" "$ROOT/data/db" --sync-commits
   trap 'kill "$DEVDB_PID" 2>/dev/null || true' EXIT
   export TENANTRY_MONGODB_URI="$DEVDB_URI"
 fi

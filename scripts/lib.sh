@@ -34,10 +34,11 @@ build_devdb() {
 }
 
 # Starts tenantry-devdb in the background; sets DEVDB_PID and DEVDB_URI.
-# $1: port (0 = any), $2: data dir (empty = temporary store).
+# $1: port (0 = any), $2: data dir (empty = temporary store), $3...: more devdb flags.
 start_devdb() {
   local port="$1" dir="$2" fifo
-  local args=(--port "$port")
+  shift 2
+  local args=(--port "$port" "$@")
   if [ -n "$dir" ]; then args+=(--data-dir "$dir"); fi
   fifo="$(mktemp -u)"
   mkfifo "$fifo"

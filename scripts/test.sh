@@ -13,7 +13,8 @@ cargo clippy --quiet --workspace --all-targets -- -D warnings
 
 if [ -z "${MONGODB_URI:-}" ]; then
   build_devdb
-  start_devdb 0 ""
+  # Commits fsynced before they are acknowledged: the crash tests rely on it.
+  start_devdb 0 "" --sync-commits
   trap 'kill "$DEVDB_PID" 2>/dev/null || true' EXIT
   export MONGODB_URI="$DEVDB_URI"
   log "test database: embedded SecantusDB at $MONGODB_URI"

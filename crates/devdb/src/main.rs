@@ -2,6 +2,10 @@
 //!
 //! It listens on 127.0.0.1 only, advertises a single-node replica set (so transactions and change
 //! streams work) and prints one line, `ready <mongodb-uri>`, once it accepts connections.
+//!
+//! By default a commit is acknowledged before its journal record reaches the disk (fast, but a
+//! `kill -9` of this process can lose the last milliseconds of acknowledged writes, whatever
+//! `j: true` says). `--sync-commits` makes every commit wait for an fsync of the journal.
 //! It stops on SIGINT/SIGTERM or when its standard input closes (`--stop-on-stdin-eof`), so a
 //! test harness that dies never leaves a server behind.
 
@@ -10,19 +14,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: tenantry-devdb [--port N] [--data-dir PATH] [--stop-on-stdin-eof]
+const USAGE: &str = "usage: tenantry-devdb [--port N] [--data-dir PATH] [--sync-commits] [--stop-on-stdin-eof]
   --port N             port on 127.0.0.1 (default 0: any free port)
   --data-dir PATH      persistent store (default: a temporary store removed on exit)
+  --sync-commits       fsync the journal before acknowledging a commit (durable across kill -9)
   --stop-on-stdin-eof  exit when standard input is closed (for test harnesses)";
 
 struct Args {
     port: u16,
     data_dir: Option<PathBuf>,
+    sync_commits: bool,
     stop_on_stdin_eof: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { port: 0, data_dir: None, stop_on_stdin_eof: false };
+    let mut args = Args { port: 0, data_dir: None, sync_commits: false, stop_on_stdin_eof: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -33,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
             "--data-dir" => {
                 args.data_dir = Some(it.next().ok_or("--data-dir needs a value")?.into());
             }
+            "--sync-commits" => args.sync_commits = true,
             "--stop-on-stdin-eof" => args.stop_on_stdin_eof = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -49,6 +56,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.sync_commits {
+        // WiredTiger's own setting, appended to the store's configuration (the last key wins).
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        unsafe {
+            std::env::set_var(
+                "SECANTUS_WT_CONFIG_EXTRA",
+                "transaction_sync=(enabled=true,method=fsync)",
+            );
+        }
+    }
     let mut builder = secantus_mdb::Server::builder()
         .host("127.0.0.1")
         .port(args.port)

@@ -5,6 +5,7 @@
 mod admin_auth;
 mod cli;
 mod conventions;
+mod crashes;
 mod fleet;
 mod hostile;
 mod idempotency;

@@ -43,10 +43,12 @@ pub(crate) struct ProcessIdentity {
 pub(crate) fn this_process() -> &'static ProcessIdentity {
     static IDENTITY: OnceLock<ProcessIdentity> = OnceLock::new();
     IDENTITY.get_or_init(|| ProcessIdentity {
-        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| "unknown".to_string()),
+        // `HOSTNAME` first: containers set it to the pod or container name.
+        host: std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map_or_else(|| "unknown".to_string(), |h| h.trim().to_string()),
         pid: std::process::id(),
         process: uuid::Uuid::new_v4().simple().to_string(),
     })
