@@ -9,6 +9,7 @@
 //! logs to stderr.
 
 mod error;
+mod instances;
 mod logging;
 mod migrate;
 mod output;
@@ -64,6 +65,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Mint an HS256 token for a tenant, signed with TENANTRY_JWT_SECRET.
     Token(token::TokenArgs),
+    /// The live server instances sharing this catalog and the tenants each one projects.
+    Instances,
 }
 
 /// Loads the configuration, starts the runtime and runs the command; returns the exit status.
@@ -94,6 +97,7 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Migrate(args) => operate(&runtime, format, out, migrate::run(args, &config, out)),
         Command::Token(args) => operate(&runtime, format, out, token::run(args, &config, out)),
+        Command::Instances => operate(&runtime, format, out, instances::run(&config, out)),
     }
 }
 

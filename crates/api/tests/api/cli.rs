@@ -526,3 +526,43 @@ async fn a_running_server_sees_a_cli_suspension() {
     let response = response.expect("the server still serves a tenant the CLI suspended");
     problem(response, StatusCode::FORBIDDEN, "tenant_suspended").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_instances_lists_the_live_servers_and_their_tenants() {
+    let fleet = crate::process::Fleet::new(&[("TENANTRY_LEASE_SECS", "2")]);
+    let servers = [fleet.start("a").await, fleet.start("b").await];
+    let cli = Tenantry::on_catalog(&fleet.catalog_db);
+    for _ in 0..4 {
+        servers[0].tenant_and_token().await;
+    }
+    // Until both own their share (each heartbeat rebalances).
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        listed = cli.ok(&["instances", "--json"]).await.json();
+        let items = listed.as_array().cloned().unwrap_or_default();
+        let owned: usize = items
+            .iter()
+            .map(|i| i["tenants"].as_array().map_or(0, Vec::len))
+            .sum();
+        if items.len() == 2
+            && owned == 4
+            && items
+                .iter()
+                .all(|i| i["partitions"].as_array().is_some_and(|p| !p.is_empty()))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let items = listed.as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 2, "{listed}");
+    for item in &items {
+        assert!(
+            item["host"].is_string() && item["last_heartbeat"].is_string(),
+            "{item}"
+        );
+    }
+    let table = cli.ok(&["instances"]).await.stdout;
+    assert!(table.starts_with("ID "), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+}

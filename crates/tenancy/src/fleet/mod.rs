@@ -329,45 +329,7 @@ impl Fleet {
 
     /// The live instances and the tenants each one projects.
     pub async fn instances(&self) -> crate::Result<Vec<InstanceView>> {
-        let registry = instances::all(&self.inner.instances).await?;
-        let table = if self.inner.settings.leases {
-            leases::partitions(&self.inner.leases).await?
-        } else {
-            Vec::new()
-        };
-        let tenants = self.projected_tenants().await?;
-        let rfc3339 = crate::time::rfc3339;
-        let mut views = Vec::new();
-        for (record, live) in registry {
-            if !live {
-                continue;
-            }
-            let partitions: Vec<Partition> = if !record.projects {
-                Vec::new()
-            } else if self.inner.settings.leases {
-                leases::held_by(&table, &record.id).into_keys().collect()
-            } else {
-                (0..PARTITIONS).collect()
-            };
-            let owned: BTreeSet<Partition> = partitions.iter().copied().collect();
-            views.push(InstanceView {
-                tenants: tenants
-                    .iter()
-                    .filter(|t| owned.contains(&partition_of(t)))
-                    .map(|t| t.to_string())
-                    .collect(),
-                partitions,
-                id: record.id,
-                version: record.version,
-                host: record.host,
-                pid: u32::try_from(record.pid).unwrap_or(0),
-                projects: record.projects,
-                started_at: rfc3339(record.started_at),
-                last_heartbeat: rfc3339(record.heartbeat_at),
-            });
-        }
-        views.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(views)
+        live_instances(&self.inner.store).await
     }
 
     /// Runs `job` under the lease `name` unless another live instance holds it (`Ok(None)`).
@@ -389,4 +351,47 @@ impl Fleet {
         }
         outcome.map(Some)
     }
+}
+
+/// The live instances registered in `store`'s catalog and the tenants each one projects (for
+/// the admin API and operator commands, which read the registry without joining the fleet).
+pub async fn live_instances(store: &CatalogStore) -> crate::Result<Vec<InstanceView>> {
+    let db = store.database();
+    let registry = instances::all(&db.collection::<Document>(instances::INSTANCES)).await?;
+    let table = leases::partitions(&db.collection::<Document>(leases::LEASES)).await?;
+    // No partition leases at all: the fleet runs without leases, every projector owns all.
+    let leased = table.iter().any(|l| l.owner.is_some());
+    let tenants = store.ids_with_status(&PROJECTED).await?;
+    let rfc3339 = crate::time::rfc3339;
+    let mut views = Vec::new();
+    for (record, live) in registry {
+        if !live {
+            continue;
+        }
+        let partitions: Vec<Partition> = if !record.projects {
+            Vec::new()
+        } else if leased {
+            leases::held_by(&table, &record.id).into_keys().collect()
+        } else {
+            (0..PARTITIONS).collect()
+        };
+        let owned: BTreeSet<Partition> = partitions.iter().copied().collect();
+        views.push(InstanceView {
+            tenants: tenants
+                .iter()
+                .filter(|t| owned.contains(&partition_of(t)))
+                .map(|t| t.to_string())
+                .collect(),
+            partitions,
+            id: record.id,
+            version: record.version,
+            host: record.host,
+            pid: u32::try_from(record.pid).unwrap_or(0),
+            projects: record.projects,
+            started_at: rfc3339(record.started_at),
+            last_heartbeat: rfc3339(record.heartbeat_at),
+        });
+    }
+    views.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(views)
 }
