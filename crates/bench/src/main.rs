@@ -13,6 +13,7 @@
 mod api;
 mod baseline;
 mod dbstat;
+mod fleet;
 mod layers;
 mod load;
 mod meter;
@@ -97,6 +98,12 @@ struct Args {
     /// Skip the scale phase.
     #[arg(long)]
     no_scale: bool,
+    /// Instance counts of the projection-throughput phase [1,3].
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
+    projection_instances: Vec<usize>,
+    /// Skip the projection-throughput phase.
+    #[arg(long)]
+    no_projection: bool,
     /// Run the layer breakdown of a point read at the largest tenant count (default in full mode).
     #[arg(long, conflicts_with = "no_layers")]
     layers: bool,
@@ -353,6 +360,32 @@ async fn run(args: Args) -> Result<Report> {
         Some(scale_phase(&config, &args, &plan, &status_db, &tenants, started).await?)
     };
 
+    let projection = if args.no_projection {
+        Vec::new()
+    } else {
+        progress(started, "projection throughput with 1 and more instances");
+        let (tenants, orders) = if args.quick { (4, 25) } else { (20, 200) };
+        let runs = fleet::run(&fleet::ProjectionSpec {
+            config: &config,
+            out: &args.out,
+            status_db: &status_db,
+            tenants,
+            orders_per_tenant: orders,
+            instance_counts: &args.projection_instances,
+        })
+        .await?;
+        for r in &runs {
+            progress(
+                started,
+                &format!(
+                    "projection, {} instance(s): {} events in {:.2} s, {:.0} events/s, {:.1} db ops/event",
+                    r.instances, r.events, r.seconds, r.events_per_second, r.ops_per_event
+                ),
+            );
+        }
+        runs
+    };
+
     let total_errors = Report::count_errors(&runs, &layer_rows, scale.as_ref());
     let runs_for_notes = runs.clone();
     let targets = report::targets(
@@ -377,6 +410,7 @@ async fn run(args: Args) -> Result<Report> {
         runs,
         layers: layer_rows,
         scale,
+        projection,
         targets,
         total_errors,
         notes: notes(&plan, &runs_for_notes),

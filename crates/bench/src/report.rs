@@ -160,6 +160,8 @@ pub struct Report {
     pub runs: Vec<RunResult>,
     pub layers: Vec<LayerRow>,
     pub scale: Option<ScaleResult>,
+    /// Projection throughput with 1 and N instances.
+    pub projection: Vec<crate::fleet::ProjectionRun>,
     pub targets: Vec<Target>,
     /// Failed requests in every scenario and scale step (must be 0).
     pub total_errors: u64,
@@ -345,6 +347,26 @@ impl Report {
     }
 
     fn batches_table(&self, md: &mut String) {
+        if !self.projection.is_empty() {
+            md.push_str(
+                "### Projection throughput (events written with no projector running, then projected by N fresh instances)\n\n\
+                 | Instances | Tenants | Events | Seconds | Events/s | DB ops/event | DB round trips/event |\n\
+                 |---:|---:|---:|---:|---:|---:|---:|\n",
+            );
+            for r in &self.projection {
+                md.push_str(&format!(
+                    "| {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.2} |\n",
+                    r.instances,
+                    r.tenants,
+                    r.events,
+                    r.seconds,
+                    r.events_per_second,
+                    r.ops_per_event,
+                    r.round_trips_per_event
+                ));
+            }
+            md.push('\n');
+        }
         md.push_str("### Provisioning and seeding\n\n");
         md.push_str(
             "| What | Count | Concurrency | Seconds | Per second | Retries |\n\

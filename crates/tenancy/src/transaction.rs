@@ -40,6 +40,11 @@ pub enum Abandoned {
     /// The commit's outcome stayed unknown (the server did not confirm it either way).
     #[error("transaction commit outcome unknown after {elapsed:?}")]
     CommitUnknown { elapsed: Duration },
+    /// The database did not answer before the deadline (a stalled or unreachable server): the
+    /// attempt was dropped, and the server ends its transaction (the driver aborts it, or it
+    /// expires).
+    #[error("the database did not answer within {elapsed:?}")]
+    Stalled { elapsed: Duration },
 }
 
 /// An error type that may wrap a driver error (to tell transient conflicts apart).
@@ -68,17 +73,29 @@ where
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let mut session = db.start_session().await?;
-        let _busy = db.in_transaction(&session);
-        session.start_transaction().with_options(options()).await?;
-        let (mut session, result) = work(session).await;
-        let outcome = match result {
-            Ok(value) => commit(&mut session, started).await.map(|()| value),
-            Err(e) => {
-                // Best effort: the server aborts it anyway when the session ends.
-                let _ = session.abort_transaction().await;
-                Err(e)
+        // The whole attempt runs under the deadline: the driver has no socket timeout, so an
+        // operation on a stalled server would otherwise wait for as long as the server stalls.
+        let remaining = DEADLINE.saturating_sub(started.elapsed());
+        let attempt_once = async {
+            let mut session = db.start_session().await?;
+            let _busy = db.in_transaction(&session);
+            session.start_transaction().with_options(options()).await?;
+            let (mut session, result) = work(session).await;
+            match result {
+                Ok(value) => commit(&mut session, started).await.map(|()| value),
+                Err(e) => {
+                    // Best effort: the server aborts it anyway when the session ends.
+                    let _ = session.abort_transaction().await;
+                    Err(e)
+                }
             }
+        };
+        let Ok(outcome) = tokio::time::timeout(remaining, attempt_once).await else {
+            metrics::counter!("tenantry_transactions_abandoned_total").increment(1);
+            return Err(Abandoned::Stalled {
+                elapsed: started.elapsed(),
+            }
+            .into());
         };
         match outcome {
             Err(e) if is_transient(&e) => {

@@ -39,6 +39,17 @@ pub fn devdb_binary() -> PathBuf {
 }
 
 fn start_devdb() -> (Child, String) {
+    spawn_devdb(&[])
+}
+
+/// Starts an embedded database of its own (a process the caller may pause or kill), with extra
+/// `tenantry-devdb` flags; `None` when the binary is not built (e.g. tests run against a real
+/// MongoDB given as `MONGODB_URI`). It stops when the returned child's stdin closes (drop it).
+pub fn private_devdb(flags: &[&str]) -> Option<(Child, String)> {
+    devdb_binary().exists().then(|| spawn_devdb(flags))
+}
+
+fn spawn_devdb(flags: &[&str]) -> (Child, String) {
     let binary = devdb_binary();
     assert!(
         binary.exists(),
@@ -48,6 +59,7 @@ fn start_devdb() -> (Child, String) {
     );
     let mut child = Command::new(&binary)
         .arg("--stop-on-stdin-eof")
+        .args(flags)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -253,3 +253,96 @@ async fn a_crash_on_another_host_is_recovered_within_the_lease_time() {
         .await;
     crash_under_a_hot_burst(&fleet, &server, || async move { survivor }).await;
 }
+
+/// The database stalls (SIGSTOP) for longer than the transaction deadline under concurrent
+/// orders: every request is answered — 201, or 503 with `Retry-After` well before the request
+/// timeout — never a 500 and never a hang; after SIGCONT the writes succeed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_database_gives_503s_never_500s() {
+    let Some((mut db, uri)) = testkit::private_devdb(&[]) else {
+        eprintln!("skipped: no embedded database binary to pause (tests run against MONGODB_URI)");
+        return;
+    };
+    let fleet = Fleet::new(&[("TENANTRY_MONGODB_URI", uri.as_str())]);
+    let server = fleet.start("stalled").await;
+    let (id, _) = server.tenant_and_token().await;
+    let token = fleet.token(&id, &["member"]);
+    let product = server
+        .call(
+            Method::POST,
+            "/v1/products",
+            &token,
+            Some(json!({"sku": "S", "name": "S", "price_cents": 1, "stock": 1_000_000})),
+            &[],
+        )
+        .await
+        .expect("an answer")
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pid = db.id().to_string();
+    let signal = |which: &str| {
+        let _ = std::process::Command::new("kill")
+            .arg(which)
+            .arg(&pid)
+            .status();
+    };
+    signal("-STOP");
+    let stalled = Instant::now();
+    let answers: Vec<(StatusCode, Duration, bool)> = futures::stream::iter(0..12)
+        .map(|i| {
+            let (server, token, product) = (&server, &token, &product);
+            async move {
+                let sent = Instant::now();
+                let call = server
+                    .call(
+                        Method::POST,
+                        "/v1/orders",
+                        token,
+                        Some(order(product, i)),
+                        &[],
+                    )
+                    .await
+                    .expect("an answer, not a dropped connection");
+                (
+                    call.status,
+                    sent.elapsed(),
+                    call.header("retry-after").is_some(),
+                )
+            }
+        })
+        .buffer_unordered(12)
+        .collect()
+        .await;
+    // Keep it stopped past the transaction deadline, then let it go.
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(stalled.elapsed())).await;
+    signal("-CONT");
+    let resumed = Instant::now();
+    for (status, took, retry_after) in &answers {
+        assert!(
+            *status == StatusCode::CREATED
+                || (*status == StatusCode::SERVICE_UNAVAILABLE && *retry_after),
+            "{status} after {took:?} (log {})",
+            server.log.display()
+        );
+        assert!(
+            *took < Duration::from_secs(25),
+            "a request hung for {took:?}"
+        );
+    }
+    eprintln!(
+        "database stalled: {:?}",
+        answers
+            .iter()
+            .map(|(s, t, _)| format!("{} in {:.1}s", s.as_u16(), t.as_secs_f64()))
+            .collect::<Vec<_>>()
+    );
+    // Back: writes succeed without a restart.
+    let (_, at) = place_until_done(&server, &token, &product, 500).await;
+    eprintln!(
+        "first write after the stall: {:?} after SIGCONT",
+        at - resumed
+    );
+    let _ = db.kill();
+}

@@ -35,6 +35,10 @@ const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the driver checks each server (its default is 10 s): a cluster that goes down is
 /// noticed, and one that comes back is used again, within this.
 const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long connecting (and a monitoring check) may take when the URI does not say
+/// (`connectTimeoutMS`; the driver's default is 10 s): a stalled server's heartbeat fails
+/// within this, and its cluster is then known to be down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The name of the cluster configured by `TENANTRY_MONGODB_URI` (it also holds the catalog).
 pub const DEFAULT_CLUSTER: &str = "default";
@@ -130,6 +134,7 @@ impl ClusterPools {
                 .server_selection_timeout
                 .or(Some(SERVER_SELECTION_TIMEOUT));
             options.heartbeat_freq = options.heartbeat_freq.or(Some(HEARTBEAT));
+            options.connect_timeout = options.connect_timeout.or(Some(CONNECT_TIMEOUT));
             let gauges = Arc::new(PoolGauges::default());
             let health = Arc::new(ClusterHealth::default());
             let mut shared = options.clone();

@@ -1,0 +1,189 @@
+//! Projection throughput with one and with several instances: the same events, written while no
+//! projector runs, then projected by N fresh `tenantry serve` processes sharing the catalog.
+//! Reported: events applied per second (first projector start to the last tenant caught up)
+//! and database operations per applied event (`serverStatus.opcounters`, the benchmark's own
+//! polling subtracted). Leases share the work, so N instances should do the work of one.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use mongodb::Client;
+use mongodb::bson::{Document, doc};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::api::Api;
+use crate::dbstat;
+use crate::server::{Server, ServerConfig};
+
+/// One projection run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectionRun {
+    pub instances: usize,
+    pub tenants: usize,
+    pub events: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    /// Database operations (all opcounters) per event applied.
+    pub ops_per_event: f64,
+    /// Wire requests the database received per event applied.
+    pub round_trips_per_event: f64,
+}
+
+/// What to run.
+pub struct ProjectionSpec<'a> {
+    pub config: &'a ServerConfig,
+    pub out: &'a Path,
+    pub status_db: &'a Client,
+    pub tenants: usize,
+    pub orders_per_tenant: usize,
+    pub instance_counts: &'a [usize],
+}
+
+pub async fn run(spec: &ProjectionSpec<'_>) -> Result<Vec<ProjectionRun>> {
+    let mut runs = Vec::new();
+    for &n in spec.instance_counts {
+        runs.push(one(spec, n).await?);
+    }
+    Ok(runs)
+}
+
+/// A catalog of its own, events written with the projector off, then `n` projectors.
+async fn one(spec: &ProjectionSpec<'_>, n: usize) -> Result<ProjectionRun> {
+    let mut config = spec.config.clone();
+    config.catalog_db = format!("{}_proj{n}", spec.config.catalog_db);
+    let mut writer_config = config.clone();
+    writer_config
+        .extra_env
+        .push(("TENANTRY_PROJECTOR".into(), "off".into()));
+    let writer = Server::start(
+        &writer_config,
+        &spec.out.join(format!("server-projection-writer-{n}.log")),
+    )
+    .await?;
+    let api = Api::new(&writer.base_url, &config.admin_key, &config.jwt_secret)?;
+    let shops = write_events(
+        &api,
+        &config.catalog_db,
+        spec.tenants,
+        spec.orders_per_tenant,
+    )
+    .await?;
+    let events: i64 = shops.iter().map(|s| s.last).sum();
+    let before = dbstat::snapshot(spec.status_db).await;
+    let started = Instant::now();
+    // All at once, as a fleet restarting or scaling out would.
+    let starting = (0..n).map(|i| {
+        let log = spec.out.join(format!("server-projection-{n}-{i}.log"));
+        let config = &config;
+        async move { Server::start(config, &log).await }
+    });
+    let projectors = futures::future::try_join_all(starting).await?;
+    let polls = caught_up(spec.status_db, &shops).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let after = dbstat::snapshot(spec.status_db).await;
+    for p in projectors {
+        p.stop().await?;
+    }
+    writer.stop().await?;
+    let work = match (before, after) {
+        (Some(b), Some(a)) => b.per_request(&a, events.max(1) as u64),
+        _ => None,
+    };
+    let polled = polls as f64 / events.max(1) as f64;
+    let (ops, round_trips) = work.map_or((0.0, 0.0), |w| {
+        let ops: f64 = w.ops.iter().map(|(_, v)| v).sum();
+        ((ops - polled).max(0.0), (w.round_trips - polled).max(0.0))
+    });
+    Ok(ProjectionRun {
+        instances: n,
+        tenants: shops.len(),
+        events: events as u64,
+        seconds,
+        events_per_second: events as f64 / seconds.max(1e-9),
+        ops_per_event: ops,
+        round_trips_per_event: round_trips,
+    })
+}
+
+struct Shop {
+    database: String,
+    last: i64,
+}
+
+/// Tenants with one product each and `orders` orders each (two events per order).
+async fn write_events(api: &Api, run: &str, tenants: usize, orders: usize) -> Result<Vec<Shop>> {
+    let mut shops = Vec::new();
+    for t in 0..tenants {
+        let id = format!("pj-{}-{t}", &run[run.len().saturating_sub(6)..]);
+        let id = id.replace('_', "-");
+        let database = api.create_tenant(&id).await?;
+        let auth = api.tenant_authorization(&id)?;
+        let (product, mut last) = api.create_product(&auth, "P", 100).await?;
+        let placed: Vec<Result<i64>> = futures::stream::iter(0..orders)
+            .map(|i| {
+                let (api, auth, product) = (api, &auth, &product);
+                async move {
+                    let body = json!({"customer": {"id": format!("c{i}"), "name": "C"}, "lines": [{"product_id": product, "qty": 1}]});
+                    let answer = api.call(Method::POST, "/v1/orders", auth, Some(&body), &[]).await?;
+                    if answer.status != StatusCode::CREATED {
+                        bail!("POST /v1/orders: {} {}", answer.status, answer.body);
+                    }
+                    answer.position.context("no X-Event-Position")
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        for p in placed {
+            last = last.max(p?);
+        }
+        shops.push(Shop { database, last });
+    }
+    Ok(shops)
+}
+
+/// Polls every tenant's checkpoints until all have reached its last event; the number of
+/// queries it sent (to subtract from the database's counters).
+async fn caught_up(db: &Client, shops: &[Shop]) -> Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let mut polls = 0u64;
+    let mut pending: Vec<&Shop> = shops.iter().collect();
+    while !pending.is_empty() {
+        if Instant::now() > deadline {
+            bail!("{} tenants not projected after 15 minutes", pending.len());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let mut still = Vec::new();
+        for shop in pending {
+            polls += 1;
+            let lowest = lowest_checkpoint(db, &shop.database).await?;
+            if lowest < shop.last {
+                still.push(shop);
+            }
+        }
+        pending = still;
+    }
+    Ok(polls)
+}
+
+async fn lowest_checkpoint(db: &Client, database: &str) -> Result<i64> {
+    let mut cursor = db
+        .database(database)
+        .collection::<Document>("_meta")
+        .find(doc! {"_id": {"$regex": "^checkpoint:"}})
+        .await?;
+    let mut lowest: Option<i64> = None;
+    let mut count = 0;
+    while cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        let p = d.get_i64("position").unwrap_or(0);
+        lowest = Some(lowest.map_or(p, |l| l.min(p)));
+        count += 1;
+    }
+    // All four projections must have a checkpoint.
+    Ok(if count < 4 { 0 } else { lowest.unwrap_or(0) })
+}
