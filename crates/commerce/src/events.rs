@@ -1,58 +1,96 @@
-//! The domain events of the catalog and orders, as appended to the outbox. Payloads carry full
-//! snapshots, so projections set state rather than patch it (and stay idempotent).
+//! The domain events of the catalog and orders, as appended to the outbox (`type` + `payload`).
+//! Payloads carry full snapshots, so projections set state rather than patch it (and stay
+//! idempotent). Event types are part of the stored history: never rename one.
 
-use cqrs::outbox::{NewEvent, StoredEvent};
-use mongodb::bson::{doc, from_document, to_document};
-use serde::de::DeserializeOwned;
+use mongodb::bson::DateTime;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Order, Product};
 
-pub const PRODUCT_CREATED: &str = "product.created";
-pub const PRODUCT_UPDATED: &str = "product.updated";
-pub const PRODUCT_STOCK_CHANGED: &str = "product.stock_changed";
-pub const PRODUCT_DELETED: &str = "product.deleted";
-pub const ORDER_PLACED: &str = "order.placed";
-pub const ORDER_CANCELLED: &str = "order.cancelled";
-pub const ORDER_FULFILLED: &str = "order.fulfilled";
-
-pub fn product(event_type: &'static str, product: &Product) -> crate::Result<NewEvent> {
-    Ok(NewEvent {
-        event_type,
-        payload: to_document(product)?,
-    })
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum CommerceEvent {
+    #[serde(rename = "product.created")]
+    ProductCreated(Product),
+    #[serde(rename = "product.updated")]
+    ProductUpdated(Product),
+    #[serde(rename = "product.stock_changed")]
+    StockChanged(StockChanged),
+    #[serde(rename = "product.deleted")]
+    ProductDeleted(Deleted),
+    #[serde(rename = "order.placed")]
+    OrderPlaced(Order),
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled(Order),
+    #[serde(rename = "order.fulfilled")]
+    OrderFulfilled(Order),
+    /// An event of another domain sharing the outbox: projections ignore it.
+    #[serde(other)]
+    Other,
 }
 
-pub fn stock_changed(product: &Product) -> NewEvent {
-    NewEvent {
-        event_type: PRODUCT_STOCK_CHANGED,
-        payload: doc! {"_id": &product.id, "stock": product.stock, "version": product.version, "updated_at": product.updated_at},
+/// A product's stock after a change (orders, cancellations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StockChanged {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub stock: i64,
+    pub version: i64,
+    pub updated_at: DateTime,
+}
+
+impl StockChanged {
+    pub fn of(product: &Product) -> CommerceEvent {
+        CommerceEvent::StockChanged(StockChanged {
+            id: product.id.clone(),
+            stock: product.stock,
+            version: product.version,
+            updated_at: product.updated_at,
+        })
     }
 }
 
-pub fn product_deleted(id: &str) -> NewEvent {
-    NewEvent {
-        event_type: PRODUCT_DELETED,
-        payload: doc! {"_id": id},
+/// The id of a deleted product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deleted {
+    #[serde(rename = "_id")]
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use cqrs::outbox::{NewEvent, StoredEvent};
+
+    use super::*;
+
+    fn stored(event: &CommerceEvent) -> StoredEvent {
+        let new = NewEvent::of(event).unwrap();
+        StoredEvent {
+            position: 1,
+            id: "e".into(),
+            event_type: new.event_type,
+            payload: new.payload,
+            occurred_at: DateTime::now(),
+            correlation_id: "c".into(),
+            actor: "a".into(),
+        }
     }
-}
 
-pub fn order(event_type: &'static str, order: &Order) -> crate::Result<NewEvent> {
-    Ok(NewEvent {
-        event_type,
-        payload: to_document(order)?,
-    })
-}
+    #[test]
+    fn events_round_trip_through_the_outbox_shape() {
+        let event = CommerceEvent::ProductDeleted(Deleted { id: "p1".into() });
+        let s = stored(&event);
+        assert_eq!(s.event_type, "product.deleted");
+        assert_eq!(s.payload.get_str("_id"), Ok("p1"));
+        assert_eq!(s.decode::<CommerceEvent>(), Ok(event));
+    }
 
-/// Reads an event's payload as `T`, or says why it cannot (a poison event).
-pub fn payload<T: DeserializeOwned>(event: &StoredEvent) -> Result<T, String> {
-    from_document(event.payload.clone()).map_err(|e| format!("{} payload: {e}", event.event_type))
-}
-
-/// The `_id` of an event's payload.
-pub fn payload_id(event: &StoredEvent) -> Result<String, String> {
-    event
-        .payload
-        .get_str("_id")
-        .map(String::from)
-        .map_err(|_| format!("{} payload has no _id", event.event_type))
+    #[test]
+    fn other_domains_events_are_other_and_bad_payloads_are_errors() {
+        let mut s = stored(&CommerceEvent::ProductDeleted(Deleted { id: "p".into() }));
+        s.event_type = "customer.created".into();
+        assert_eq!(s.decode::<CommerceEvent>(), Ok(CommerceEvent::Other));
+        s.event_type = "order.placed".into();
+        assert!(s.decode::<CommerceEvent>().is_err());
+    }
 }

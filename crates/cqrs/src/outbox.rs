@@ -11,6 +11,7 @@
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Database};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tenancy::meta::{META, live_fence};
 
@@ -40,8 +41,46 @@ pub struct StoredEvent {
 /// An event a command wants to append.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    pub event_type: &'static str,
+    pub event_type: String,
     pub payload: Document,
+}
+
+impl NewEvent {
+    /// A domain event, serialised as `{"type": ..., "payload": ...}`: a domain's event enum with
+    /// `#[serde(tag = "type", content = "payload")]`.
+    pub fn of<E: Serialize>(event: &E) -> Result<NewEvent, mongodb::bson::ser::Error> {
+        let mut tagged = mongodb::bson::to_document(event)?;
+        let event_type = match tagged.remove("type") {
+            Some(mongodb::bson::Bson::String(t)) => t,
+            _ => {
+                return Err(<mongodb::bson::ser::Error as serde::ser::Error>::custom(
+                    "an event serialises as {type, payload}",
+                ));
+            }
+        };
+        let payload = match tagged.remove("payload") {
+            Some(mongodb::bson::Bson::Document(p)) => p,
+            _ => Document::new(),
+        };
+        Ok(NewEvent {
+            event_type,
+            payload,
+        })
+    }
+}
+
+impl StoredEvent {
+    /// The event as the domain's event type (`{"type", "payload"}` adjacently tagged enum). A
+    /// type the enum does not know decodes to its `#[serde(other)]` unit variant (serde accepts
+    /// that variant only without content, hence the second attempt without the payload); a
+    /// payload that does not fit its type is an error (the projection dead-letters it).
+    pub fn decode<E: DeserializeOwned>(&self) -> Result<E, String> {
+        let tagged = doc! {"type": &self.event_type, "payload": &self.payload};
+        mongodb::bson::from_document(tagged).or_else(|error| {
+            mongodb::bson::from_document(doc! {"type": &self.event_type})
+                .map_err(|_| format!("event {} ({}): {error}", self.position, self.event_type))
+        })
+    }
 }
 
 /// The outbox cannot take events: the tenant's incarnation is being deleted (or its database is

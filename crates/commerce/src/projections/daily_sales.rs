@@ -2,14 +2,14 @@
 //! and the revenue of the others.
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError, ReadModels};
-use futures::future::BoxFuture;
-use mongodb::ClientSession;
-use mongodb::bson::{Document, doc};
+use cqrs::projector::{Projection, ProjectionError, Writes};
+use std::collections::BTreeMap;
+
+use mongodb::bson::doc;
 use tenancy::migrations::CollectionSpec;
 
-use super::SALES_DAILY;
-use crate::events::{self, ORDER_CANCELLED, ORDER_PLACED};
+use super::{SALES_DAILY, decode};
+use crate::events::CommerceEvent;
 use crate::model::Order;
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
@@ -19,13 +19,20 @@ static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
 
 pub struct DailySales;
 
-/// `YYYY-MM-DD` of a timestamp, UTC.
-fn day_of(order: &Order) -> Result<String, ProjectionError> {
-    let stamp = order
-        .placed_at
-        .try_to_rfc3339_string()
-        .map_err(|e| ProjectionError::Poison(e.to_string()))?;
-    Ok(stamp.chars().take(10).collect())
+/// `YYYY-MM-DD` of the order's placement, UTC.
+fn day_of(order: &Order) -> String {
+    tenancy::time::rfc3339(order.placed_at)
+        .chars()
+        .take(10)
+        .collect()
+}
+
+/// What a run of events adds to one day.
+#[derive(Default)]
+struct Day {
+    orders: i64,
+    cancelled: i64,
+    revenue_cents: i64,
 }
 
 impl Projection for DailySales {
@@ -37,31 +44,102 @@ impl Projection for DailySales {
         READ_MODELS
     }
 
-    fn apply<'a>(
-        &'a self,
-        models: &'a ReadModels<'a>,
-        session: &'a mut ClientSession,
-        event: &'a StoredEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(async move {
-            let change = match event.event_type.as_str() {
-                ORDER_PLACED | ORDER_CANCELLED => {
-                    events::payload::<Order>(event).map_err(ProjectionError::Poison)?
+    /// Only additions: the events of a batch are summed per day, one write per day touched.
+    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+        let mut days: BTreeMap<String, Day> = BTreeMap::new();
+        for event in events {
+            match decode(event)? {
+                CommerceEvent::OrderPlaced(order) => {
+                    let day = days.entry(day_of(&order)).or_default();
+                    day.orders += 1;
+                    day.revenue_cents += order.total_cents;
                 }
-                _ => return Ok(()),
-            };
-            let inc = if event.event_type == ORDER_PLACED {
-                doc! {"orders": 1_i64, "revenue_cents": change.total_cents}
-            } else {
-                doc! {"cancelled": 1_i64, "revenue_cents": -change.total_cents}
-            };
-            models
-                .collection::<Document>(SALES_DAILY)
-                .update_one(doc! {"_id": day_of(&change)?}, doc! {"$inc": inc})
-                .upsert(true)
-                .session(session)
-                .await?;
-            Ok(())
-        })
+                CommerceEvent::OrderCancelled(order) => {
+                    let day = days.entry(day_of(&order)).or_default();
+                    day.cancelled += 1;
+                    day.revenue_cents -= order.total_cents;
+                }
+                _ => {}
+            }
+        }
+        for (day, sums) in days {
+            let inc = doc! {"$inc": {"orders": sums.orders, "cancelled": sums.cancelled, "revenue_cents": sums.revenue_cents}};
+            writes.upsert(SALES_DAILY, day, inc);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cqrs::outbox::{NewEvent, StoredEvent};
+    use cqrs::projector::Write;
+    use mongodb::bson::DateTime;
+
+    use super::*;
+    use crate::model::{Customer, OrderStatus};
+
+    fn order(id: &str, total: i64, placed_at: i64) -> Order {
+        Order {
+            id: id.into(),
+            customer: Customer {
+                id: "c".into(),
+                name: "C".into(),
+            },
+            lines: vec![],
+            total_cents: total,
+            status: OrderStatus::Placed,
+            version: 1,
+            placed_at: DateTime::from_millis(placed_at),
+            updated_at: DateTime::from_millis(placed_at),
+        }
+    }
+
+    fn stored(position: i64, event: CommerceEvent) -> StoredEvent {
+        let new = NewEvent::of(&event).unwrap();
+        StoredEvent {
+            position,
+            id: format!("e{position}"),
+            event_type: new.event_type,
+            payload: new.payload,
+            occurred_at: DateTime::now(),
+            correlation_id: "c".into(),
+            actor: "a".into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_one_write_per_day() {
+        const DAY: i64 = 86_400_000;
+        let events = [
+            stored(1, CommerceEvent::OrderPlaced(order("a", 100, 0))),
+            stored(2, CommerceEvent::OrderPlaced(order("b", 250, 10))),
+            stored(3, CommerceEvent::OrderCancelled(order("a", 100, 0))),
+            stored(4, CommerceEvent::OrderPlaced(order("c", 7, DAY))),
+        ];
+        let mut writes = Writes::default();
+        let refs: Vec<&StoredEvent> = events.iter().collect();
+        DailySales.project(&refs, &mut writes).unwrap();
+        assert_eq!(
+            writes.ops(),
+            [
+                (
+                    SALES_DAILY,
+                    Write::Update {
+                        id: "1970-01-01".into(),
+                        update: doc! {"$inc": {"orders": 2_i64, "cancelled": 1_i64, "revenue_cents": 250_i64}},
+                        upsert: true
+                    }
+                ),
+                (
+                    SALES_DAILY,
+                    Write::Update {
+                        id: "1970-01-02".into(),
+                        update: doc! {"$inc": {"orders": 1_i64, "cancelled": 0_i64, "revenue_cents": 7_i64}},
+                        upsert: true
+                    }
+                ),
+            ]
+        );
     }
 }

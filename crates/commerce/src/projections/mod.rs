@@ -1,9 +1,10 @@
 //! The read models and the projections that build them from outbox events.
 //!
 //! To add a projection: write a struct implementing `cqrs::projector::Projection` (a `name`, the
-//! read models it owns with their indexes, and `apply` that sets state from an event's snapshot
-//! and ignores event types it does not use), list it in `all()`, and add a migration to
-//! `schema` that creates its read models (`ensure` on the live generation, like `read_models`).
+//! read models it owns with their indexes, and `project`, which turns a run of events into
+//! writes — setting state from an event's snapshot, ignoring event types it does not use), list
+//! it in `all()`, and add a migration to `schema` that creates its read models (`ensure` on the
+//! live generation, like `read_models`). Projections are pure: test them without a database.
 
 mod daily_sales;
 mod order_list;
@@ -12,7 +13,10 @@ mod product_sales;
 
 use std::sync::Arc;
 
-use cqrs::projector::Projection;
+use cqrs::outbox::StoredEvent;
+use cqrs::projector::{Projection, ProjectionError};
+
+use crate::events::CommerceEvent;
 
 pub const PRODUCT_LIST: &str = "product_list";
 pub const ORDER_LIST: &str = "order_list";
@@ -27,4 +31,9 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(daily_sales::DailySales),
         Arc::new(product_sales::ProductSales),
     ]
+}
+
+/// An event as the domain's; one whose payload does not fit its type is poison.
+fn decode(event: &StoredEvent) -> Result<CommerceEvent, ProjectionError> {
+    event.decode().map_err(ProjectionError::Poison)
 }

@@ -1,15 +1,12 @@
 //! `order_list`: every order as the list view needs it (customer id flattened for filtering).
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError, ReadModels};
-use futures::future::BoxFuture;
-use mongodb::ClientSession;
-use mongodb::bson::{Document, doc, to_document};
+use cqrs::projector::{Projection, ProjectionError, Writes};
+use mongodb::bson::to_document;
 use tenancy::migrations::{CollectionSpec, IndexSpec};
 
-use super::ORDER_LIST;
-use crate::events::{self, ORDER_CANCELLED, ORDER_FULFILLED, ORDER_PLACED};
-use crate::model::Order;
+use super::{ORDER_LIST, decode};
+use crate::events::CommerceEvent;
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     name: ORDER_LIST,
@@ -30,30 +27,19 @@ impl Projection for OrderList {
         READ_MODELS
     }
 
-    fn apply<'a>(
-        &'a self,
-        models: &'a ReadModels<'a>,
-        session: &'a mut ClientSession,
-        event: &'a StoredEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(async move {
-            if !matches!(
-                event.event_type.as_str(),
-                ORDER_PLACED | ORDER_CANCELLED | ORDER_FULFILLED
-            ) {
-                return Ok(());
+    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+        for event in events {
+            match decode(event)? {
+                CommerceEvent::OrderPlaced(order)
+                | CommerceEvent::OrderCancelled(order)
+                | CommerceEvent::OrderFulfilled(order) => {
+                    let mut row = to_document(&order)?;
+                    row.insert("customer_id", &order.customer.id);
+                    writes.put(ORDER_LIST, order.id.clone(), row);
+                }
+                _ => {}
             }
-            let order: Order = events::payload(event).map_err(ProjectionError::Poison)?;
-            let mut row =
-                to_document(&order).map_err(|e| ProjectionError::Poison(e.to_string()))?;
-            row.insert("customer_id", &order.customer.id);
-            models
-                .collection::<Document>(ORDER_LIST)
-                .replace_one(doc! {"_id": &order.id}, row)
-                .upsert(true)
-                .session(session)
-                .await?;
-            Ok(())
-        })
+        }
+        Ok(())
     }
 }

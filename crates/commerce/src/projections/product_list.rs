@@ -2,16 +2,12 @@
 //! for case-insensitive prefix search).
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError, ReadModels};
-use futures::future::BoxFuture;
-use mongodb::ClientSession;
-use mongodb::bson::{Document, doc, to_document};
+use cqrs::projector::{Projection, ProjectionError, Writes};
+use mongodb::bson::{doc, to_document};
 use tenancy::migrations::{CollectionSpec, IndexSpec};
 
-use super::PRODUCT_LIST;
-use crate::events::{
-    self, PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_STOCK_CHANGED, PRODUCT_UPDATED,
-};
+use super::{PRODUCT_LIST, decode};
+use crate::events::CommerceEvent;
 use crate::model::Product;
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
@@ -34,57 +30,28 @@ impl Projection for ProductList {
         READ_MODELS
     }
 
-    fn apply<'a>(
-        &'a self,
-        models: &'a ReadModels<'a>,
-        session: &'a mut ClientSession,
-        event: &'a StoredEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(async move {
-            let view = models.collection::<Document>(PRODUCT_LIST);
-            match event.event_type.as_str() {
-                PRODUCT_CREATED | PRODUCT_UPDATED => {
-                    let product: Product =
-                        events::payload(event).map_err(ProjectionError::Poison)?;
-                    let mut row = to_document(&product)
-                        .map_err(|e| ProjectionError::Poison(e.to_string()))?;
-                    row.insert("name_lower", product.name.to_lowercase());
-                    row.insert("sku_lower", product.sku.to_lowercase());
-                    view.replace_one(doc! {"_id": &product.id}, row)
-                        .upsert(true)
-                        .session(session)
-                        .await?;
+    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+        for event in events {
+            match decode(event)? {
+                CommerceEvent::ProductCreated(product) | CommerceEvent::ProductUpdated(product) => {
+                    writes.put(PRODUCT_LIST, product.id.clone(), row(&product)?);
                 }
-                PRODUCT_STOCK_CHANGED => {
-                    let id = events::payload_id(event).map_err(ProjectionError::Poison)?;
-                    let (stock, version) = match (
-                        event.payload.get_i64("stock"),
-                        event.payload.get_i64("version"),
-                    ) {
-                        (Ok(s), Ok(v)) => (s, v),
-                        _ => {
-                            return Err(ProjectionError::Poison(
-                                "stock_changed without stock/version".into(),
-                            ));
-                        }
-                    };
-                    let updated_at = event
-                        .payload
-                        .get_datetime("updated_at")
-                        .copied()
-                        .unwrap_or(event.occurred_at);
-                    let set = doc! {"$set": {"stock": stock, "version": version, "updated_at": updated_at}};
-                    view.update_one(doc! {"_id": id}, set)
-                        .session(session)
-                        .await?;
+                CommerceEvent::StockChanged(change) => {
+                    let set = doc! {"$set": {"stock": change.stock, "version": change.version, "updated_at": change.updated_at}};
+                    writes.update(PRODUCT_LIST, change.id, set);
                 }
-                PRODUCT_DELETED => {
-                    let id = events::payload_id(event).map_err(ProjectionError::Poison)?;
-                    view.delete_one(doc! {"_id": id}).session(session).await?;
-                }
+                CommerceEvent::ProductDeleted(deleted) => writes.delete(PRODUCT_LIST, deleted.id),
                 _ => {}
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
+}
+
+/// A product as the list stores it: with lowercase name and sku for prefix search.
+fn row(product: &Product) -> Result<mongodb::bson::Document, ProjectionError> {
+    let mut row = to_document(product)?;
+    row.insert("name_lower", product.name.to_lowercase());
+    row.insert("sku_lower", product.sku.to_lowercase());
+    Ok(row)
 }

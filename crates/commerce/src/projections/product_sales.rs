@@ -1,15 +1,12 @@
 //! `product_sales`: per product, units sold and revenue over orders not cancelled.
 
 use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError, ReadModels};
-use futures::future::BoxFuture;
-use mongodb::ClientSession;
-use mongodb::bson::{Document, doc};
+use cqrs::projector::{Projection, ProjectionError, Writes};
+use mongodb::bson::doc;
 use tenancy::migrations::{CollectionSpec, IndexSpec};
 
-use super::PRODUCT_SALES;
-use crate::events::{self, ORDER_CANCELLED, ORDER_PLACED, PRODUCT_UPDATED};
-use crate::model::{Order, Product};
+use super::{PRODUCT_SALES, decode};
+use crate::events::CommerceEvent;
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     name: PRODUCT_SALES,
@@ -27,46 +24,26 @@ impl Projection for ProductSales {
         READ_MODELS
     }
 
-    fn apply<'a>(
-        &'a self,
-        models: &'a ReadModels<'a>,
-        session: &'a mut ClientSession,
-        event: &'a StoredEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(async move {
-            let sales = models.collection::<Document>(PRODUCT_SALES);
-            match event.event_type.as_str() {
-                ORDER_PLACED | ORDER_CANCELLED => {
-                    let order: Order = events::payload(event).map_err(ProjectionError::Poison)?;
-                    let sign = if event.event_type == ORDER_PLACED {
-                        1
-                    } else {
-                        -1
-                    };
-                    for line in &order.lines {
-                        let update = doc! {
-                            "$inc": {"units_sold": sign * line.qty, "revenue_cents": sign * line.line_total_cents},
-                            "$setOnInsert": {"sku": &line.sku, "name": &line.name},
-                        };
-                        sales
-                            .update_one(doc! {"_id": &line.product_id}, update)
-                            .upsert(true)
-                            .session(&mut *session)
-                            .await?;
-                    }
-                }
-                PRODUCT_UPDATED => {
-                    let product: Product =
-                        events::payload(event).map_err(ProjectionError::Poison)?;
+    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+        for event in events {
+            let (order, sign) = match decode(event)? {
+                CommerceEvent::OrderPlaced(order) => (order, 1),
+                CommerceEvent::OrderCancelled(order) => (order, -1),
+                CommerceEvent::ProductUpdated(product) => {
                     let set = doc! {"$set": {"sku": &product.sku, "name": &product.name}};
-                    sales
-                        .update_one(doc! {"_id": &product.id}, set)
-                        .session(&mut *session)
-                        .await?;
+                    writes.update(PRODUCT_SALES, product.id, set);
+                    continue;
                 }
-                _ => {}
+                _ => continue,
+            };
+            for line in &order.lines {
+                let update = doc! {
+                    "$inc": {"units_sold": sign * line.qty, "revenue_cents": sign * line.line_total_cents},
+                    "$setOnInsert": {"sku": &line.sku, "name": &line.name},
+                };
+                writes.upsert(PRODUCT_SALES, line.product_id.clone(), update);
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ use cqrs::command::{Changes, Committed, IdempotencyKey, check_version};
 
 use super::{CommerceWrites, ORDERS, PRODUCTS};
 use crate::error::{CommerceError, Result};
-use crate::events::{self, ORDER_CANCELLED, ORDER_FULFILLED, ORDER_PLACED};
+use crate::events::{CommerceEvent, StockChanged};
 use crate::model::{Customer, Order, OrderLine, OrderStatus, OrderView, Product, new_id};
 use crate::validate::Checks;
 
@@ -147,7 +147,7 @@ async fn place(
             price_cents: product.price_cents,
             line_total_cents: product.price_cents * line.qty,
         });
-        events.push(events::stock_changed(&product));
+        events.push(StockChanged::of(&product));
     }
     let order = Order {
         id: order_id.to_string(),
@@ -160,8 +160,9 @@ async fn place(
         updated_at: now,
     };
     orders.insert_one(&order).session(&mut *session).await?;
-    events.push(events::order(ORDER_PLACED, &order)?);
-    Ok(Changes::new(OrderView::from(&order), events))
+    let view = OrderView::from(&order);
+    events.push(CommerceEvent::OrderPlaced(order));
+    Ok(Changes::of(view, events)?)
 }
 
 /// `POST /v1/orders/{id}/cancel`: placed → cancelled, stock restored.
@@ -275,14 +276,14 @@ async fn transition(
                 .session(&mut *session)
                 .await?;
             // A product deleted since has no stock to restore.
-            events.extend(restocked.as_ref().map(events::stock_changed));
+            events.extend(restocked.as_ref().map(StockChanged::of));
         }
     }
-    let kind = if to == OrderStatus::Cancelled {
-        ORDER_CANCELLED
+    let view = OrderView::from(&order);
+    events.push(if to == OrderStatus::Cancelled {
+        CommerceEvent::OrderCancelled(order)
     } else {
-        ORDER_FULFILLED
-    };
-    events.push(events::order(kind, &order)?);
-    Ok(Changes::new(OrderView::from(&order), events))
+        CommerceEvent::OrderFulfilled(order)
+    });
+    Ok(Changes::of(view, events)?)
 }

@@ -8,7 +8,7 @@ use cqrs::command::{Changes, Committed, IdempotencyKey, check_version};
 
 use super::{CommerceWrites, PRODUCTS};
 use crate::error::{CommerceError, Result};
-use crate::events::{self, PRODUCT_CREATED, PRODUCT_UPDATED};
+use crate::events::{CommerceEvent, Deleted};
 use crate::model::{Product, ProductView, new_id};
 use crate::validate::Checks;
 use tenancy::is_duplicate_key;
@@ -69,10 +69,10 @@ impl Handler<CreateProduct> for CommerceWrites {
                             }
                             other => other?,
                         };
-                        Ok(Changes::new(
+                        Ok(Changes::of(
                             ProductView::from(product),
-                            vec![events::product(PRODUCT_CREATED, product)?],
-                        ))
+                            [CommerceEvent::ProductCreated(product.clone())],
+                        )?)
                     }
                     .await;
                     (session, result)
@@ -145,10 +145,8 @@ impl Handler<UpdateProduct> for CommerceWrites {
                         .session(&mut session)
                         .await?
                         .ok_or(CommerceError::NotFound("product"))?;
-                    Ok(Changes::new(
-                        ProductView::from(&updated),
-                        vec![events::product(PRODUCT_UPDATED, &updated)?],
-                    ))
+                    let view = ProductView::from(&updated);
+                    Ok(Changes::of(view, [CommerceEvent::ProductUpdated(updated)])?)
                 }
                 .await;
                 (session, result)
@@ -186,7 +184,10 @@ impl Handler<DeleteProduct> for CommerceWrites {
                         .delete_one(doc! {"_id": &command.id})
                         .session(&mut session)
                         .await?;
-                    Ok(Changes::new((), vec![events::product_deleted(&command.id)]))
+                    let deleted = Deleted {
+                        id: command.id.clone(),
+                    };
+                    Ok(Changes::of((), [CommerceEvent::ProductDeleted(deleted)])?)
                 }
                 .await;
                 (session, result)

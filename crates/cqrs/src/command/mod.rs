@@ -41,6 +41,18 @@ impl<T> Changes<T> {
     pub fn new(value: T, events: Vec<NewEvent>) -> Changes<T> {
         Changes { value, events }
     }
+
+    /// The result and the domain events (a `{type, payload}`-tagged enum) it produced.
+    pub fn of<E: Serialize>(
+        value: T,
+        events: impl IntoIterator<Item = E>,
+    ) -> Result<Changes<T>, mongodb::bson::ser::Error> {
+        let events = events
+            .into_iter()
+            .map(|e| NewEvent::of(&e))
+            .collect::<Result<_, _>>()?;
+        Ok(Changes { value, events })
+    }
 }
 
 /// What a command did: its result and the position of the last event it appended.

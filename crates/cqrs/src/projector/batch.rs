@@ -21,8 +21,9 @@ use tenancy::clusters::TenantDb;
 use tenancy::meta::{META, live_fence};
 use tenancy::transaction;
 
+use super::apply::BatchWrites;
 use super::checkpoints::{self, Checkpoint, Progress};
-use super::projection::{Projection, ProjectionError, ReadModels};
+use super::projection::{Projection, ProjectionError, Writes};
 use crate::outbox::{OUTBOX, StoredEvent};
 use crate::read_models::{Generation, POINTER};
 
@@ -188,8 +189,7 @@ pub(crate) async fn run(
                     diverged,
                 });
             };
-            track.pass(database, &mut session).await?;
-            let models = ReadModels::new(database, generation);
+            let mut writes = BatchWrites::new(database, generation);
             for projection in projections {
                 let before = &read.checkpoints[projection.name()];
                 let pending: Vec<&StoredEvent> = events
@@ -199,19 +199,17 @@ pub(crate) async fn run(
                 if pending.is_empty() {
                     continue;
                 }
-                for event in pending {
-                    projection.apply(&models, &mut session, event).await?;
-                }
-                checkpoints::save(
-                    database,
-                    &mut session,
-                    track.prefix(),
-                    projection.name(),
+                let mut planned = Writes::default();
+                projection.project(&pending, &mut planned)?;
+                writes.read_model_writes(planned);
+                writes.checkpoint(
+                    checkpoints::id(track.prefix(), projection.name()),
                     before,
                     last,
-                )
-                .await?;
+                );
             }
+            track.pass(database, &mut session).await?;
+            writes.execute(&mut session).await?;
             Ok(Batch::Applied {
                 events: events.len() as u64,
                 last_at: last.occurred_at,
@@ -328,21 +326,23 @@ async fn step(
             let Some(event) = next.first() else {
                 return Ok(Step::Done);
             };
-            track.pass(database, &mut session).await?;
+            let mut writes = BatchWrites::new(database, generation);
             let done = match poison {
                 None => {
-                    projection
-                        .apply(&ReadModels::new(database, generation), &mut session, event)
-                        .await?;
+                    let mut planned = Writes::default();
+                    projection.project(&[event], &mut planned)?;
+                    writes.read_model_writes(planned);
                     Step::Applied
                 }
-                Some(reason) => {
-                    tracing::warn!(projection = name[0], position = event.position, %reason, "event dead-lettered");
-                    checkpoints::dead_letter(database, &mut session, name[0], generation, event, reason).await?;
-                    Step::DeadLettered
-                }
+                Some(_) => Step::DeadLettered,
             };
-            checkpoints::save(database, &mut session, track.prefix(), name[0], &before, event).await?;
+            writes.checkpoint(checkpoints::id(track.prefix(), name[0]), &before, event);
+            track.pass(database, &mut session).await?;
+            if let Some(reason) = poison {
+                tracing::warn!(projection = name[0], position = event.position, %reason, "event dead-lettered");
+                checkpoints::dead_letter(database, &mut session, name[0], generation, event, reason).await?;
+            }
+            writes.execute(&mut session).await?;
             Ok(done)
         }
         .await;

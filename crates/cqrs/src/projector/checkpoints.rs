@@ -15,7 +15,6 @@ use mongodb::{ClientSession, Database};
 use serde::Serialize;
 use tenancy::meta::META;
 
-use super::ProjectionError;
 use crate::outbox::{StoredEvent, last_position};
 use crate::read_models::{Generation, POINTER};
 
@@ -67,7 +66,7 @@ impl Progress {
     }
 }
 
-fn id(prefix: &str, projection: &str) -> String {
+pub(crate) fn id(prefix: &str, projection: &str) -> String {
     format!("{prefix}{projection}")
 }
 
@@ -126,42 +125,6 @@ pub(crate) async fn load(
         );
     }
     Ok(progress)
-}
-
-/// Moves a checkpoint from what was read (`before`) to the event `to`, in the session's
-/// transaction; `Stale` if it is no longer what was read.
-pub(crate) async fn save(
-    db: &Database,
-    session: &mut ClientSession,
-    prefix: &str,
-    projection: &str,
-    before: &Checkpoint,
-    to: &StoredEvent,
-) -> Result<(), ProjectionError> {
-    let position = to.position;
-    let collection = db.collection::<Document>(META);
-    let key = id(prefix, projection);
-    let now = DateTime::now();
-    if before.exists {
-        let moved = collection
-            .update_one(
-                doc! {"_id": &key, "position": before.position},
-                doc! {"$set": {"position": position, "event": &to.id, "updated_at": now}},
-            )
-            .session(session)
-            .await?;
-        return if moved.matched_count == 1 {
-            Ok(())
-        } else {
-            Err(ProjectionError::Stale)
-        };
-    }
-    let first = doc! {"_id": &key, "position": position, "event": &to.id, "updated_at": now};
-    match collection.insert_one(first).session(session).await {
-        Ok(_) => Ok(()),
-        Err(e) if tenancy::is_duplicate_key(&e) => Err(ProjectionError::Stale),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Sets a checkpoint outright (a rebuild's switch), in the session's transaction.

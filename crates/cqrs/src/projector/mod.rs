@@ -12,6 +12,7 @@
 //! - One tenant's failure is confined to it: poison events are dead-lettered, errors retried.
 //! - `rebuild`: a new generation of read models built beside the live one, then switched.
 
+mod apply;
 mod batch;
 mod catch_up;
 mod checkpoints;
@@ -37,7 +38,7 @@ pub use batch::PROJECTOR_FENCE;
 pub use catch_up::CatchUp;
 pub use checkpoints::{DEAD_LETTERS, ProjectionStatus, status, wait_for_position};
 pub use lag::Lag;
-pub use projection::{Projection, ProjectionError, ReadModels};
+pub use projection::{Projection, ProjectionError, Write, Writes};
 pub use rebuild::Rebuilt;
 
 use crate::read_models::ReadModelCache;

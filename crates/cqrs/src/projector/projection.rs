@@ -1,12 +1,16 @@
 //! `Projection`: turns outbox events into read models.
+//!
+//! A projection does not talk to the database: for a run of events it says which writes bring
+//! its read models up to date (`Writes`), and the projector executes the writes of every
+//! projection of a batch, with their checkpoints, in one `bulkWrite` inside the batch's
+//! transaction. So a batch costs the same few round trips whatever its size, and a projection
+//! is a pure function that is tested without a database.
 
-use futures::future::BoxFuture;
-use mongodb::{ClientSession, Collection, Database};
+use mongodb::bson::{Bson, Document, doc};
 use tenancy::migrations::CollectionSpec;
 use tenancy::transaction::{Abandoned, DriverError};
 
 use crate::outbox::StoredEvent;
-use crate::read_models::{Generation, collection_name};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -44,26 +48,92 @@ impl DriverError for ProjectionError {
     }
 }
 
-/// The read models a projection writes in one batch: its logical names resolved to the
-/// generation being written (the live one, or a rebuild's new one).
-pub struct ReadModels<'a> {
-    db: &'a Database,
-    generation: Generation,
+/// One write to a read model (named logically; the projector picks the generation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Replace the document with this `_id` by `document`, inserting it if missing.
+    Put { id: Bson, document: Document },
+    /// Apply `update` to the document with this `_id`; insert it first if `upsert`.
+    Update {
+        id: Bson,
+        update: Document,
+        upsert: bool,
+    },
+    /// Delete the document with this `_id`.
+    Delete { id: Bson },
 }
 
-impl<'a> ReadModels<'a> {
-    pub(crate) fn new(db: &'a Database, generation: Generation) -> ReadModels<'a> {
-        ReadModels { db, generation }
+/// The writes a projection asks for, in order, per read model.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Writes {
+    pub(crate) ops: Vec<(&'static str, Write)>,
+}
+
+impl Writes {
+    pub fn put(&mut self, read_model: &'static str, id: impl Into<Bson>, document: Document) {
+        self.ops.push((
+            read_model,
+            Write::Put {
+                id: id.into(),
+                document,
+            },
+        ));
     }
 
-    pub fn collection<T: Send + Sync>(&self, read_model: &str) -> Collection<T> {
-        self.db
-            .collection(&collection_name(read_model, self.generation))
+    /// `update` (an update document: `$set`, `$inc`, ...) on an existing document.
+    pub fn update(&mut self, read_model: &'static str, id: impl Into<Bson>, update: Document) {
+        self.ops.push((
+            read_model,
+            Write::Update {
+                id: id.into(),
+                update,
+                upsert: false,
+            },
+        ));
+    }
+
+    /// `update` on the document, inserting it (with `_id` and `$setOnInsert` fields) if missing.
+    pub fn upsert(&mut self, read_model: &'static str, id: impl Into<Bson>, update: Document) {
+        self.ops.push((
+            read_model,
+            Write::Update {
+                id: id.into(),
+                update,
+                upsert: true,
+            },
+        ));
+    }
+
+    pub fn delete(&mut self, read_model: &'static str, id: impl Into<Bson>) {
+        self.ops.push((read_model, Write::Delete { id: id.into() }));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// The writes, for tests of projections.
+    pub fn ops(&self) -> &[(&'static str, Write)] {
+        &self.ops
     }
 }
 
-/// A read model built from events. `apply` runs inside a transaction (with the checkpoint
-/// update), in position order, exactly once per event and generation.
+impl Write {
+    /// The `_id` filter of the write.
+    pub(crate) fn filter(&self) -> Document {
+        match self {
+            Write::Put { id, .. } | Write::Update { id, .. } | Write::Delete { id } => {
+                doc! {"_id": id.clone()}
+            }
+        }
+    }
+}
+
+/// A read model built from events.
 pub trait Projection: Send + Sync + 'static {
     /// Stable name: the key of its checkpoint.
     fn name(&self) -> &'static str;
@@ -71,10 +141,8 @@ pub trait Projection: Send + Sync + 'static {
     /// The read models it owns, with their indexes (created for every generation).
     fn read_models(&self) -> &'static [CollectionSpec];
 
-    fn apply<'a>(
-        &'a self,
-        models: &'a ReadModels<'a>,
-        session: &'a mut ClientSession,
-        event: &'a StoredEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+    /// Adds to `writes` what `events` (in position order, each applied exactly once) change in
+    /// its read models. Event types it does not use are ignored; an event it cannot apply is
+    /// `Poison` (it is then dead-lettered, the projection moves on).
+    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError>;
 }
