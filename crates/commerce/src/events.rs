@@ -57,23 +57,29 @@ pub struct Deleted {
     pub id: String,
 }
 
+/// Test support: an event as the projector reads it from the outbox.
+#[cfg(test)]
+pub(crate) fn stored(position: i64, event: &CommerceEvent) -> cqrs::outbox::StoredEvent {
+    let new = cqrs::outbox::NewEvent::of(event).expect("a commerce event serialises");
+    cqrs::outbox::StoredEvent {
+        position,
+        id: format!("e{position}"),
+        event_type: new.event_type,
+        payload: new.payload,
+        occurred_at: DateTime::now(),
+        correlation_id: "c".into(),
+        actor: "a".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use cqrs::outbox::{NewEvent, StoredEvent};
+    use cqrs::outbox::StoredEvent;
 
     use super::*;
 
     fn stored(event: &CommerceEvent) -> StoredEvent {
-        let new = NewEvent::of(event).unwrap();
-        StoredEvent {
-            position: 1,
-            id: "e".into(),
-            event_type: new.event_type,
-            payload: new.payload,
-            occurred_at: DateTime::now(),
-            correlation_id: "c".into(),
-            actor: "a".into(),
-        }
+        super::stored(1, event)
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Projection for DailySales {
 
 #[cfg(test)]
 mod tests {
-    use cqrs::outbox::{NewEvent, StoredEvent};
+    use cqrs::outbox::StoredEvent;
     use cqrs::projector::Write;
     use mongodb::bson::DateTime;
 
@@ -96,16 +96,7 @@ mod tests {
     }
 
     fn stored(position: i64, event: CommerceEvent) -> StoredEvent {
-        let new = NewEvent::of(&event).unwrap();
-        StoredEvent {
-            position,
-            id: format!("e{position}"),
-            event_type: new.event_type,
-            payload: new.payload,
-            occurred_at: DateTime::now(),
-            correlation_id: "c".into(),
-            actor: "a".into(),
-        }
+        crate::events::stored(position, &event)
     }
 
     #[test]
