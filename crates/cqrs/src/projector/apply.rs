@@ -106,18 +106,16 @@ impl<'a> BatchWrites<'a> {
                         models.push(
                             UpdateOneModel::builder()
                                 .namespace(namespace)
-                                .filter(doc! {"_id": key, "position": before.position})
+                                .filter(as_read(key, before))
                                 .update(UpdateModifications::Document(moved(to)))
                                 .build()
                                 .into(),
                         );
                     } else {
-                        let mut first = moved_fields(to);
-                        first.insert("_id", key);
                         models.push(
                             InsertOneModel::builder()
                                 .namespace(namespace)
-                                .document(first)
+                                .document(first(key, to))
                                 .build()
                                 .into(),
                         );
@@ -180,18 +178,15 @@ impl<'a> BatchWrites<'a> {
                 Op::Checkpoint { key, before, to } => {
                     let meta = self.db.collection::<Document>(META);
                     if before.exists {
-                        let filter = doc! {"_id": key, "position": before.position};
                         let moved = meta
-                            .update_one(filter, moved(to))
+                            .update_one(as_read(key, before), moved(to))
                             .session(&mut *session)
                             .await?;
                         if moved.matched_count != 1 {
                             return Err(ProjectionError::Stale);
                         }
                     } else {
-                        let mut first = moved_fields(to);
-                        first.insert("_id", key);
-                        match meta.insert_one(first).session(&mut *session).await {
+                        match meta.insert_one(first(key, to)).session(&mut *session).await {
                             Err(e) if tenancy::is_duplicate_key(&e) => {
                                 return Err(ProjectionError::Stale);
                             }
@@ -207,12 +202,24 @@ impl<'a> BatchWrites<'a> {
     }
 }
 
+/// The checkpoint still at the position the batch read (the compare of compare-and-set).
+fn as_read(key: &str, before: &Checkpoint) -> Document {
+    doc! {"_id": key, "position": before.position}
+}
+
 fn moved_fields(to: &(i64, String)) -> Document {
     doc! {"position": to.0, "event": &to.1, "updated_at": DateTime::now()}
 }
 
 fn moved(to: &(i64, String)) -> Document {
     doc! {"$set": moved_fields(to)}
+}
+
+/// A projection's first checkpoint (inserted: a concurrent first insert is a duplicate key).
+fn first(key: &str, to: &(i64, String)) -> Document {
+    let mut first = doc! {"_id": key};
+    first.extend(moved_fields(to));
+    first
 }
 
 fn model(namespace: Namespace, write: &Write) -> WriteModel {
