@@ -75,44 +75,56 @@ impl From<TokenError> for ApiError {
 
 impl From<TenancyError> for ApiError {
     fn from(e: TenancyError) -> ApiError {
-        match &e {
-            TenancyError::NotFound(id) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "tenant_not_found",
-                "Tenant not found",
-                format!("tenant '{id}' does not exist"),
-            ),
-            TenancyError::Exists(id) => ApiError::conflict(
-                "tenant_exists",
-                format!("tenant '{id}' exists with other settings"),
-            ),
-            TenancyError::DomainTaken(d) => ApiError::conflict(
-                "domain_taken",
-                format!("domain '{d}' belongs to another tenant"),
-            ),
-            TenancyError::InvalidState { .. } => {
-                ApiError::conflict("invalid_tenant_state", e.to_string())
-            }
-            TenancyError::UnknownCluster(name) => {
-                ApiError::field("cluster", format!("unknown cluster '{name}'"))
-            }
-            TenancyError::BudgetExhausted(_) => ApiError::unavailable(
-                "unavailable",
-                "the tenant has too many requests in flight; retry shortly",
-                1,
-            ),
-            TenancyError::ClusterDown(_) => ApiError::unavailable(
-                "unavailable",
-                "the database is unreachable; retry shortly",
-                2,
-            ),
-            TenancyError::Fenced(id) => tenant_gone(id.as_str()),
-            TenancyError::Abandoned(a) => busy(a),
-            TenancyError::Database(d) | TenancyError::Migration { source: d, .. } => {
-                database_error(d, &e)
-            }
-            TenancyError::Decode(_) | TenancyError::Encode(_) => ApiError::internal(&e),
+        tenancy_problem(&e)
+    }
+}
+
+/// A shared failure (one single-flight lookup answers every waiter) maps like an owned one: all
+/// waiters of an unreachable database get 503, not only the first.
+impl From<std::sync::Arc<TenancyError>> for ApiError {
+    fn from(e: std::sync::Arc<TenancyError>) -> ApiError {
+        tenancy_problem(&e)
+    }
+}
+
+fn tenancy_problem(e: &TenancyError) -> ApiError {
+    match e {
+        TenancyError::NotFound(id) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "tenant_not_found",
+            "Tenant not found",
+            format!("tenant '{id}' does not exist"),
+        ),
+        TenancyError::Exists(id) => ApiError::conflict(
+            "tenant_exists",
+            format!("tenant '{id}' exists with other settings"),
+        ),
+        TenancyError::DomainTaken(d) => ApiError::conflict(
+            "domain_taken",
+            format!("domain '{d}' belongs to another tenant"),
+        ),
+        TenancyError::InvalidState { .. } => {
+            ApiError::conflict("invalid_tenant_state", e.to_string())
         }
+        TenancyError::UnknownCluster(name) => {
+            ApiError::field("cluster", format!("unknown cluster '{name}'"))
+        }
+        TenancyError::BudgetExhausted(_) => ApiError::unavailable(
+            "unavailable",
+            "the tenant has too many requests in flight; retry shortly",
+            1,
+        ),
+        TenancyError::ClusterDown(_) => ApiError::unavailable(
+            "unavailable",
+            "the database is unreachable; retry shortly",
+            2,
+        ),
+        TenancyError::Fenced(id) => tenant_gone(id.as_str()),
+        TenancyError::Abandoned(a) => busy(a),
+        TenancyError::Database(d) | TenancyError::Migration { source: d, .. } => {
+            database_error(d, e)
+        }
+        TenancyError::Decode(_) | TenancyError::Encode(_) => ApiError::internal(e),
     }
 }
 
@@ -153,15 +165,6 @@ fn tenant_gone(id: &str) -> ApiError {
         format!("tenant '{id}' is being deleted"),
         5,
     )
-}
-
-impl From<std::sync::Arc<TenancyError>> for ApiError {
-    fn from(e: std::sync::Arc<TenancyError>) -> ApiError {
-        match std::sync::Arc::try_unwrap(e) {
-            Ok(e) => e.into(),
-            Err(shared) => ApiError::internal(&*shared),
-        }
-    }
 }
 
 impl From<CommandError> for ApiError {
@@ -280,6 +283,24 @@ impl<E: Into<ApiError>> From<cqrs::DispatchError<E>> for ApiError {
                     .collect(),
             ),
             cqrs::DispatchError::Handler(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_shared_failure_maps_like_an_owned_one() {
+        let shared = Arc::new(TenancyError::ClusterDown("eu".into()));
+        let waiters = [shared.clone(), shared];
+        for waiter in waiters {
+            let problem = ApiError::from(waiter);
+            assert_eq!(problem.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(problem.code, "unavailable");
         }
     }
 }
