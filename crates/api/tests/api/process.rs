@@ -96,8 +96,10 @@ impl Fleet {
             child: Mutex::new(None),
             command: env,
             nofile,
+            // Longer than the longest projection wait a test sets, so a lagging read is seen
+            // as its 503, not as a client timeout.
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
+                .timeout(Duration::from_secs(60))
                 .build()
                 .expect("http client"),
             admin_key: self.admin_key.clone(),

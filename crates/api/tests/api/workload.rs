@@ -224,6 +224,14 @@ pub fn expected(shop: &Shop) -> Expected {
     }
 }
 
+fn no_answer(server: &Server) -> ! {
+    panic!(
+        "{} gave no answer (log {})",
+        server.name,
+        server.log.display()
+    )
+}
+
 /// What `server` says, once the shop's last acknowledged position is projected.
 pub async fn observed(server: &Server, shop: &Shop) -> Expected {
     let position = shop.ledger.lock().unwrap().last_position.to_string();
@@ -238,7 +246,7 @@ pub async fn observed(server: &Server, shop: &Shop) -> Expected {
             &min,
         )
         .await
-        .expect("the instance answers")
+        .unwrap_or_else(|| no_answer(server))
         .expect(StatusCode::OK);
     let days = sales["items"].as_array().cloned().unwrap_or_default();
     let sum = |field: &str| {
@@ -255,7 +263,7 @@ pub async fn observed(server: &Server, shop: &Shop) -> Expected {
             &min,
         )
         .await
-        .expect("the instance answers")
+        .unwrap_or_else(|| no_answer(server))
         .expect(StatusCode::OK);
     let units = shop
         .products
