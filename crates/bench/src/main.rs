@@ -304,6 +304,9 @@ async fn run(args: Args) -> Result<Report> {
         let http = HttpTargets::new(&api, &tenants[..count]);
         let direct = DbTargets::new(&db, &tenants[..count]);
         for &scenario in &plan.scenarios {
+            if !scenario.runs_at(count, plan.counts[0]) {
+                continue;
+            }
             meter::settle(&server, args.db_pid, ticks, plan.machine_wait).await?;
             let primed_errors = http.prime(plan.load.concurrency).await?;
             meter::server_quiet(&server).await?;

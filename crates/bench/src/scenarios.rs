@@ -26,6 +26,9 @@ pub enum Scenario {
     Order,
     /// 90 % point reads, 10 % orders
     Mix,
+    /// A flash sale: `POST /v1/orders` on one tenant's first 5 products only (run at the
+    /// smallest tenant count)
+    HotOrder,
     /// `GET /healthz`: the HTTP stack alone (layer breakdown only; no baseline)
     Healthz,
     /// `GET /v1/tenant`: HTTP + JWT + tenant resolution, no database (layer breakdown only)
@@ -33,11 +36,12 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::PointRead,
         Scenario::List,
         Scenario::Order,
         Scenario::Mix,
+        Scenario::HotOrder,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,9 +50,15 @@ impl Scenario {
             Scenario::List => "list (limit 20)",
             Scenario::Order => "order placement",
             Scenario::Mix => "90/10 read/write mix",
+            Scenario::HotOrder => "hot tenant orders (1 tenant, 5 products)",
             Scenario::Healthz => "GET /healthz",
             Scenario::Tenant => "GET /v1/tenant",
         }
+    }
+
+    /// Whether it runs at `count` tenants, the smallest count of the run being `smallest`.
+    pub fn runs_at(self, count: usize, smallest: usize) -> bool {
+        self != Scenario::HotOrder || count == smallest
     }
 
     /// Whether the driver baseline has this operation.
@@ -67,8 +77,18 @@ pub enum Op {
     Tenant,
 }
 
+/// Products of the hot tenant that every order of `HotOrder` goes to.
+pub const HOT_PRODUCTS: usize = 5;
+
 /// The operation, tenant index and product index of request `seq`.
 pub fn pick(scenario: Scenario, seq: u64, tenants: usize, products: usize) -> (Op, usize, usize) {
+    if scenario == Scenario::HotOrder {
+        return (
+            Op::Order,
+            0,
+            (seq % HOT_PRODUCTS.min(products).max(1) as u64) as usize,
+        );
+    }
     let n = tenants.max(1) as u64;
     let tenant = (seq % n) as usize;
     let product = ((seq / n) % products.max(1) as u64) as usize;
@@ -78,6 +98,7 @@ pub fn pick(scenario: Scenario, seq: u64, tenants: usize, products: usize) -> (O
         Scenario::Order => Op::Order,
         Scenario::Mix if splitmix64(seq).is_multiple_of(10) => Op::Order,
         Scenario::Mix => Op::PointRead,
+        Scenario::HotOrder => Op::Order,
         Scenario::Healthz => Op::Healthz,
         Scenario::Tenant => Op::Tenant,
     };
@@ -208,6 +229,16 @@ mod tests {
         let products: Vec<_> = picks.iter().map(|p| p.2).collect();
         assert_eq!(tenants, [0, 1, 2, 0, 1, 2]);
         assert_eq!(products, [0, 0, 0, 1, 1, 1]);
+    }
+
+    #[test]
+    fn hot_orders_go_to_five_products_of_the_first_tenant() {
+        let picks: Vec<_> = (0..100)
+            .map(|s| pick(Scenario::HotOrder, s, 100, 20))
+            .collect();
+        assert!(picks.iter().all(|&(op, t, _)| op == Op::Order && t == 0));
+        let products: std::collections::BTreeSet<usize> = picks.iter().map(|p| p.2).collect();
+        assert_eq!(products, (0..HOT_PRODUCTS).collect());
     }
 
     #[test]
