@@ -93,23 +93,27 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve => serve::main(&runtime, config),
         Command::Tenants(command) => {
-            operate(&runtime, format, out, tenants::run(command, &config, out))
+            operate(runtime, format, out, tenants::run(command, &config, out))
         }
-        Command::Migrate(args) => operate(&runtime, format, out, migrate::run(args, &config, out)),
-        Command::Token(args) => operate(&runtime, format, out, token::run(args, &config, out)),
-        Command::Instances => operate(&runtime, format, out, instances::run(&config, out)),
+        Command::Migrate(args) => operate(runtime, format, out, migrate::run(args, &config, out)),
+        Command::Token(args) => operate(runtime, format, out, token::run(args, &config, out)),
+        Command::Instances => operate(runtime, format, out, instances::run(&config, out)),
     }
 }
 
 /// Runs an operator command with logging on stderr; reports its error and maps it to the status.
+/// The runtime (the driver's monitors, the catalog's tasks) is shut down first, so nothing logs
+/// after the error: `--json` callers find it on the last line.
 fn operate(
-    runtime: &Runtime,
+    runtime: Runtime,
     format: LogFormat,
     out: Output,
     command: impl Future<Output = Result<(), CliError>>,
 ) -> ExitCode {
     logging::init(format);
-    match runtime.block_on(command) {
+    let result = runtime.block_on(command);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             e.report(out.json);

@@ -316,7 +316,7 @@ async fn cli_runs_a_tenant_through_its_lifecycle() {
     let gone = cli.expect(&["tenants", "show", &id], 1).await;
     assert!(gone.stderr.contains("not found"), "{}", gone.stderr);
     let gone = cli.expect(&["tenants", "show", &id, "--json"], 1).await;
-    assert_eq!(gone.error()["error"], "tenant_not_found");
+    assert_eq!(gone.error()["error"], "tenant_not_found", "{}", gone.stderr);
     assert!(!database_names().await.contains(&database));
     cli.expect(&["tenants", "delete", &id, "--yes"], 1).await;
 }
