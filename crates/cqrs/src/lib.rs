@@ -13,6 +13,7 @@
 //!   number of instances; `read_models`: generations and blue-green rebuilds.
 //! - `schema`: what the library keeps in every tenant database (a migrations component).
 
+mod bulk;
 mod bus;
 pub mod command;
 mod envelope;

@@ -89,34 +89,39 @@ impl StoredEvent {
 #[error("the tenant's outbox is fenced: it is being deleted")]
 pub struct Fenced;
 
-/// Appends `events` in the session's transaction; returns the position of the last one (the
-/// current position when there are none: the fence is passed all the same).
-pub async fn append<M>(
+/// Takes the next `count` positions of the tenant's sequence in the session's transaction and
+/// returns the last of them (the current position when `count` is 0: the fence is passed all
+/// the same). The events themselves are written by the caller (`stored`), in the same
+/// transaction.
+pub async fn reserve(
     db: &Database,
     session: &mut ClientSession,
-    envelope: &Envelope<M>,
-    events: &[NewEvent],
+    count: usize,
 ) -> mongodb::error::Result<Result<i64, Fenced>> {
-    let count = events.len() as i64;
     let counter = db
         .collection::<Document>(META)
         .find_one_and_update(
             live_fence(OUTBOX_COUNTER),
             // `commits` moves even when there are no events: passing the fence is a write.
-            doc! {"$inc": {"position": count, "commits": 1_i64}},
+            doc! {"$inc": {"position": count as i64, "commits": 1_i64}},
         )
         .return_document(ReturnDocument::After)
         .session(&mut *session)
         .await?;
-    let Some(last) = counter.and_then(|c| c.get_i64("position").ok()) else {
-        return Ok(Err(Fenced));
-    };
+    Ok(counter
+        .and_then(|c| c.get_i64("position").ok())
+        .ok_or(Fenced))
+}
+
+/// `events` as stored at the positions `reserve` handed out, `last` being the last of them.
+pub fn stored<M>(envelope: &Envelope<M>, events: &[NewEvent], last: i64) -> Vec<StoredEvent> {
+    let first = last - events.len() as i64 + 1;
     let now = DateTime::now();
-    let stored: Vec<StoredEvent> = events
+    events
         .iter()
-        .enumerate()
-        .map(|(i, e)| StoredEvent {
-            position: last - count + 1 + i as i64,
+        .zip(first..)
+        .map(|(e, position)| StoredEvent {
+            position,
             id: uuid::Uuid::now_v7().to_string(),
             event_type: e.event_type.to_string(),
             payload: e.payload.clone(),
@@ -124,14 +129,7 @@ pub async fn append<M>(
             correlation_id: envelope.correlation_id().to_string(),
             actor: envelope.actor().to_string(),
         })
-        .collect();
-    if !stored.is_empty() {
-        db.collection::<StoredEvent>(OUTBOX)
-            .insert_many(&stored)
-            .session(&mut *session)
-            .await?;
-    }
-    Ok(Ok(last))
+        .collect()
 }
 
 /// The position of the tenant's last event (0 when none).

@@ -45,6 +45,9 @@ pub enum Abandoned {
     /// expires).
     #[error("the database did not answer within {elapsed:?}")]
     Stalled { elapsed: Duration },
+    /// It never started: the tenant's earlier commands took the whole deadline.
+    #[error("still waiting for the tenant's earlier commands after {elapsed:?}")]
+    Queued { elapsed: Duration },
 }
 
 /// An error type that may wrap a driver error (to tell transient conflicts apart).
@@ -63,13 +66,23 @@ fn is_transient<E: DriverError>(e: &E) -> bool {
         .is_some_and(|d| d.contains_label(TRANSIENT_TRANSACTION_ERROR))
 }
 
-pub async fn run<T, E, F, Fut>(db: &TenantDb, mut work: F) -> Result<T, E>
+pub async fn run<T, E, F, Fut>(db: &TenantDb, work: F) -> Result<T, E>
 where
     F: FnMut(ClientSession) -> Fut,
     Fut: Future<Output = (ClientSession, Result<T, E>)>,
     E: From<Error> + From<Abandoned> + DriverError,
 {
-    let started = Instant::now();
+    run_since(db, Instant::now(), work).await
+}
+
+/// `run` with the deadline counted from `started`: time the caller spent waiting for its turn
+/// is part of the request's budget.
+pub async fn run_since<T, E, F, Fut>(db: &TenantDb, started: Instant, mut work: F) -> Result<T, E>
+where
+    F: FnMut(ClientSession) -> Fut,
+    Fut: Future<Output = (ClientSession, Result<T, E>)>,
+    E: From<Error> + From<Abandoned> + DriverError,
+{
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;

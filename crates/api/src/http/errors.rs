@@ -192,9 +192,10 @@ impl From<CommandError> for ApiError {
             ),
             CommandError::Abandoned(ref a) => busy(a),
             CommandError::Database(ref d) => database_error(d, &e),
-            CommandError::Decode(_) | CommandError::Encode(_) | CommandError::KeyTaken => {
-                ApiError::internal(&e)
-            }
+            CommandError::Decode(_)
+            | CommandError::Encode(_)
+            | CommandError::DuplicateKey
+            | CommandError::KeyTaken => ApiError::internal(&e),
         }
     }
 }

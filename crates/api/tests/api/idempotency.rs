@@ -4,7 +4,7 @@ use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{Call, TestApp};
 
 #[tokio::test]
 async fn the_same_key_replays_the_first_response() {
@@ -125,4 +125,40 @@ async fn concurrent_duplicates_create_one_resource() {
         .await
         .expect(StatusCode::OK);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+/// The replay is the first response even when the request could not succeed again: the first
+/// order took the last unit, the retry is still answered 201 with the same order.
+#[tokio::test]
+async fn a_replay_answers_what_the_first_request_did_not_what_a_second_would() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.tenant_with_token(&["member"]).await;
+    let (product, _) = app.product(&token, "LAST", "Last one", 500, 1).await;
+    let pid = product["id"].as_str().unwrap();
+    let order = |customer: &str| json!({"customer": {"id": customer, "name": "C"}, "lines": [{"product_id": pid, "qty": 1}]});
+    let first = keyed_order(&app, &token, order("c"), "last-unit").await;
+    let again = keyed_order(&app, &token, order("c"), "last-unit").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(first.body, again.body);
+    assert_eq!(first.position(), again.position());
+    // A new key is a new order: no stock left for it.
+    keyed_order(&app, &token, order("c"), "another")
+        .await
+        .problem(StatusCode::CONFLICT, "insufficient_stock");
+    // The same key with another body: reused, though this body would fail on stock anyway.
+    keyed_order(&app, &token, order("d"), "last-unit")
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+}
+
+async fn keyed_order(app: &TestApp, token: &str, order: serde_json::Value, key: &str) -> Call {
+    app.call(
+        Method::POST,
+        "/v1/orders",
+        token,
+        Some(order),
+        &[("idempotency-key", key)],
+    )
+    .await
 }

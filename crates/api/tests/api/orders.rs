@@ -72,6 +72,18 @@ async fn placing_an_order_snapshots_prices_and_takes_stock() {
         .order(&token, "c1", &[(a_id, 1), ("no-such-product", 1)])
         .await;
     unknown.problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_product");
+    // Unknown products win over missing stock, each one named, whichever line fails first.
+    let both = app
+        .order(&token, "c1", &[(b_id, 1000), ("nope-1", 1), ("nope-2", 1)])
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_product");
+    let named: Vec<&str> = both["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["unknown product nope-1", "unknown product nope-2"]);
     // Nothing of the failed orders stuck: a's stock is still 6.
     let stock = app
         .call(

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use cqrs::{Command, Envelope, Handler, Invalid, Message};
 use futures::TryStreamExt;
-use mongodb::bson::{DateTime, doc};
+use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
 
@@ -77,10 +77,7 @@ impl Handler<PlaceOrder> for CommerceWrites {
     async fn handle(&self, envelope: &Envelope<PlaceOrder>) -> Result<Committed<OrderView>> {
         let command = envelope.message();
         let db = self.db(envelope).await?;
-        let (products, orders) = (
-            &db.collection::<Product>(PRODUCTS),
-            &db.collection::<Order>(ORDERS),
-        );
+        let products = &db.collection::<Product>(PRODUCTS);
         let order_id = &new_id();
         self.unit
             .commit(
@@ -88,7 +85,7 @@ impl Handler<PlaceOrder> for CommerceWrites {
                 &db,
                 command.idempotency.as_ref(),
                 |mut session| async move {
-                    let result = place(products, orders, &mut session, order_id, command).await;
+                    let result = place(products, &mut session, order_id, command).await;
                     (session, result)
                 },
             )
@@ -98,31 +95,10 @@ impl Handler<PlaceOrder> for CommerceWrites {
 
 async fn place(
     products: &Collection<Product>,
-    orders: &Collection<Order>,
     session: &mut ClientSession,
     order_id: &str,
     command: &PlaceOrder,
 ) -> Result<Changes<OrderView>> {
-    let ids: Vec<&str> = command
-        .lines
-        .iter()
-        .map(|l| l.product_id.as_str())
-        .collect();
-    let known: Vec<Product> = products
-        .find(doc! {"_id": {"$in": &ids}})
-        .session(&mut *session)
-        .await?
-        .stream(&mut *session)
-        .try_collect()
-        .await?;
-    let unknown: Vec<String> = ids
-        .iter()
-        .filter(|id| !known.iter().any(|p| p.id == **id))
-        .map(|id| id.to_string())
-        .collect();
-    if !unknown.is_empty() {
-        return Err(CommerceError::UnknownProducts(unknown));
-    }
     let now = DateTime::now();
     let mut lines = Vec::with_capacity(command.lines.len());
     let mut events = Vec::with_capacity(command.lines.len() + 1);
@@ -135,10 +111,10 @@ async fn place(
             )
             .return_document(ReturnDocument::After)
             .session(&mut *session)
-            .await?
-            .ok_or_else(|| CommerceError::InsufficientStock {
-                product_id: line.product_id.clone(),
-            })?;
+            .await?;
+        let Some(product) = product else {
+            return Err(why_not_placed(products, session, command, line).await);
+        };
         lines.push(OrderLine {
             product_id: product.id.clone(),
             sku: product.sku.clone(),
@@ -159,10 +135,52 @@ async fn place(
         placed_at: now,
         updated_at: now,
     };
-    orders.insert_one(&order).session(&mut *session).await?;
     let view = OrderView::from(&order);
-    events.push(CommerceEvent::OrderPlaced(order));
-    Ok(Changes::of(view, events)?)
+    events.push(CommerceEvent::OrderPlaced(order.clone()));
+    Ok(Changes::of(view, events)?.inserting(ORDERS, &order)?)
+}
+
+/// Why `line`'s stock decrement matched nothing: the products of the order that do not exist
+/// (all of them, so the client can fix the order at once), else not enough stock for `line`.
+async fn why_not_placed(
+    products: &Collection<Product>,
+    session: &mut ClientSession,
+    command: &PlaceOrder,
+    line: &NewOrderLine,
+) -> CommerceError {
+    let ids: Vec<&str> = command
+        .lines
+        .iter()
+        .map(|l| l.product_id.as_str())
+        .collect();
+    let found = async {
+        products
+            .clone_with_type::<Document>()
+            .find(doc! {"_id": {"$in": &ids}})
+            .projection(doc! {"_id": 1})
+            .session(&mut *session)
+            .await?
+            .stream(&mut *session)
+            .try_collect::<Vec<Document>>()
+            .await
+    }
+    .await;
+    let known = match found {
+        Ok(known) => known,
+        Err(e) => return e.into(),
+    };
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !known.iter().any(|p| p.get_str("_id").ok() == Some(**id)))
+        .map(|id| id.to_string())
+        .collect();
+    if unknown.is_empty() {
+        CommerceError::InsufficientStock {
+            product_id: line.product_id.clone(),
+        }
+    } else {
+        CommerceError::UnknownProducts(unknown)
+    }
 }
 
 /// `POST /v1/orders/{id}/cancel`: placed → cancelled, stock restored.

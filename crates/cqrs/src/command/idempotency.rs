@@ -1,11 +1,13 @@
 //! `Idempotency-Key` for creating commands: the first response (body and event position) is
 //! recorded in the tenant's `idempotency_keys` *in the command's transaction*, so a replay sees
-//! exactly what the first request committed. The key is claimed first thing in the transaction:
-//! a duplicate of a committed request fails there (and is answered from the record), a duplicate
-//! of one still in flight conflicts there (and waits for it, within the transaction deadline).
+//! exactly what the first request committed. The record is written with the command's other
+//! new documents (no round trip of its own): a duplicate of a committed request fails there, or
+//! earlier on the domain's own checks (a taken sku), and is then answered from the record; a
+//! duplicate of one still in flight conflicts with it and waits, within the transaction
+//! deadline.
 
+use mongodb::Database;
 use mongodb::bson::{DateTime, Document, doc, from_document, to_document};
-use mongodb::{ClientSession, Database};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -36,70 +38,45 @@ impl IdempotencyKey {
     }
 }
 
-/// What claiming found.
-pub(super) enum Claim {
-    Claimed,
-    /// A committed request holds the key.
-    Taken,
-}
-
-pub(super) async fn claim(
-    db: &Database,
-    session: &mut ClientSession,
-    key: &IdempotencyKey,
-) -> mongodb::error::Result<Claim> {
-    let record =
-        doc! {"_id": &key.id, "request_hash": &key.request_hash, "created_at": DateTime::now()};
-    match db
-        .collection::<Document>(IDEMPOTENCY_KEYS)
-        .insert_one(record)
-        .session(session)
-        .await
-    {
-        Ok(_) => Ok(Claim::Claimed),
-        Err(e) if tenancy::is_duplicate_key(&e) => Ok(Claim::Taken),
-        Err(e) => Err(e),
-    }
-}
-
-/// Records the outcome on the claimed key, in the same transaction.
-pub(super) async fn complete<T: Serialize>(
-    db: &Database,
-    session: &mut ClientSession,
+/// The key's record: the request's hash and the response it got, at `position`. Inserted with the
+/// command's other writes, last thing in its transaction: a duplicate key there means a
+/// committed request holds the key (a concurrent one conflicts and is retried until that one
+/// commits).
+pub(super) fn record<T: Serialize>(
     key: &IdempotencyKey,
     value: &T,
     position: i64,
-) -> Result<(), CommandError> {
-    let set = doc! {"$set": {"response": to_document(value)?, "position": position}};
-    db.collection::<Document>(IDEMPOTENCY_KEYS)
-        .update_one(doc! {"_id": &key.id}, set)
-        .session(session)
-        .await?;
-    Ok(())
+) -> Result<Document, CommandError> {
+    Ok(doc! {
+        "_id": &key.id,
+        "request_hash": &key.request_hash,
+        "response": to_document(value)?,
+        "position": position,
+        "created_at": DateTime::now(),
+    })
 }
 
-/// The recorded outcome of a key a committed request holds; a key recorded with another
-/// request is `IdempotencyKeyReused`.
-pub(super) async fn replay<T: DeserializeOwned>(
+/// The recorded outcome of the request that holds `key`, if one does; a key recorded with
+/// another request is `IdempotencyKeyReused`.
+pub(super) async fn recorded<T: DeserializeOwned>(
     db: &Database,
     key: &IdempotencyKey,
-) -> Result<Committed<T>, CommandError> {
+) -> Result<Option<Committed<T>>, CommandError> {
     let Some(record) = db
         .collection::<Document>(IDEMPOTENCY_KEYS)
         .find_one(doc! {"_id": &key.id})
         .await?
     else {
-        // Expired between the claim and this read: the client may simply retry.
-        return Err(CommandError::IdempotencyKeyInFlight);
+        return Ok(None);
     };
     if record.get_str("request_hash").ok() != Some(key.request_hash.as_str()) {
         return Err(CommandError::IdempotencyKeyReused);
     }
     let value = from_document(record.get_document("response").cloned().unwrap_or_default())?;
     let position = record.get_i64("position").unwrap_or(0);
-    Ok(Committed {
+    Ok(Some(Committed {
         value,
         position,
         replayed: true,
-    })
+    }))
 }

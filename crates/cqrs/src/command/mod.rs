@@ -3,43 +3,72 @@
 //!
 //! ```ignore
 //! self.unit.commit(envelope, &db, key, |mut session| async move {
-//!     let result = change_the_write_model(&mut session).await; // -> Changes { value, events }
+//!     // Conditional updates in the session; new documents are handed back, not inserted:
+//!     // Changes::of(value, events)?.inserting(ORDERS, &order)
+//!     let result = change_the_write_model(&mut session).await;
 //!     (session, result)
 //! }).await
 //! ```
 //!
-//! In one transaction: claim the `Idempotency-Key` (if any), run the work, append its events
-//! to the outbox (passing the tenant's fence), record the response on the key. After commit the
-//! projector is nudged. Conflicts are retried within the transaction deadline; a duplicate of a
-//! committed request is answered from its record.
+//! A tenant's commands take turns in this process (`lanes`), so they do not collide on the
+//! tenant's outbox counter. In one transaction: run the work, take the events' positions (passing the tenant's fence),
+//! then insert the `Idempotency-Key` record (if any), the work's new documents and the events in
+//! one round trip (`bulk`). After commit the projector is nudged. Conflicts are retried within
+//! the transaction deadline; a duplicate of a committed request is answered from its record.
+//!
+//! Round trips of a command: its own reads and updates, one for the positions, one for all the
+//! inserts, one for the commit (a one-line order: 4, with or without a key).
 
 mod idempotency;
+mod lanes;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use mongodb::ClientSession;
+use mongodb::bson::{Document, to_document};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tenancy::clusters::TenantDb;
-use tenancy::transaction::{self, Abandoned, DriverError};
+use tenancy::transaction::{self, Abandoned, DEADLINE, DriverError};
 
 pub use idempotency::IdempotencyKey;
 
 use crate::Envelope;
-use crate::outbox::{self, NewEvent};
+use crate::bulk::{InsertFailed, Inserts};
+use crate::outbox::{self, NewEvent, OUTBOX};
 use crate::projector::Projector;
+use crate::schema::IDEMPOTENCY_KEYS;
 
-/// What a command's work changed: its result and the events to append.
+/// What a command's work changed: its result, the events to append and the new documents the
+/// unit of work inserts with them.
 #[derive(Debug, Clone)]
 pub struct Changes<T> {
     pub value: T,
     pub events: Vec<NewEvent>,
+    pub inserts: Vec<(&'static str, Document)>,
 }
 
 impl<T> Changes<T> {
     pub fn new(value: T, events: Vec<NewEvent>) -> Changes<T> {
-        Changes { value, events }
+        Changes {
+            value,
+            events,
+            inserts: Vec::new(),
+        }
+    }
+
+    /// A new document for `collection`, inserted in the same round trip as the events. For
+    /// documents whose unique keys cannot be taken (generated ids): a duplicate key here is a
+    /// database error, not a domain answer.
+    pub fn inserting<D: Serialize>(
+        mut self,
+        collection: &'static str,
+        document: &D,
+    ) -> Result<Changes<T>, mongodb::bson::ser::Error> {
+        self.inserts.push((collection, to_document(document)?));
+        Ok(self)
     }
 
     /// The result and the domain events (a `{type, payload}`-tagged enum) it produced.
@@ -51,7 +80,7 @@ impl<T> Changes<T> {
             .into_iter()
             .map(|e| NewEvent::of(&e))
             .collect::<Result<_, _>>()?;
-        Ok(Changes { value, events })
+        Ok(Changes::new(value, events))
     }
 }
 
@@ -86,6 +115,9 @@ pub enum CommandError {
     Decode(#[from] mongodb::bson::de::Error),
     #[error("document cannot be encoded")]
     Encode(#[from] mongodb::bson::ser::Error),
+    /// A new document's unique key was taken (see `Changes::inserting`).
+    #[error("a new document's unique key is taken")]
+    DuplicateKey,
     /// Internal: the key is held by a committed request; answered by replaying it.
     #[error("idempotency key taken")]
     KeyTaken,
@@ -139,11 +171,15 @@ impl<E: DriverError> DriverError for Flow<E> {
 #[derive(Clone)]
 pub struct UnitOfWork {
     projector: Projector,
+    lanes: Arc<lanes::Lanes>,
 }
 
 impl UnitOfWork {
     pub fn new(projector: Projector) -> UnitOfWork {
-        UnitOfWork { projector }
+        UnitOfWork {
+            projector,
+            lanes: Arc::default(),
+        }
     }
 
     pub async fn commit<M, T, E, F, Fut>(
@@ -160,31 +196,40 @@ impl UnitOfWork {
         Fut: Future<Output = (ClientSession, Result<Changes<T>, E>)>,
     {
         let database = db.database();
-        let claim_conflicted = &AtomicBool::new(false);
-        let result = transaction::run(db, |mut session| async move {
-            if let Some(key) = key {
-                match idempotency::claim(database, &mut session, key).await {
-                    Ok(idempotency::Claim::Claimed) => {}
-                    Ok(idempotency::Claim::Taken) => {
-                        return (session, Err(Flow::Command(CommandError::KeyTaken)));
-                    }
-                    Err(e) => {
-                        claim_conflicted.store(true, Ordering::Relaxed);
-                        return (session, Err(Flow::from(e)));
-                    }
-                }
-            }
+        let started = Instant::now();
+        let Some(turn) = self.lanes.turn(database.name(), DEADLINE).await else {
+            let elapsed = started.elapsed();
+            return Err(CommandError::Abandoned(Abandoned::Queued { elapsed }).into());
+        };
+        let result = transaction::run_since(db, started, |session| async move {
             let (mut session, changed) = work(session).await;
             let committed = async {
                 let changes = changed.map_err(Flow::Domain)?;
-                let position = outbox::append(database, &mut session, envelope, &changes.events)
+                let position = outbox::reserve(database, &mut session, changes.events.len())
                     .await?
                     .map_err(|_| Flow::Command(CommandError::Fenced))?;
+                let mut inserts = Inserts::new(database);
                 if let Some(key) = key {
-                    idempotency::complete(database, &mut session, key, &changes.value, position)
-                        .await
-                        .map_err(Flow::Command)?;
+                    let record = idempotency::record(key, &changes.value, position);
+                    inserts.push(IDEMPOTENCY_KEYS, record.map_err(Flow::Command)?);
                 }
+                for (collection, document) in changes.inserts {
+                    inserts.push(collection, document);
+                }
+                for event in outbox::stored(envelope, &changes.events, position) {
+                    let event = to_document(&event).map_err(CommandError::from);
+                    inserts.push(OUTBOX, event.map_err(Flow::Command)?);
+                }
+                inserts.execute(&mut session).await.map_err(|e| match e {
+                    InsertFailed::Duplicate { collection }
+                        if key.is_some()
+                            && collection.as_deref().is_none_or(|c| c == IDEMPOTENCY_KEYS) =>
+                    {
+                        Flow::Command(CommandError::KeyTaken)
+                    }
+                    InsertFailed::Duplicate { .. } => Flow::Command(CommandError::DuplicateKey),
+                    InsertFailed::Database(e) => Flow::from(e),
+                })?;
                 Ok(Committed {
                     value: changes.value,
                     position,
@@ -195,22 +240,30 @@ impl UnitOfWork {
             (session, committed)
         })
         .await;
+        drop(turn);
         match result {
             Ok(committed) => {
                 self.projector
                     .nudge(envelope.ctx().tenant(), committed.position);
                 Ok(committed)
             }
-            Err(Flow::Domain(e)) => Err(e),
+            // A domain answer to a keyed request may be the first request's doing (its sku,
+            // its stock): a committed request with this key is answered from its record.
+            Err(Flow::Domain(e)) => match key {
+                Some(key) => match idempotency::recorded(database, key).await {
+                    Ok(Some(replay)) => Ok(replay),
+                    Err(reused @ CommandError::IdempotencyKeyReused) => Err(reused.into()),
+                    Ok(None) | Err(_) => Err(e),
+                },
+                None => Err(e),
+            },
             Err(Flow::Command(CommandError::KeyTaken)) => match key {
-                Some(key) => Ok(idempotency::replay(database, key).await?),
+                Some(key) => idempotency::recorded(database, key)
+                    .await?
+                    // Expired between the insert and this read: the client may simply retry.
+                    .ok_or_else(|| CommandError::IdempotencyKeyInFlight.into()),
                 None => Err(CommandError::KeyTaken.into()),
             },
-            Err(Flow::Command(CommandError::Abandoned(_)))
-                if claim_conflicted.load(Ordering::Relaxed) =>
-            {
-                Err(CommandError::IdempotencyKeyInFlight.into())
-            }
             Err(Flow::Command(e)) => Err(e.into()),
         }
     }

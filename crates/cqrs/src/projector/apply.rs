@@ -1,8 +1,6 @@
 //! Executing a batch's writes: every projection's read-model writes and the checkpoints that go
 //! with them, in the batch's transaction, as one `bulkWrite` (one round trip). Servers without
-//! the `bulkWrite` command (MongoDB before 8.0) get the same writes one by one.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! the `bulkWrite` command (MongoDB before 8.0) get the same writes one by one (see `bulk`).
 
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::{
@@ -14,14 +12,9 @@ use tenancy::meta::META;
 
 use super::checkpoints::Checkpoint;
 use super::projection::{ProjectionError, Write};
+use crate::bulk;
 use crate::outbox::StoredEvent;
 use crate::read_models::{Generation, collection_name};
-
-/// MongoDB's "command not found" code: a server before 8.0 has no `bulkWrite`.
-const COMMAND_NOT_FOUND: i32 = 59;
-
-/// Set once a server answered that it has no `bulkWrite`: this process then writes one by one.
-static ONE_BY_ONE: AtomicBool = AtomicBool::new(false);
 
 /// The writes of one batch, in order.
 pub(crate) struct BatchWrites<'a> {
@@ -72,12 +65,9 @@ impl<'a> BatchWrites<'a> {
         if self.ops.is_empty() {
             return Ok(());
         }
-        if !ONE_BY_ONE.load(Ordering::Relaxed) {
+        if bulk::available() {
             match self.bulk(session).await {
-                Err(ProjectionError::Database(e)) if is_command_not_found(&e) => {
-                    tracing::info!("the server has no bulkWrite: projecting one write at a time");
-                    ONE_BY_ONE.store(true, Ordering::Relaxed);
-                }
+                Err(ProjectionError::Database(e)) if bulk::unavailable_after(&e) => {}
                 other => return other,
             }
         }
@@ -132,7 +122,7 @@ impl<'a> BatchWrites<'a> {
             .await
         {
             Ok(result) => result,
-            Err(e) if tenancy::is_duplicate_key(&e) || is_bulk_duplicate(&e) => {
+            Err(e) if bulk::duplicate_index(&e).is_some() => {
                 return Err(ProjectionError::Stale);
             }
             Err(e) => return Err(e.into()),
@@ -243,17 +233,5 @@ fn model(namespace: Namespace, write: &Write) -> WriteModel {
             .filter(write.filter())
             .build()
             .into(),
-    }
-}
-
-fn is_command_not_found(e: &mongodb::error::Error) -> bool {
-    matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == COMMAND_NOT_FOUND)
-}
-
-/// A `bulkWrite` that failed on a duplicate key (a checkpoint inserted by another writer).
-fn is_bulk_duplicate(e: &mongodb::error::Error) -> bool {
-    match e.kind.as_ref() {
-        mongodb::error::ErrorKind::BulkWrite(b) => b.write_errors.values().any(|w| w.code == 11000),
-        _ => false,
     }
 }
