@@ -219,6 +219,16 @@ async fn cancel_restores_stock_and_transitions_are_checked() {
     )
     .await
     .problem(StatusCode::CONFLICT, "invalid_transition");
+    // A stale If-Match on an order that cannot move anyway: the version is checked first.
+    app.call(
+        Method::POST,
+        &format!("/v1/orders/{first_id}/fulfil"),
+        &token,
+        None,
+        &[("if-match", "\"1\"")],
+    )
+    .await
+    .problem(StatusCode::PRECONDITION_FAILED, "version_mismatch");
 
     let fulfilled = app
         .call(

@@ -260,28 +260,23 @@ async fn transition(
     expected_version: Option<i64>,
     to: OrderStatus,
 ) -> Result<Changes<OrderView>> {
-    let current = orders
-        .find_one(doc! {"_id": id})
-        .session(&mut *session)
-        .await?
-        .ok_or(CommerceError::NotFound("order"))?;
-    check_version(expected_version, current.version)?;
-    if current.status != OrderStatus::Placed {
-        return Err(CommerceError::InvalidTransition {
-            from: current.status.as_str(),
-            to: to.as_str(),
-        });
-    }
     let now = DateTime::now();
+    // One round trip when the transition is allowed: the filter carries every precondition.
+    let mut allowed = doc! {"_id": id, "status": OrderStatus::Placed.as_str()};
+    if let Some(version) = expected_version {
+        allowed.insert("version", version);
+    }
     let order = orders
         .find_one_and_update(
-            doc! {"_id": id, "version": current.version},
+            allowed,
             doc! {"$set": {"status": to.as_str(), "updated_at": now}, "$inc": {"version": 1}},
         )
         .return_document(ReturnDocument::After)
         .session(&mut *session)
-        .await?
-        .ok_or(CommerceError::NotFound("order"))?;
+        .await?;
+    let Some(order) = order else {
+        return Err(why_not_transitioned(orders, session, id, expected_version, to).await);
+    };
     let mut events = Vec::new();
     if to == OrderStatus::Cancelled {
         for line in &order.lines {
@@ -304,4 +299,27 @@ async fn transition(
         CommerceEvent::OrderFulfilled(order)
     });
     Ok(Changes::of(view, events)?)
+}
+
+/// Why no order matched the transition's preconditions: none with this id (404), another
+/// version than `If-Match` said (412), or a state that does not allow it (409), in that order.
+async fn why_not_transitioned(
+    orders: &Collection<Order>,
+    session: &mut ClientSession,
+    id: &str,
+    expected_version: Option<i64>,
+    to: OrderStatus,
+) -> CommerceError {
+    let current = match orders.find_one(doc! {"_id": id}).session(session).await {
+        Ok(Some(current)) => current,
+        Ok(None) => return CommerceError::NotFound("order"),
+        Err(e) => return e.into(),
+    };
+    if let Err(mismatch) = check_version(expected_version, current.version) {
+        return mismatch.into();
+    }
+    CommerceError::InvalidTransition {
+        from: current.status.as_str(),
+        to: to.as_str(),
+    }
 }
