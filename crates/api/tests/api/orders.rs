@@ -6,7 +6,7 @@ use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{Call, TestApp};
 
 #[tokio::test]
 async fn placing_an_order_snapshots_prices_and_takes_stock() {
@@ -166,24 +166,10 @@ async fn cancel_restores_stock_and_transitions_are_checked() {
         second["id"].as_str().unwrap(),
     );
 
-    app.call(
-        Method::POST,
-        &format!("/v1/orders/{first_id}/cancel"),
-        &token,
-        None,
-        &[("if-match", "\"7\"")],
-    )
-    .await
-    .problem(StatusCode::PRECONDITION_FAILED, "version_mismatch");
-    let cancelled = app
-        .call(
-            Method::POST,
-            &format!("/v1/orders/{first_id}/cancel"),
-            &token,
-            None,
-            &[("if-match", "\"1\"")],
-        )
-        .await;
+    move_order(&app, &token, first_id, "cancel", Some(7))
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED, "version_mismatch");
+    let cancelled = move_order(&app, &token, first_id, "cancel", Some(1)).await;
     let position = cancelled.position().to_string();
     let body = cancelled.expect(StatusCode::OK);
     assert_eq!(
@@ -201,56 +187,25 @@ async fn cancel_restores_stock_and_transitions_are_checked() {
         .await
         .expect(StatusCode::OK);
     assert_eq!(stock["stock"], 2, "5 - 2 - 3 + 2");
-    app.call(
-        Method::POST,
-        &format!("/v1/orders/{first_id}/cancel"),
-        &token,
-        None,
-        &[],
-    )
-    .await
-    .problem(StatusCode::CONFLICT, "invalid_transition");
-    app.call(
-        Method::POST,
-        &format!("/v1/orders/{first_id}/fulfil"),
-        &token,
-        None,
-        &[],
-    )
-    .await
-    .problem(StatusCode::CONFLICT, "invalid_transition");
+    move_order(&app, &token, first_id, "cancel", None)
+        .await
+        .problem(StatusCode::CONFLICT, "invalid_transition");
+    move_order(&app, &token, first_id, "fulfil", None)
+        .await
+        .problem(StatusCode::CONFLICT, "invalid_transition");
     // A stale If-Match on an order that cannot move anyway: the version is checked first.
-    app.call(
-        Method::POST,
-        &format!("/v1/orders/{first_id}/fulfil"),
-        &token,
-        None,
-        &[("if-match", "\"1\"")],
-    )
-    .await
-    .problem(StatusCode::PRECONDITION_FAILED, "version_mismatch");
+    move_order(&app, &token, first_id, "fulfil", Some(1))
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED, "version_mismatch");
 
-    let fulfilled = app
-        .call(
-            Method::POST,
-            &format!("/v1/orders/{second_id}/fulfil"),
-            &token,
-            None,
-            &[],
-        )
+    let fulfilled = move_order(&app, &token, second_id, "fulfil", None)
         .await
         .expect(StatusCode::OK);
     assert_eq!(fulfilled["status"], "fulfilled");
-    app.call(
-        Method::POST,
-        &format!("/v1/orders/{second_id}/cancel"),
-        &token,
-        None,
-        &[],
-    )
-    .await
-    .problem(StatusCode::CONFLICT, "invalid_transition");
-    app.call(Method::POST, "/v1/orders/nope/cancel", &token, None, &[])
+    move_order(&app, &token, second_id, "cancel", None)
+        .await
+        .problem(StatusCode::CONFLICT, "invalid_transition");
+    move_order(&app, &token, "nope", "cancel", None)
         .await
         .problem(StatusCode::NOT_FOUND, "not_found");
 }
@@ -412,4 +367,18 @@ async fn order_lists_filter_by_status_and_customer() {
     app.call(Method::GET, "/v1/orders?status=lost", &token, None, &[])
         .await
         .problem(StatusCode::BAD_REQUEST, "validation_failed");
+}
+
+/// `POST /v1/orders/{id}/{action}`, with `If-Match: "<version>"` when given.
+async fn move_order(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    action: &str,
+    if_match: Option<i64>,
+) -> Call {
+    let tag = if_match.map(|v| format!("\"{v}\""));
+    let headers: Vec<(&str, &str)> = tag.iter().map(|t| ("if-match", t.as_str())).collect();
+    let path = format!("/v1/orders/{id}/{action}");
+    app.call(Method::POST, &path, token, None, &headers).await
 }
