@@ -245,7 +245,7 @@ async fn run(args: Args) -> Result<Report> {
     let (uri, database) = match std::env::var("MONGODB_URI") {
         Ok(uri) if !uri.trim().is_empty() => (uri, "MONGODB_URI".to_string()),
         _ => (
-            testkit::mongodb_uri(),
+            testkit::try_mongodb_uri().map_err(anyhow::Error::msg)?,
             "embedded SecantusDB (tenantry-devdb, temporary store)".to_string(),
         ),
     };

@@ -9,15 +9,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-/// The connection string of the test database (starts the embedded one on first use).
+/// The connection string of the test database (starts the embedded one on first use). A test
+/// has no other way to fail than to panic: this panics with the reason when the database cannot
+/// start (see `try_mongodb_uri`).
 pub fn mongodb_uri() -> String {
+    try_mongodb_uri().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `mongodb_uri`, or why the embedded database could not start (for the benchmark).
+pub fn try_mongodb_uri() -> Result<String, String> {
     if let Ok(uri) = std::env::var("MONGODB_URI")
         && !uri.trim().is_empty()
     {
-        return uri;
+        return Ok(uri);
     }
-    static DEVDB: OnceLock<(Child, String)> = OnceLock::new();
-    DEVDB.get_or_init(start_devdb).1.clone()
+    static DEVDB: OnceLock<Result<(Child, String), String>> = OnceLock::new();
+    DEVDB
+        .get_or_init(|| spawn_devdb(&[]))
+        .as_ref()
+        .map(|(_, uri)| uri.clone())
+        .map_err(Clone::clone)
 }
 
 /// A name no other test (or test run) uses: `<prefix>-<12 hex>`, a valid tenant id for short
@@ -38,25 +49,24 @@ pub fn devdb_binary() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/release/tenantry-devdb"))
 }
 
-fn start_devdb() -> (Child, String) {
-    spawn_devdb(&[])
-}
-
 /// Starts an embedded database of its own (a process the caller may pause or kill), with extra
 /// `tenantry-devdb` flags; `None` when the binary is not built (e.g. tests run against a real
 /// MongoDB given as `MONGODB_URI`). It stops when the returned child's stdin closes (drop it).
 pub fn private_devdb(flags: &[&str]) -> Option<(Child, String)> {
-    devdb_binary().exists().then(|| spawn_devdb(flags))
+    devdb_binary()
+        .exists()
+        .then(|| spawn_devdb(flags).unwrap_or_else(|e| panic!("{e}")))
 }
 
-fn spawn_devdb(flags: &[&str]) -> (Child, String) {
+fn spawn_devdb(flags: &[&str]) -> Result<(Child, String), String> {
     let binary = devdb_binary();
-    assert!(
-        binary.exists(),
-        "no MONGODB_URI and no {} — run `bash scripts/test.sh` (it builds the embedded test database), \
-         or set MONGODB_URI to a MongoDB replica set",
-        binary.display()
-    );
+    if !binary.exists() {
+        return Err(format!(
+            "no MONGODB_URI and no {} — run `bash scripts/test.sh` (it builds the embedded test \
+             database), or set MONGODB_URI to a MongoDB replica set",
+            binary.display()
+        ));
+    }
     let mut child = Command::new(&binary)
         .arg("--stop-on-stdin-eof")
         .args(flags)
@@ -64,7 +74,7 @@ fn spawn_devdb(flags: &[&str]) -> (Child, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
     if let Some(stderr) = child.stderr.take() {
         // Forward the server's diagnostics without handing it our own stderr.
         std::thread::spawn(move || {
@@ -73,17 +83,18 @@ fn spawn_devdb(flags: &[&str]) -> (Child, String) {
             }
         });
     }
-    let stdout = child.stdout.take().expect("devdb stdout is piped");
+    // On any failure below the child is dropped with its stdin, which stops it.
+    let stdout = child.stdout.take().ok_or("devdb has no stdout pipe")?;
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
-        .expect("devdb prints its address");
+        .map_err(|e| format!("reading devdb's address: {e}"))?;
     let uri = line
         .trim()
         .strip_prefix("ready ")
-        .unwrap_or_else(|| panic!("devdb said: {line}"))
+        .ok_or_else(|| format!("devdb did not start; it said: {line}"))?
         .to_string();
     // The child keeps running while its stdin (held in the static) is open: it stops when this
     // process exits, however it exits.
-    (child, uri)
+    Ok((child, uri))
 }
