@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, json_of, problem};
+use crate::support::{TestApp, json_of, problem, problem_errors};
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -162,12 +162,7 @@ async fn bodies_must_be_json_objects_with_known_fields() {
         .await
         .unwrap();
     let body = problem(bad_fields, StatusCode::BAD_REQUEST, "validation_failed").await;
-    let mut fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let mut fields = problem_errors(&body, "field");
     fields.sort();
     assert_eq!(
         fields,

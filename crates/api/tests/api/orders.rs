@@ -6,7 +6,7 @@ use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{Call, TestApp};
+use crate::support::{Call, TestApp, problem_errors};
 
 #[tokio::test]
 async fn placing_an_order_snapshots_prices_and_takes_stock() {
@@ -77,12 +77,7 @@ async fn placing_an_order_snapshots_prices_and_takes_stock() {
         .order(&token, "c1", &[(b_id, 1000), ("nope-1", 1), ("nope-2", 1)])
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_product");
-    let named: Vec<&str> = both["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
+    let named = problem_errors(&both, "message");
     assert_eq!(named, ["unknown product nope-1", "unknown product nope-2"]);
     // Nothing of the failed orders stuck: a's stock is still 6.
     let stock = app
@@ -109,12 +104,7 @@ async fn order_validation_names_each_bad_field() {
         .call(Method::POST, "/v1/orders", &token, Some(body), &[])
         .await;
     let problem = call.problem(StatusCode::BAD_REQUEST, "validation_failed");
-    let fields: HashSet<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: HashSet<&str> = problem_errors(&problem, "field").into_iter().collect();
     assert_eq!(
         fields,
         HashSet::from([
@@ -130,12 +120,7 @@ async fn order_validation_names_each_bad_field() {
         .call(Method::POST, "/v1/orders", &token, Some(body), &[])
         .await
         .problem(StatusCode::BAD_REQUEST, "validation_failed");
-    let fields: HashSet<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: HashSet<&str> = problem_errors(&problem, "field").into_iter().collect();
     assert_eq!(
         fields,
         HashSet::from(["lines[0].qty", "lines[1].product_id"]),

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, problem_errors};
 
 #[tokio::test]
 async fn create_read_update_and_delete_a_product() {
@@ -153,12 +153,7 @@ async fn product_rules() {
         )
         .await;
     let body = invalid.problem(StatusCode::BAD_REQUEST, "validation_failed");
-    let fields: HashSet<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: HashSet<&str> = problem_errors(&body, "field").into_iter().collect();
     assert_eq!(fields, HashSet::from(["name", "price_cents", "stock"]));
     let wrong_types = app
         .call(
@@ -170,12 +165,7 @@ async fn product_rules() {
         )
         .await;
     let body = wrong_types.problem(StatusCode::BAD_REQUEST, "validation_failed");
-    let fields: HashSet<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: HashSet<&str> = problem_errors(&body, "field").into_iter().collect();
     assert_eq!(fields, HashSet::from(["sku", "price_cents", "colour"]));
     app.call(
         Method::POST,

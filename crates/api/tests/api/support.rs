@@ -429,3 +429,13 @@ impl TestApp {
         ids
     }
 }
+
+/// The `errors` entries of a problem body: each entry's `key` (`field` or `message`), in order.
+pub fn problem_errors<'a>(problem: &'a Value, key: &str) -> Vec<&'a str> {
+    problem["errors"]
+        .as_array()
+        .expect("the problem lists errors")
+        .iter()
+        .map(|e| e[key].as_str().expect("each error names it"))
+        .collect()
+}

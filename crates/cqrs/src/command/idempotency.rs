@@ -46,7 +46,7 @@ pub(super) fn record<T: Serialize>(
     key: &IdempotencyKey,
     value: &T,
     position: i64,
-) -> Result<Document, CommandError> {
+) -> Result<Document, mongodb::bson::ser::Error> {
     Ok(doc! {
         "_id": &key.id,
         "request_hash": &key.request_hash,

@@ -11,9 +11,9 @@
 //! ```
 //!
 //! A tenant's commands take turns in this process (`lanes`), so they do not collide on the
-//! tenant's outbox counter. In one transaction: run the work, take the events' positions (passing the tenant's fence),
-//! then insert the `Idempotency-Key` record (if any), the work's new documents and the events in
-//! one round trip (`bulk`). After commit the projector is nudged. Conflicts are retried within
+//! tenant's outbox counter. In one transaction: run the work, take the events' positions
+//! (passing the tenant's fence), then insert the `Idempotency-Key` record (if any), the work's
+//! new documents and the events in one round trip (`bulk`). After commit the projector is nudged. Conflicts are retried within
 //! the transaction deadline; a duplicate of a committed request is answered from its record.
 //!
 //! Round trips of a command: its own reads and updates, one for the positions, one for all the
@@ -152,6 +152,12 @@ impl<E> From<mongodb::error::Error> for Flow<E> {
     }
 }
 
+impl<E> From<mongodb::bson::ser::Error> for Flow<E> {
+    fn from(e: mongodb::bson::ser::Error) -> Self {
+        Flow::Command(CommandError::Encode(e))
+    }
+}
+
 impl<E> From<Abandoned> for Flow<E> {
     fn from(e: Abandoned) -> Self {
         Flow::Command(CommandError::Abandoned(e))
@@ -210,15 +216,16 @@ impl UnitOfWork {
                     .map_err(|_| Flow::Command(CommandError::Fenced))?;
                 let mut inserts = Inserts::new(database);
                 if let Some(key) = key {
-                    let record = idempotency::record(key, &changes.value, position);
-                    inserts.push(IDEMPOTENCY_KEYS, record.map_err(Flow::Command)?);
+                    inserts.push(
+                        IDEMPOTENCY_KEYS,
+                        idempotency::record(key, &changes.value, position)?,
+                    );
                 }
                 for (collection, document) in changes.inserts {
                     inserts.push(collection, document);
                 }
                 for event in outbox::stored(envelope, &changes.events, position) {
-                    let event = to_document(&event).map_err(CommandError::from);
-                    inserts.push(OUTBOX, event.map_err(Flow::Command)?);
+                    inserts.push(OUTBOX, to_document(&event)?);
                 }
                 inserts.execute(&mut session).await.map_err(|e| match e {
                     InsertFailed::Duplicate { collection }
