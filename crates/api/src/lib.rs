@@ -14,6 +14,7 @@ pub mod http;
 pub mod openapi;
 pub mod platform;
 pub mod prometheus;
+pub mod readiness;
 pub mod resolution;
 mod routes;
 pub mod server;

@@ -117,6 +117,11 @@ impl JwtVerifier {
         !self.inner.keys.is_empty()
     }
 
+    /// How many verifying keys are loaded (for readiness).
+    pub fn key_count(&self) -> usize {
+        self.inner.keys.len()
+    }
+
     /// Checks the signature, `exp` (required), `nbf` (if present), `iss`, `aud` and `sub`.
     /// A token that verified before is answered from the cache, `exp` checked again.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {

@@ -30,6 +30,8 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after_secs: Option<u64>,
+    /// Extension members of the problem document (RFC 9457 §3.2), e.g. readiness's `checks`.
+    pub members: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl ApiError {
@@ -46,7 +48,16 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after_secs: None,
+            members: None,
         }
+    }
+
+    /// Adds the extension member `name` to the problem document.
+    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> ApiError {
+        self.members
+            .get_or_insert_default()
+            .insert(name.to_string(), value);
+        self
     }
 
     pub fn validation(errors: Vec<FieldError>) -> ApiError {
@@ -109,6 +120,11 @@ impl ApiError {
     /// An unexpected failure: the cause goes to the log, the client sees only the request id.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
         tracing::error!(error = %ErrorChain(cause), "internal error");
+        ApiError::unexpected()
+    }
+
+    /// `500 internal`, whose cause the caller has logged.
+    pub(crate) fn unexpected() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -140,11 +156,12 @@ impl ApiError {
                 return ApiError::unavailable("unavailable", "the request took too long", 1);
             }
             s if s.is_client_error() => ("bad_request", "Bad request", "the request is invalid"),
-            _ => (
-                "internal",
-                "Internal error",
-                "an unexpected error occurred; quote the request id",
-            ),
+            _ => {
+                return ApiError {
+                    status,
+                    ..ApiError::unexpected()
+                };
+            }
         };
         ApiError::new(status, code, title, detail)
     }
@@ -175,6 +192,8 @@ struct ProblemDocument<'a> {
     request_id: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    members: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Renders every error response as a problem document carrying the request id.
@@ -208,6 +227,7 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         code: problem.code,
         request_id: request_id.as_str(),
         errors: &problem.errors,
+        members: problem.members.as_deref(),
     };
     let body = serde_json::to_vec(&document).unwrap_or_default();
     parts.status = problem.status;

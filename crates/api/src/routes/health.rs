@@ -1,13 +1,11 @@
-//! `/healthz` (the process is up) and `/readyz` (the catalog cluster answers a ping).
-
-use std::time::Duration;
+//! `/healthz` (the process is up) and `/readyz` (what `crate::readiness` checks).
 
 use axum::Json;
 use axum::extract::State;
-use mongodb::bson::doc;
 use serde_json::{Value, json};
 
 use crate::http::ApiError;
+use crate::readiness::{self, Readiness, Verdict};
 use crate::state::AppState;
 
 /// The process is up (no dependencies checked).
@@ -16,23 +14,21 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The catalog cluster answers; 503 `unavailable` otherwise.
+/// Every dependency of this instance, each check with a status and a detail.
+///
+/// `ready` or `degraded` (some tenants' cluster or the projector failing) is 200; `unready` (the
+/// catalog or every cluster unreachable) is 503 `unavailable`, its detail naming the failed
+/// checks and its `checks` member holding the same checks as a 200.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, description = "`{\"status\": \"ready\"}`", body = Object),
-    (status = 503, description = "`unavailable`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    (status = 200, description = "Ready or degraded", body = Readiness),
+    (status = 503, description = "`unavailable`, with a `checks` member", body = crate::openapi::Problem, content_type = "application/problem+json"),
 ))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let ping = state
-        .catalog
-        .store()
-        .database()
-        .run_command(doc! {"ping": 1});
-    match tokio::time::timeout(Duration::from_secs(2), ping).await {
-        Ok(Ok(_)) => Ok(Json(json!({"status": "ready"}))),
-        _ => Err(ApiError::unavailable(
-            "unavailable",
-            "the catalog database is unreachable",
-            5,
-        )),
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+    let readiness = readiness::check(&state).await;
+    if readiness.status == Verdict::Unready {
+        let detail = format!("not ready: {}", readiness.failures());
+        let checks = serde_json::to_value(&readiness.checks).unwrap_or_default();
+        return Err(ApiError::unavailable("unavailable", detail, 5).with_member("checks", checks));
     }
+    Ok(Json(readiness))
 }

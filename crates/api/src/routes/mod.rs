@@ -22,7 +22,7 @@ use crate::openapi::ApiDoc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::http::{ApiError, assign_request_id, check_framing, render_problems};
+use crate::http::{ApiError, assign_request_id, catch_panics, check_framing, render_problems};
 use crate::prometheus::record_request;
 use crate::state::AppState;
 use crate::telemetry::request_span;
@@ -52,7 +52,7 @@ pub fn router(state: AppState) -> Router {
             )
         });
     // Layers: the last added runs first. A request meets: request id → problems → trace →
-    // metrics → CORS → framing → timeout → body limit → route (→ admin guard or tenant
+    // metrics → panic catcher → CORS → framing → timeout → body limit → route (→ admin guard or tenant
     // resolution → handler).
     router
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(from_fn_with_state(state.clone(), check_framing))
         .layer(tower::util::option_layer(cors(&config.cors_origins)))
+        .layer(catch_panics())
         .layer(from_fn_with_state(state.clone(), record_request))
         .layer(request_span())
         .layer(from_fn(render_problems))

@@ -5,8 +5,9 @@ use serde_json::json;
 
 use crate::support::{TestApp, json_of, problem, problem_errors};
 
+/// Liveness checks no dependency (readiness in detail: readiness.rs).
 #[tokio::test]
-async fn health_and_readiness() {
+async fn health_is_ok() {
     let app = TestApp::spawn().await;
     let health = json_of(
         app.request(Method::GET, "/healthz").send().await.unwrap(),
@@ -14,28 +15,6 @@ async fn health_and_readiness() {
     )
     .await;
     assert_eq!(health["status"], "ok");
-    let ready = json_of(
-        app.request(Method::GET, "/readyz").send().await.unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(ready["status"], "ready");
-}
-
-#[tokio::test]
-async fn readyz_is_503_when_the_catalog_cluster_is_unreachable() {
-    // A port nothing listens on; the server still starts and says it is not ready.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let uri = format!("mongodb://{closed}/?directConnection=true&serverSelectionTimeoutMS=300");
-    let app = TestApp::spawn_with(&[("TENANTRY_MONGODB_URI", &uri)]).await;
-    let health = app.request(Method::GET, "/healthz").send().await.unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
-    let ready = app.request(Method::GET, "/readyz").send().await.unwrap();
-    assert!(ready.headers().contains_key("retry-after"));
-    problem(ready, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }
 
 #[tokio::test]
@@ -212,4 +191,56 @@ async fn cors_is_off_by_default_and_configurable() {
         .await
         .unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
+}
+
+/// A handler that panics (a failpoint stands in for the bug) answers a 500 problem with the
+/// request id, logs the panic in the request's span, and the process keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_answers_a_problem_and_the_process_keeps_serving() {
+    let fleet = crate::process::Fleet::new(&[("TENANTRY_FAILPOINTS", "query.read_db=panic")]);
+    let server = fleet.start("panicky").await;
+    let (_, token) = server.tenant_and_token().await;
+    let http = reqwest::Client::new();
+    for attempt in ["panic-check-1", "panic-check-2"] {
+        let response = http
+            .get(server.url("/v1/products"))
+            .bearer_auth(&token)
+            .header("x-request-id", attempt)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(response, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
+        assert_eq!(body["request_id"], attempt, "{body}");
+        assert!(
+            !body.to_string().contains("failpoint"),
+            "the cause leaked: {body}"
+        );
+    }
+    // Commands do not pass the failpoint: the process still works.
+    let created = http
+        .post(server.url("/v1/products"))
+        .bearer_auth(&token)
+        .json(&json!({"sku": "SKU-1", "name": "Pen", "price_cents": 100, "stock": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (status, logs) = server.stop();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "graceful exit: {status:?}"
+    );
+    let logged = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| {
+            l["message"] == "a request handler panicked"
+                && l["span"]["request_id"] == "panic-check-1"
+        });
+    let logged = logged.unwrap_or_else(|| panic!("no panic line in:\n{}", logs.join("\n")));
+    assert_eq!(
+        logged["panic"], "failpoint query.read_db reached",
+        "{logged}"
+    );
+    assert_eq!(logged["level"], "ERROR", "{logged}");
 }

@@ -19,6 +19,7 @@ mod process;
 mod products;
 mod projections;
 mod provisioning;
+mod readiness;
 mod rebuilds;
 mod reports;
 mod resolution;

@@ -10,7 +10,7 @@ use mongodb::change_stream::event::ChangeStreamEvent;
 use tenancy::fleet::partition_of;
 use tenancy::{TenancyError, TenantId, TenantStatus};
 
-use super::Projector;
+use super::{FeedState, Projector};
 use crate::outbox::OUTBOX;
 use crate::read_models::POINTER;
 
@@ -23,6 +23,7 @@ impl Projector {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(e) => {
                     tracing::warn!(cluster, error = %e, "outbox change stream failed; reopening");
+                    self.set_feed(cluster, |state| state.failed());
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
@@ -40,6 +41,7 @@ impl Projector {
         let mut ownership = self.inner.ownership.subscribe();
         // Anything written before the stream opened: sweep every tenant this instance projects.
         self.sweep(cluster).await?;
+        self.set_feed(cluster, |_| FeedState::Streaming);
         loop {
             tokio::select! {
                 changed = ownership.changed() => {
@@ -89,6 +91,14 @@ impl Projector {
             self.mark(cluster, &id, None);
         }
         Ok(())
+    }
+
+    fn set_feed(&self, cluster: &str, next: impl FnOnce(&FeedState) -> FeedState) {
+        if let Some(queue) = self.inner.queues.get(cluster)
+            && let Ok(mut state) = queue.feed.lock()
+        {
+            *state = next(&state);
+        }
     }
 
     fn forget_unowned(&self, cluster: &str) {

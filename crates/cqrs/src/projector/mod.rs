@@ -17,6 +17,7 @@ mod batch;
 mod catch_up;
 mod checkpoints;
 mod feed;
+mod feed_state;
 mod lag;
 mod projection;
 mod rebuild;
@@ -37,6 +38,7 @@ use tokio::sync::Notify;
 pub use batch::PROJECTOR_FENCE;
 pub use catch_up::CatchUp;
 pub use checkpoints::{DEAD_LETTERS, ProjectionStatus, status, wait_for_position};
+pub use feed_state::FeedState;
 pub use lag::Lag;
 pub use projection::{Projection, ProjectionError, Write, Writes};
 pub use rebuild::Rebuilt;
@@ -64,11 +66,22 @@ struct Inner {
     last_delay_ms: AtomicU64,
 }
 
-/// One cluster's work: tenants with new events, and what they have yet to apply.
-#[derive(Default)]
+/// One cluster's work: tenants with new events, what they have yet to apply, and the state of
+/// the change stream that reports them.
 struct ClusterQueue {
     state: Mutex<QueueState>,
     wake: Notify,
+    feed: Mutex<FeedState>,
+}
+
+impl Default for ClusterQueue {
+    fn default() -> ClusterQueue {
+        ClusterQueue {
+            state: Mutex::default(),
+            wake: Notify::new(),
+            feed: Mutex::new(FeedState::Opening),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -179,6 +192,18 @@ impl Projector {
             .map(|(name, q)| {
                 let lag = q.state.lock().map_or(Lag::default(), |s| s.pending.lag());
                 (name.clone(), lag)
+            })
+            .collect()
+    }
+
+    /// Per cluster: the state of this instance's change stream on it.
+    pub fn feeds(&self) -> Vec<(String, FeedState)> {
+        self.inner
+            .queues
+            .iter()
+            .map(|(name, q)| {
+                let feed = q.feed.lock().map_or(FeedState::Opening, |f| f.clone());
+                (name.clone(), feed)
             })
             .collect()
     }

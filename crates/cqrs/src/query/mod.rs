@@ -89,6 +89,7 @@ impl Reads {
         envelope: &Envelope<M>,
         min_position: Option<i64>,
     ) -> Result<ReadDb, QueryError> {
+        tenancy::failpoint::hit("query.read_db");
         let slot = self.pools.tenant_db(envelope.ctx()).await?;
         let (db, generation) = match min_position {
             Some(position) => {
