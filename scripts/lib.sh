@@ -29,7 +29,9 @@ ensure_build_tools() {
 build_devdb() {
   ensure_build_tools
   log "building the embedded development database (first time: a few minutes)"
+  # SecantusDB declares a newer rust-version than it needs; this applies to the devdb only.
   cargo build --quiet --release --ignore-rust-version \
+    --config 'resolver.incompatible-rust-versions="allow"' \
     --manifest-path "$ROOT/crates/devdb/Cargo.toml" --target-dir "$ROOT/target"
 }
 

@@ -11,6 +11,20 @@ cargo fmt --all -- --check
 log "cargo clippy --all-targets -D warnings"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 
+log "rust-version is true (scripts/msrv.py)"
+python3 scripts/msrv.py
+
+# Licences and banned crates (deny.toml); the tool is built once into target/tools.
+CARGO_DENY_VERSION=0.20.2
+CARGO_DENY="$ROOT/target/tools/bin/cargo-deny"
+if ! "$CARGO_DENY" --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+  log "installing cargo-deny $CARGO_DENY_VERSION into target/tools (once per checkout, ~2 min)"
+  cargo install --quiet --locked --no-default-features --version "$CARGO_DENY_VERSION" \
+    --root "$ROOT/target/tools" cargo-deny
+fi
+log "cargo deny check licenses bans"
+"$CARGO_DENY" --log-level error check licenses bans
+
 if [ -z "${MONGODB_URI:-}" ]; then
   build_devdb
   # Commits fsynced before they are acknowledged: the crash tests rely on it.

@@ -53,6 +53,7 @@ pub fn raise_soft_to_hard() -> io::Result<Raised> {
 }
 
 #[cfg(unix)]
+#[allow(unsafe_code)] // getrlimit/setrlimit: the workspace's only unsafe code
 mod sys {
     use std::io;
 
