@@ -1,19 +1,22 @@
 //! The `tenantry` command line.
 //!
-//! `serve` runs the HTTP server. The operator commands (`tenants`, `migrate`, `token`) read the
-//! same configuration and work on the tenant catalog directly through the tenancy crate — no
+//! `serve` runs the HTTP server. The operator commands (`tenants`, `migrate`, `token`,
+//! `instances`) read the same configuration and work on the tenant catalog directly through the tenancy crate — no
 //! server needs to run, and running servers see their changes at once (change streams).
 //!
 //! Exit status: 0 done; 1 the operation failed (not found, conflict, database); 2 invalid input,
 //! configuration or usage. Results go to stdout (`--json`: one JSON document), diagnostics and
 //! logs to stderr.
 
+mod admin_key;
+mod completions;
 mod error;
 mod instances;
 mod logging;
 mod migrate;
 mod output;
 mod serve;
+mod settings;
 mod tenants;
 mod token;
 
@@ -67,10 +70,24 @@ pub enum Command {
     Token(token::TokenArgs),
     /// The live server instances sharing this catalog and the tenants each one projects.
     Instances,
+    /// The effective configuration: every setting, its value and source, secrets masked.
+    Config,
+    /// Generate an admin key and print it with the SHA-256 to configure.
+    AdminKey,
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
 }
 
 /// Loads the configuration, starts the runtime and runs the command; returns the exit status.
 pub fn main(cli: Cli) -> ExitCode {
+    let out = Output { json: cli.json };
+    // Commands that need neither a valid configuration nor a runtime.
+    let command = match cli.command {
+        Command::Config => return finish(settings::run(cli.config.as_deref(), out), out),
+        Command::AdminKey => return finish(admin_key::run(out), out),
+        Command::Completions(args) => return finish(completions::run(args), out),
+        command => command,
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -88,9 +105,8 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let out = Output { json: cli.json };
     let format = config.log_format;
-    match cli.command {
+    match command {
         Command::Serve => serve::main(&runtime, config),
         Command::Tenants(command) => {
             operate(runtime, format, out, tenants::run(command, &config, out))
@@ -98,6 +114,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Migrate(args) => operate(runtime, format, out, migrate::run(args, &config, out)),
         Command::Token(args) => operate(runtime, format, out, token::run(args, &config, out)),
         Command::Instances => operate(runtime, format, out, instances::run(&config, out)),
+        // Answered above, before the configuration is loaded.
+        Command::Config | Command::AdminKey | Command::Completions(_) => ExitCode::SUCCESS,
     }
 }
 
@@ -113,6 +131,11 @@ fn operate(
     logging::init(format);
     let result = runtime.block_on(command);
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    finish(result, out)
+}
+
+/// Reports a command's error and maps it to the exit status.
+fn finish(result: Result<(), CliError>, out: Output) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

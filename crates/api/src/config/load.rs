@@ -25,15 +25,49 @@ fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Raw values by environment-variable name, file first, then environment.
-struct Raw(BTreeMap<&'static str, String>);
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Default,
+    File,
+    Environment,
+}
+
+/// Raw values by environment-variable name, file first, then environment (blank means unset).
+pub(super) struct Raw(BTreeMap<&'static str, (String, Source)>);
 
 impl Raw {
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The file's settings, then the environment's over them.
+    pub(super) fn gather(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Raw, ConfigError> {
+        let mut raw = BTreeMap::new();
+        let file = file
+            .map(PathBuf::from)
+            .or_else(|| env("TENANTRY_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            read_file(&path, &mut raw)?;
+        }
+        for setting in SETTINGS {
+            if let Some(value) = env(setting.env) {
+                raw.insert(setting.env, (value, Source::Environment));
+            }
+        }
+        Ok(Raw(raw))
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.source(name).map(|(value, _)| value)
+    }
+
+    /// A set (non-blank) value and where it came from.
+    pub(super) fn source(&self, name: &str) -> Option<(&str, Source)> {
         self.0
             .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
+            .filter(|(v, _)| !v.trim().is_empty())
+            .map(|(v, source)| (v.as_str(), *source))
     }
 
     fn string(&self, name: &'static str) -> String {
@@ -68,22 +102,13 @@ pub(super) fn load(
     file: Option<&Path>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let mut raw = BTreeMap::new();
-    let file = file
-        .map(PathBuf::from)
-        .or_else(|| env("TENANTRY_CONFIG").map(PathBuf::from));
-    if let Some(path) = file {
-        read_file(&path, &mut raw)?;
-    }
-    for setting in SETTINGS {
-        if let Some(value) = env(setting.env) {
-            raw.insert(setting.env, value);
-        }
-    }
-    build(&Raw(raw))
+    build(&Raw::gather(file, env)?)
 }
 
-fn read_file(path: &Path, raw: &mut BTreeMap<&'static str, String>) -> Result<(), ConfigError> {
+fn read_file(
+    path: &Path,
+    raw: &mut BTreeMap<&'static str, (String, Source)>,
+) -> Result<(), ConfigError> {
     let name = "TENANTRY_CONFIG";
     let text =
         std::fs::read_to_string(path).map_err(|e| bad(name, format!("{}: {e}", path.display())))?;
@@ -109,12 +134,12 @@ fn read_file(path: &Path, raw: &mut BTreeMap<&'static str, String>) -> Result<()
                 .join(","),
             other => other.to_string(),
         };
-        raw.insert(setting.env, value);
+        raw.insert(setting.env, (value, Source::File));
     }
     Ok(())
 }
 
-fn build(raw: &Raw) -> Result<Config, ConfigError> {
+pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
     let listen = raw.parse("TENANTRY_LISTEN", "a socket address (host:port)")?;
     let default_uri = raw.get("TENANTRY_MONGODB_URI").ok_or_else(|| {
         bad(

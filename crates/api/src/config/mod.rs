@@ -2,6 +2,7 @@
 //! parsed once at start. A bad setting stops the process with a message naming it; secrets are
 //! wrapped so that they never reach a log.
 
+mod effective;
 mod load;
 mod secret;
 mod settings;
@@ -14,7 +15,8 @@ use tenancy::DbPrefix;
 use tenancy::clusters::{ClusterConfig, PoolSettings};
 use tenancy::resolution::ResolutionPolicy;
 
-pub use load::ConfigError;
+pub use effective::{Effective, effective};
+pub use load::{ConfigError, Source};
 pub use secret::Secret;
 pub use settings::{SETTINGS, Setting};
 

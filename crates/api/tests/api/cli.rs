@@ -566,3 +566,103 @@ async fn cli_instances_lists_the_live_servers_and_their_tenants() {
     assert!(table.starts_with("ID "), "{table}");
     assert_eq!(table.lines().count(), 3, "{table}");
 }
+
+#[tokio::test]
+async fn cli_config_shows_every_setting_with_its_source_and_masks_secrets() {
+    let dir = std::env::temp_dir().join(testkit::unique_name("cfg"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tenantry.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9999\"\ndb_prefix = \"file_\"\n",
+    )
+    .unwrap();
+    let mut cli = Tenantry::new();
+    cli.env.push(("TENANTRY_DB_PREFIX", "env_".into()));
+    cli.env.push((
+        "TENANTRY_CLUSTERS",
+        "eu=mongodb://eu-user:eu-password@127.0.0.1:1/".into(),
+    ));
+    let path = file.to_string_lossy().into_owned();
+    let run = cli.ok(&["--json", "config", "--config", &path]).await;
+    for secret in [SECRET, "eu-password"] {
+        assert!(
+            !run.stdout.contains(secret),
+            "a secret is shown: {}",
+            run.stdout
+        );
+    }
+    let settings = run.json();
+    let setting = |name: &str| {
+        let found = settings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name);
+        found
+            .unwrap_or_else(|| panic!("{name} missing: {settings}"))
+            .clone()
+    };
+    assert_eq!(setting("TENANTRY_LISTEN")["value"], "127.0.0.1:9999");
+    assert_eq!(setting("TENANTRY_LISTEN")["source"], "file");
+    assert_eq!(setting("TENANTRY_DB_PREFIX")["value"], "env_");
+    assert_eq!(setting("TENANTRY_DB_PREFIX")["source"], "environment");
+    assert_eq!(setting("TENANTRY_CATALOG_DB")["source"], "environment");
+    assert_eq!(
+        setting("TENANTRY_REQUEST_TIMEOUT_SECS")["source"],
+        "default"
+    );
+    assert_eq!(setting("TENANTRY_JWT_SECRET")["value"], "(set, hidden)");
+    assert_eq!(
+        setting("TENANTRY_CLUSTERS")["value"],
+        "eu=mongodb://eu-user:***@127.0.0.1:1/"
+    );
+    // The table for people; an invalid setting is exit 2 naming it.
+    let table = cli.ok(&["config"]).await.stdout;
+    assert!(table.starts_with("SETTING"), "{table}");
+    assert!(!table.contains(SECRET));
+    let mut bad = Tenantry::new();
+    bad.env.push(("TENANTRY_LISTEN", "nowhere".into()));
+    let run = bad.expect(&["config"], 2).await;
+    assert!(run.stderr.contains("TENANTRY_LISTEN"), "{}", run.stderr);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn cli_admin_key_prints_a_key_whose_hash_the_server_accepts() {
+    let cli = Tenantry::new().without("TENANTRY_MONGODB_URI");
+    let first = cli.ok(&["--json", "admin-key"]).await.json();
+    let second = cli.ok(&["--json", "admin-key"]).await.json();
+    let key = first["key"].as_str().unwrap();
+    assert!(key.len() >= 43, "{key}");
+    assert_ne!(first["key"], second["key"], "keys are random");
+    let sha256 = first["sha256"].as_str().unwrap();
+    assert_eq!(sha256, tenantry_auth::AdminKey::digest_hex_of(key));
+    // A server configured with the hash takes the key.
+    let app = TestApp::spawn_with(&[("TENANTRY_ADMIN_KEY_SHA256", sha256)]).await;
+    let listed = app
+        .request(Method::GET, "/admin/tenants")
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    json_of(listed, StatusCode::OK).await;
+    let human = cli.ok(&["admin-key"]).await.stdout;
+    assert!(human.contains("TENANTRY_ADMIN_KEY_SHA256="), "{human}");
+}
+
+#[tokio::test]
+async fn cli_completions_are_scripts_for_each_shell() {
+    let cli = Tenantry::new().without("TENANTRY_MONGODB_URI");
+    let bash = cli.ok(&["completions", "bash"]).await.stdout;
+    assert!(
+        bash.contains("complete -F") && bash.contains("tenantry"),
+        "{bash}"
+    );
+    for command in ["tenants", "migrate", "admin-key", "config"] {
+        assert!(bash.contains(command), "{command} missing");
+    }
+    let zsh = cli.ok(&["completions", "zsh"]).await.stdout;
+    assert!(zsh.starts_with("#compdef tenantry"), "{zsh}");
+    cli.expect(&["completions", "tcsh"], 2).await;
+}
