@@ -61,7 +61,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server until SIGINT/SIGTERM (then drain in-flight requests).
     Serve,
-    /// Manage tenants: create, list, show, suspend, resume, delete.
+    /// Manage tenants: create, list, show, update, suspend, resume, delete.
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
     /// Apply pending schema migrations to every tenant database (or one), reporting per tenant.

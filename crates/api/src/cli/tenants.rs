@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use tenancy::clusters::DEFAULT_CLUSTER;
 use tenancy::lifecycle::Created;
-use tenancy::{Isolation, TenancyError, Tenant, TenantId, TenantSpec, TenantStatus};
+use tenancy::{Isolation, TenancyError, Tenant, TenantId, TenantPatch, TenantSpec, TenantStatus};
 
 use super::output::Output;
 use super::{CliError, tenant_id};
@@ -32,6 +32,12 @@ pub enum TenantsCommand {
     List(ListArgs),
     /// Show every field of one tenant.
     Show(IdArg),
+    /// Change a tenant's name, plan, limits or custom domains (as PATCH /admin/tenants/{id}).
+    #[command(
+        after_help = "Example:\n  tenantry tenants update acme --plan enterprise \
+                            --requests-per-second 200 --domain shop.acme.com"
+    )]
+    Update(UpdateArgs),
     /// Suspend a tenant: every instance answers its requests 403 tenant_suspended.
     Suspend(IdArg),
     /// Resume a suspended tenant.
@@ -94,6 +100,32 @@ pub struct IdArg {
 }
 
 #[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Tenant id.
+    #[arg(value_name = "ID", value_parser = tenant_id)]
+    id: TenantId,
+    /// New display name, 1 to 200 characters.
+    #[arg(long, value_parser = name)]
+    name: Option<String>,
+    /// New plan label, 1 to 64 of [A-Za-z0-9_-].
+    #[arg(long, value_parser = plan)]
+    plan: Option<String>,
+    /// Concurrent database operations the tenant may hold (its budget on the cluster's pool).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_requests: Option<u32>,
+    /// Requests per second the tenant may send (429 beyond).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    requests_per_second: Option<u32>,
+    /// The tenant's custom domains, replacing the current ones (repeat for several).
+    #[arg(long = "domain", value_name = "DOMAIN", value_parser = tenancy::parse_domain,
+          conflicts_with = "no_domains")]
+    domains: Vec<String>,
+    /// Remove every custom domain.
+    #[arg(long)]
+    no_domains: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Tenant id.
     #[arg(value_name = "ID", value_parser = tenant_id)]
@@ -121,8 +153,44 @@ pub async fn run(command: TenantsCommand, config: &Config, out: Output) -> Resul
             let tenant = platform.provisioner.resume(&id).await?;
             changed(&tenant, "resumed", out)
         }
+        TenantsCommand::Update(args) => update(args, config, out).await,
         TenantsCommand::Delete(args) => delete(args, config, out).await,
     }
+}
+
+async fn update(args: UpdateArgs, config: &Config, out: Output) -> Result<(), CliError> {
+    let limited = args.max_concurrent_requests.is_some() || args.requests_per_second.is_some();
+    let domains = match (args.domains.is_empty(), args.no_domains) {
+        (false, _) => Some(args.domains),
+        (true, true) => Some(Vec::new()),
+        (true, false) => None,
+    };
+    if args.name.is_none() && args.plan.is_none() && !limited && domains.is_none() {
+        return Err(CliError::invalid(
+            "validation_failed",
+            "nothing to change: give --name, --plan, a limit, --domain or --no-domains",
+        ));
+    }
+    let platform = Platform::connect(config).await?;
+    // A limit given replaces that one limit; the other keeps its value.
+    let limits = if limited {
+        let mut limits = platform.store().require(&args.id).await?.limits;
+        limits.max_concurrent_requests = args
+            .max_concurrent_requests
+            .or(limits.max_concurrent_requests);
+        limits.requests_per_second = args.requests_per_second.or(limits.requests_per_second);
+        Some(limits)
+    } else {
+        None
+    };
+    let patch = TenantPatch {
+        name: args.name,
+        plan: args.plan,
+        limits,
+        domains,
+    };
+    let tenant = platform.provisioner.update(&args.id, &patch).await?;
+    changed(&tenant, "updated", out)
 }
 
 async fn create(args: CreateArgs, config: &Config, out: Output) -> Result<(), CliError> {

@@ -666,3 +666,66 @@ async fn cli_completions_are_scripts_for_each_shell() {
     assert!(zsh.starts_with("#compdef tenantry"), "{zsh}");
     cli.expect(&["completions", "tcsh"], 2).await;
 }
+
+#[tokio::test]
+async fn cli_updates_a_tenant_and_a_running_server_sees_it() {
+    let app = TestApp::spawn().await;
+    let cli = Tenantry::on_catalog(&app.catalog_db);
+    let id = testkit::unique_name("t");
+    let domain = format!("shop.{id}.example");
+    cli.ok(&["tenants", "create", "--id", &id, "--name", "Before"])
+        .await;
+    let update = [
+        "--json",
+        "tenants",
+        "update",
+        &id,
+        "--name",
+        "After",
+        "--plan",
+        "enterprise",
+        "--requests-per-second",
+        "40",
+        "--domain",
+        &domain,
+    ];
+    let updated = cli.ok(&update).await.json();
+    assert_eq!(updated["name"], "After");
+    assert_eq!(updated["plan"], "enterprise");
+    assert_eq!(updated["domains"], serde_json::json!([domain]));
+    assert_eq!(updated["limits"]["requests_per_second"], 40);
+    // One limit changed keeps the other; --no-domains clears them.
+    let args = [
+        "--json",
+        "tenants",
+        "update",
+        &id,
+        "--max-concurrent-requests",
+        "3",
+        "--no-domains",
+    ];
+    let updated = cli.ok(&args).await.json();
+    assert_eq!(updated["limits"]["requests_per_second"], 40, "{updated}");
+    assert_eq!(updated["limits"]["max_concurrent_requests"], 3, "{updated}");
+    assert_eq!(updated["domains"], serde_json::json!([]));
+    // The server's admin API shows what the CLI wrote.
+    let shown = json_of(
+        app.admin(Method::GET, &format!("/admin/tenants/{id}"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(shown["name"], "After");
+    assert_eq!(shown["limits"]["max_concurrent_requests"], 3);
+    // Nothing to change, a bad value or an unknown tenant: refused.
+    let run = cli.expect(&["tenants", "update", &id], 2).await;
+    assert!(run.stderr.contains("nothing to change"), "{}", run.stderr);
+    cli.expect(&["tenants", "update", &id, "--plan", "no spaces"], 2)
+        .await;
+    cli.expect(&["tenants", "update", &id, "--requests-per-second", "0"], 2)
+        .await;
+    cli.expect(&["tenants", "update", "no-such-tenant", "--name", "X"], 1)
+        .await;
+}
