@@ -1,13 +1,15 @@
-//! `tenantry migrate`: applies pending migrations to every active or suspended tenant (or one),
-//! `TENANTRY_MIGRATION_PARALLELISM` at a time, with a progress bar on stderr, then reports per
-//! tenant. A failing tenant does not stop the others; it makes the exit status 1.
+//! `tenantry migrate`: applies pending migrations to every active or suspended tenant (or the
+//! ones named), `--parallel` (default `TENANTRY_MIGRATION_PARALLELISM`) at a time, with a
+//! progress bar on stderr, then reports per tenant. A failing tenant does not stop the others;
+//! it makes the exit status 1. `--status` changes nothing and lists what is pending.
 
 use std::io::IsTerminal;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 use tenancy::migrations::{MigrationReport, TenantMigrationOutcome, migrate_all};
-use tenancy::{TenancyError, TenantId, TenantStatus};
+use tenancy::{TenancyError, Tenant, TenantId, TenantStatus};
 use tenantry_api::Config;
 
 use super::output::{Output, table};
@@ -15,37 +17,40 @@ use super::{CliError, logging, tenant_id};
 use tenantry_api::platform::Platform;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  tenantry migrate --status\n  \
+                        tenantry migrate --tenant acme --tenant globex --parallel 2")]
 pub struct MigrateArgs {
-    /// Migrate only this tenant (default: every active or suspended tenant).
-    #[arg(long, value_name = "ID", value_parser = tenant_id)]
-    tenant: Option<TenantId>,
+    /// Migrate only these tenants (repeat; default: every active or suspended tenant).
+    #[arg(long = "tenant", value_name = "ID", value_parser = tenant_id)]
+    tenants: Vec<TenantId>,
+    /// Tenants migrated at once (default: TENANTRY_MIGRATION_PARALLELISM).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    parallel: Option<u16>,
+    /// Change nothing: list each tenant's schema version (as the catalog records it) and the
+    /// migrations it has yet to run.
+    #[arg(long)]
+    status: bool,
 }
 
 const MIGRATED: [TenantStatus; 2] = [TenantStatus::Active, TenantStatus::Suspended];
 
 pub async fn run(args: MigrateArgs, config: &Config, out: Output) -> Result<(), CliError> {
     let platform = Platform::connect(config).await?;
-    let total = match &args.tenant {
-        Some(id) => {
-            let tenant = platform.store().require(id).await?;
-            if !MIGRATED.contains(&tenant.status) {
-                return Err(TenancyError::InvalidState {
-                    id: id.clone(),
-                    status: tenant.status.as_str(),
-                }
-                .into());
-            }
-            1
-        }
-        None => platform.store().ids_with_status(&MIGRATED).await?.len(),
-    };
-    let progress = Progress::start(total as u64, !out.json && std::io::stderr().is_terminal());
+    let tenants = selected(&platform, &args.tenants).await?;
+    if args.status {
+        return status(&platform, &tenants, out);
+    }
+    let progress = Progress::start(
+        tenants.len() as u64,
+        !out.json && std::io::stderr().is_terminal(),
+    );
     let report = migrate_all(
         &platform.catalog,
         &platform.pools,
         &platform.schema,
-        args.tenant.as_ref(),
-        config.migration_parallelism,
+        &args.tenants,
+        args.parallel
+            .map_or(config.migration_parallelism, usize::from),
         |outcome| progress.done(outcome),
     )
     .await;
@@ -67,6 +72,73 @@ pub async fn run(args: MigrateArgs, config: &Config, out: Output) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+/// The named tenants (each must exist and be active or suspended), or every such tenant.
+async fn selected(platform: &Platform, ids: &[TenantId]) -> Result<Vec<Tenant>, CliError> {
+    if ids.is_empty() {
+        return Ok(platform.store().with_status(&MIGRATED).await?);
+    }
+    let mut tenants = Vec::with_capacity(ids.len());
+    for id in ids {
+        let tenant = platform.store().require(id).await?;
+        if !MIGRATED.contains(&tenant.status) {
+            return Err(TenancyError::InvalidState {
+                id: id.clone(),
+                status: tenant.status.as_str(),
+            }
+            .into());
+        }
+        tenants.push(tenant);
+    }
+    Ok(tenants)
+}
+
+/// One tenant's place in the schema, for `--status`.
+#[derive(Serialize)]
+struct Pending {
+    tenant_id: TenantId,
+    schema_version: u32,
+    latest_version: u32,
+    pending: Vec<u32>,
+}
+
+fn status(platform: &Platform, tenants: &[Tenant], out: Output) -> Result<(), CliError> {
+    let latest = platform.schema.latest_version();
+    let pending: Vec<Pending> = tenants
+        .iter()
+        .map(|t| Pending {
+            tenant_id: t.id.clone(),
+            schema_version: t.schema_version,
+            latest_version: latest,
+            pending: (t.schema_version + 1..=latest).collect(),
+        })
+        .collect();
+    if out.json {
+        return out.json(&pending);
+    }
+    let rows: Vec<Vec<String>> = pending
+        .iter()
+        .map(|p| {
+            let versions: Vec<String> = p.pending.iter().map(u32::to_string).collect();
+            let pending = if versions.is_empty() {
+                "none".to_string()
+            } else {
+                versions.join(",")
+            };
+            vec![
+                p.tenant_id.to_string(),
+                p.schema_version.to_string(),
+                pending,
+            ]
+        })
+        .collect();
+    out.line(table(&["TENANT", "VERSION", "PENDING"], &rows).trim_end())?;
+    let behind = pending.iter().filter(|p| !p.pending.is_empty()).count();
+    out.line(&format!(
+        "{} tenants, {behind} behind version {latest}",
+        pending.len()
+    ))
 }
 
 /// The per-tenant table and a closing count.

@@ -453,6 +453,35 @@ async fn cli_migrate_reports_failing_tenants_and_exits_1() {
         .insert_one(record)
         .await
         .unwrap();
+    // --status changes nothing: the broken tenant is behind by every migration.
+    let latest = tenantry_api::platform::schema().latest_version();
+    let status = cli.ok(&["migrate", "--status", "--json"]).await.json();
+    let pending = |id: &str| {
+        let entry = status
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tenant_id"] == id);
+        entry.unwrap_or_else(|| panic!("{id} missing: {status}"))["pending"].clone()
+    };
+    assert_eq!(pending(&good), serde_json::json!([]));
+    assert_eq!(
+        pending(&broken),
+        serde_json::json!((1..=latest).collect::<Vec<u32>>())
+    );
+    let table = cli.ok(&["migrate", "--status"]).await.stdout;
+    assert!(
+        table.contains(&format!("2 tenants, 1 behind version {latest}")),
+        "{table}"
+    );
+    // Named tenants only, at the parallelism asked for.
+    let only_good = cli
+        .ok(&["migrate", "--json", "--tenant", &good, "--parallel", "1"])
+        .await;
+    assert_eq!(only_good.json()["tenants"], 1);
+    let both = ["migrate", "--json", "--tenant", &good, "--tenant", &broken];
+    assert_eq!(cli.expect(&both, 1).await.json()["tenants"], 2);
+    cli.expect(&["migrate", "--parallel", "0"], 2).await;
     let run = cli.expect(&["migrate", "--json"], 1).await;
     let report = run.json();
     assert_eq!(

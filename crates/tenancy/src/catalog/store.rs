@@ -120,6 +120,17 @@ impl CatalogStore {
         Ok(page_of(tenants, limit as usize))
     }
 
+    /// Every tenant in one of `statuses`, ordered by id (`tenantry migrate --status`).
+    pub async fn with_status(&self, statuses: &[TenantStatus]) -> Result<Vec<Tenant>> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let cursor = self
+            .tenants
+            .find(doc! {"status": {"$in": names}})
+            .sort(doc! {"_id": 1})
+            .await?;
+        Ok(cursor.try_collect().await?)
+    }
+
     /// Every tenant id in one status (used by background sweeps and the migration runner).
     pub async fn ids_with_status(&self, statuses: &[TenantStatus]) -> Result<Vec<TenantId>> {
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();

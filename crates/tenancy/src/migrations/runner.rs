@@ -29,24 +29,23 @@ pub struct MigrationReport {
     pub results: Vec<TenantMigrationOutcome>,
 }
 
-/// Migrates every active or suspended tenant, `parallelism` at a time. `on_done` is called after
-/// each tenant (progress reporting).
+/// Migrates every active or suspended tenant (or the tenants of `only`), `parallelism` at a time.
+/// `on_done` is called after each tenant (progress reporting).
 pub async fn migrate_all(
     catalog: &CatalogCache,
     pools: &ClusterPools,
     schema: &Schema,
-    only: Option<&TenantId>,
+    only: &[TenantId],
     parallelism: usize,
     on_done: impl Fn(&TenantMigrationOutcome),
 ) -> Result<MigrationReport> {
-    let ids = match only {
-        Some(id) => vec![id.clone()],
-        None => {
-            catalog
-                .store()
-                .ids_with_status(&[TenantStatus::Active, TenantStatus::Suspended])
-                .await?
-        }
+    let ids = if only.is_empty() {
+        catalog
+            .store()
+            .ids_with_status(&[TenantStatus::Active, TenantStatus::Suspended])
+            .await?
+    } else {
+        only.to_vec()
     };
     let mut results: Vec<TenantMigrationOutcome> = futures::stream::iter(ids)
         .map(|id| migrate_one(catalog, pools, schema, id))

@@ -19,7 +19,7 @@ pub async fn run_migrations(
         &state.catalog,
         &state.pools,
         state.provisioner.schema(),
-        None,
+        &[],
         parallelism,
         |_| {},
     )
