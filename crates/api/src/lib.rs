@@ -20,6 +20,7 @@ mod routes;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod tenant_data;
 mod tenant_stats;
 pub mod views;
 

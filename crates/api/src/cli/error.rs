@@ -8,6 +8,7 @@ use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
 
+use cqrs::projector::ProjectionError;
 use tenancy::TenancyError;
 
 /// Whether the request was wrong (exit 2) or failed (exit 1).
@@ -97,6 +98,22 @@ impl From<TenancyError> for CliError {
     }
 }
 
+impl From<ProjectionError> for CliError {
+    fn from(error: ProjectionError) -> CliError {
+        let code = match &error {
+            ProjectionError::RebuildInProgress => "rebuild_in_progress",
+            ProjectionError::Fenced(_) => "tenant_unavailable",
+            ProjectionError::Abandoned(_) => "unavailable",
+            ProjectionError::Database(_) => "database_error",
+            ProjectionError::Poison(_)
+            | ProjectionError::Stale
+            | ProjectionError::Decode(_)
+            | ProjectionError::Encode(_) => "internal",
+        };
+        CliError::failed(code, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tenancy::TenantId;
@@ -132,6 +149,11 @@ mod tests {
             let e = CliError::from(error);
             assert_eq!((e.kind, e.code), (kind, code));
         }
+        let busy = CliError::from(ProjectionError::RebuildInProgress);
+        assert_eq!(
+            (busy.kind, busy.code),
+            (Kind::Failed, "rebuild_in_progress")
+        );
         let refused = CliError::invalid("confirmation_required", "no").context("deleting");
         assert_eq!(refused.kind, Kind::Invalid);
         assert_eq!(format!("{:#}", refused.error), "deleting: no");

@@ -1,7 +1,7 @@
 //! The `tenantry` command line.
 //!
-//! `serve` runs the HTTP server. The operator commands (`tenants`, `migrate`, `token`,
-//! `instances`) read the same configuration and work on the tenant catalog directly through the tenancy crate — no
+//! `serve` runs the HTTP server. The operator commands (`tenants`, `projections`, `migrate`,
+//! `token`, `instances`) read the same configuration and work on the tenant catalog directly through the tenancy crate — no
 //! server needs to run, and running servers see their changes at once (change streams).
 //!
 //! Exit status: 0 done; 1 the operation failed (not found, conflict, database); 2 invalid input,
@@ -15,8 +15,10 @@ mod instances;
 mod logging;
 mod migrate;
 mod output;
+mod projections;
 mod serve;
 mod settings;
+mod stats;
 mod tenants;
 mod token;
 
@@ -61,9 +63,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server until SIGINT/SIGTERM (then drain in-flight requests).
     Serve,
-    /// Manage tenants: create, list, show, update, suspend, resume, delete.
+    /// Manage tenants: create, list, show, stats, update, suspend, resume, delete.
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
+    /// Rebuild a tenant's read models from its outbox.
+    #[command(subcommand)]
+    Projections(projections::ProjectionsCommand),
     /// Apply pending schema migrations to every tenant database (or one), reporting per tenant.
     Migrate(migrate::MigrateArgs),
     /// Mint an HS256 token for a tenant, signed with TENANTRY_JWT_SECRET.
@@ -112,6 +117,12 @@ pub fn main(cli: Cli) -> ExitCode {
             operate(runtime, format, out, tenants::run(command, &config, out))
         }
         Command::Migrate(args) => operate(runtime, format, out, migrate::run(args, &config, out)),
+        Command::Projections(command) => operate(
+            runtime,
+            format,
+            out,
+            projections::run(command, &config, out),
+        ),
         Command::Token(args) => operate(runtime, format, out, token::run(args, &config, out)),
         Command::Instances => operate(runtime, format, out, instances::run(&config, out)),
         // Answered above, before the configuration is loaded.

@@ -131,10 +131,20 @@ pub fn tenant_details(t: &Tenant) -> String {
         ("created_at", rfc3339(t.created_at)),
         ("updated_at", rfc3339(t.updated_at)),
     ];
-    let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    aligned(&fields)
+}
+
+/// `key: value` lines with the values aligned.
+pub fn aligned<K: AsRef<str>>(fields: &[(K, String)]) -> String {
+    let width = fields
+        .iter()
+        .map(|(k, _)| k.as_ref().len())
+        .max()
+        .unwrap_or(0)
+        + 1;
     fields
         .iter()
-        .map(|(key, value)| format!("{:<width$} {value}\n", format!("{key}:")))
+        .map(|(key, value)| format!("{:<width$} {value}\n", format!("{}:", key.as_ref())))
         .collect()
 }
 

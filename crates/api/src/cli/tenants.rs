@@ -1,4 +1,4 @@
-//! `tenantry tenants ...`: create, list, show, suspend, resume and delete tenants, straight on
+//! `tenantry tenants ...`: create, list, show, update, suspend, resume and delete tenants, straight on
 //! the catalog through the provisioner, with the admin API's validation and lifecycle rules.
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -32,6 +32,9 @@ pub enum TenantsCommand {
     List(ListArgs),
     /// Show every field of one tenant.
     Show(IdArg),
+    /// Documents per collection and projection progress of one tenant (requests and pools are
+    /// per server instance: GET /admin/tenants/{id}/stats).
+    Stats(IdArg),
     /// Change a tenant's name, plan, limits or custom domains (as PATCH /admin/tenants/{id}).
     #[command(
         after_help = "Example:\n  tenantry tenants update acme --plan enterprise \
@@ -96,7 +99,7 @@ enum StatusArg {
 pub struct IdArg {
     /// Tenant id.
     #[arg(value_name = "ID", value_parser = tenant_id)]
-    id: TenantId,
+    pub id: TenantId,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +156,7 @@ pub async fn run(command: TenantsCommand, config: &Config, out: Output) -> Resul
             let tenant = platform.provisioner.resume(&id).await?;
             changed(&tenant, "resumed", out)
         }
+        TenantsCommand::Stats(IdArg { id }) => super::stats::run(id, config, out).await,
         TenantsCommand::Update(args) => update(args, config, out).await,
         TenantsCommand::Delete(args) => delete(args, config, out).await,
     }

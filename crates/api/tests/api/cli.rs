@@ -758,3 +758,72 @@ async fn cli_updates_a_tenant_and_a_running_server_sees_it() {
     cli.expect(&["tenants", "update", "no-such-tenant", "--name", "X"], 1)
         .await;
 }
+
+#[tokio::test]
+async fn cli_stats_and_rebuild_agree_with_the_admin_api() {
+    let app = TestApp::spawn().await;
+    let cli = Tenantry::on_catalog(&app.catalog_db);
+    let (id, token) = app.tenant_with_token(&["admin"]).await;
+    let mut last = 0;
+    for i in 0..3 {
+        let (_, position) = app
+            .product(&token, &format!("SKU{i}"), &format!("P{i}"), 100, 10)
+            .await;
+        last = position;
+    }
+    let min = last.to_string();
+    let listed = app
+        .call(
+            Method::GET,
+            "/v1/products",
+            &token,
+            None,
+            &[("x-min-position", &min)],
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));
+    let admin = json_of(
+        app.admin(Method::GET, &format!("/admin/tenants/{id}/stats"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let stats = cli.ok(&["--json", "tenants", "stats", &id]).await.json();
+    assert_eq!(stats["tenant_id"], id.as_str());
+    assert_eq!(stats["status"], "active");
+    assert_eq!(stats["documents"]["products"], 3, "{stats}");
+    assert_eq!(stats["documents"], admin["documents"]);
+    assert_eq!(stats["projections"], admin["projections"]);
+    assert_eq!(stats["projections"]["last_position"], last, "{stats}");
+    let text = cli.ok(&["tenants", "stats", &id]).await.stdout;
+    assert!(
+        text.contains("products") && text.contains("lag 0"),
+        "{text}"
+    );
+
+    let generation = stats["projections"]["generation"].as_u64().unwrap();
+    let rebuilt = cli
+        .ok(&["--json", "projections", "rebuild", &id])
+        .await
+        .json();
+    assert_eq!(rebuilt["events_applied"], last, "{rebuilt}");
+    assert_eq!(rebuilt["generation"], generation + 1);
+    // The server reads the new generation (after its pointer's TTL at most), complete.
+    let after = cli.ok(&["--json", "tenants", "stats", &id]).await.json();
+    assert_eq!(after["projections"]["generation"], generation + 1);
+    assert_eq!(after["projections"]["lag"], 0);
+    let listed = app
+        .call(Method::GET, "/v1/products", &token, None, &[])
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));
+    // Unknown tenant: exit 1 with the admin API's code.
+    let run = cli
+        .expect(&["--json", "projections", "rebuild", "no-such-tenant"], 1)
+        .await;
+    assert_eq!(run.error()["error"], "tenant_not_found");
+    cli.expect(&["tenants", "stats", "Bad_Id"], 2).await;
+}

@@ -41,7 +41,7 @@ pub use checkpoints::{DEAD_LETTERS, ProjectionStatus, status, wait_for_position}
 pub use feed_state::FeedState;
 pub use lag::Lag;
 pub use projection::{Projection, ProjectionError, Write, Writes};
-pub use rebuild::Rebuilt;
+pub use rebuild::{Rebuilt, rebuild_read_models};
 
 use crate::read_models::ReadModelCache;
 
@@ -216,7 +216,7 @@ impl Projector {
             .maintenance_db(tenant)
             .await
             .map_err(tenancy_to_projection)?;
-        let done = rebuild::rebuild(&db, &self.inner.projections).await?;
+        let done = rebuild::rebuild_read_models(&db, &self.inner.projections).await?;
         self.inner.generations.invalidate(&tenant.key()).await;
         Ok(done)
     }

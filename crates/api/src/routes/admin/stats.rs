@@ -2,8 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use mongodb::bson::doc;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use tenancy::Isolation;
 
@@ -11,6 +10,7 @@ use super::tenants::parse_id;
 use crate::http::ApiError;
 use crate::openapi::AdminErrors;
 use crate::state::AppState;
+use crate::tenant_data::TenantData;
 
 /// Requests served, budget and pool use, document counts, projection status.
 #[utoipa::path(get, path = "/admin/tenants/{id}/stats", security(("admin_key" = [])), tag = "admin",
@@ -23,25 +23,7 @@ pub async fn tenant_stats(
     let id = parse_id(&id)?;
     let tenant = state.catalog.store().require(&id).await?;
     let db = state.pools.maintenance_db(&tenant).await?;
-    let mut documents = Map::new();
-    let names = db
-        .database()
-        .list_collection_names()
-        .filter(doc! {"name": {"$not": {"$regex": "^(_|system\\.)"}}})
-        .await
-        .map_err(tenancy::TenancyError::from)?;
-    for name in names {
-        let count = db
-            .collection::<mongodb::bson::Document>(&name)
-            .estimated_document_count()
-            .await
-            .map_err(tenancy::TenancyError::from)?;
-        documents.insert(name, json!(count));
-    }
-    let names = state.projector.projection_names();
-    let projections = cqrs::projector::status(db.database(), &names)
-        .await
-        .map_err(tenancy::TenancyError::from)?;
+    let data = TenantData::read(&db, &state.projector.projection_names()).await?;
     let pools = &state.pools;
     let cluster_pool = pools.cluster(&tenant.cluster)?.gauges().snapshot();
     let connections = match tenant.isolation {
@@ -57,7 +39,7 @@ pub async fn tenant_stats(
         "requests": state.requests.count(&tenant.key()),
         "budget": {"limit": pools.budgets().budget(&tenant), "in_use": pools.budgets().in_use(&tenant).await},
         "connections": connections,
-        "documents": documents,
-        "projections": projections,
+        "documents": data.documents,
+        "projections": data.projections,
     })))
 }
