@@ -57,7 +57,9 @@ TEST_ONLY = {
 # Read by the server without a "TENANTRY_..." literal: tracing's EnvFilter reads RUST_LOG
 # (`try_from_default_env`, crates/api/src/telemetry.rs); the check below keeps this true.
 RUST_LOG = "RUST_LOG"
-RUST_LOG_READER = ROOT / "crates" / "api" / "src" / "telemetry.rs"
+RUST_LOG_READER = ROOT / "crates" / "api" / "src" / "telemetry" / "mod.rs"
+# The standard OTEL_* variables of trace export the server reads (the `OTEL_SETTINGS` table).
+OTEL_RS = ROOT / "crates" / "api" / "src" / "config" / "otel.rs"
 # The deployment's secrets: they come from the Kubernetes Secret, never from literal values.
 SECRET_SETTINGS = ("TENANTRY_JWT_SECRET", "TENANTRY_ADMIN_KEY_SHA256")
 
@@ -167,6 +169,12 @@ def settings_table() -> dict[str, tuple[str, str]]:
     return {name: (default, meaning) for name, default, meaning in re.findall(row, SETTINGS_RS.read_text())}
 
 
+def otel_table() -> dict[str, str]:
+    """name -> default of the `Setting { env: "OTEL_...", default: "..." ...}` rows of otel.rs."""
+    row = r'Setting\s*\{\s*env:\s*"(OTEL_[A-Z0-9_]+)"\s*,\s*default:\s*"((?:[^"\\]|\\.)*)"'
+    return dict(re.findall(row, OTEL_RS.read_text()))
+
+
 @dataclass
 class Settings:
     """What the server reads: every variable name, the defaults and the required ones."""
@@ -179,7 +187,7 @@ class Settings:
 
 
 def derive_settings(c: Checker) -> Settings:
-    """The variables the server reads: the literals minus TEST_ONLY, plus RUST_LOG."""
+    """The variables the server reads: the literals minus TEST_ONLY, plus RUST_LOG and OTEL_*."""
     literals = env_literals()
     table = settings_table()
     rows = SETTINGS_RS.read_text().count('s("TENANTRY_')
@@ -191,10 +199,14 @@ def derive_settings(c: Checker) -> Settings:
                 f"test-only {name} ({why}) is still read by the sources and is not a setting")
     c.check(RUST_LOG_READER.is_file() and "try_from_default_env" in RUST_LOG_READER.read_text(),
             f"{rel(RUST_LOG_READER)} reads {RUST_LOG} (EnvFilter::try_from_default_env)")
+    otel = otel_table()
+    otel_rows = OTEL_RS.read_text().count('Setting { env: "OTEL_')
+    c.check(otel and len(otel) == otel_rows, f"{rel(OTEL_RS)}: every row of the OTEL_* table parses "
+                                             f"({len(otel)} of {otel_rows})")
     return Settings(
-        names=sorted(literals - set(TEST_ONLY)) + [RUST_LOG],
-        # RUST_LOG's default is telemetry.rs's `EnvFilter::new("info")`.
-        defaults={name: default for name, (default, _) in table.items()} | {RUST_LOG: "info"},
+        names=sorted(literals - set(TEST_ONLY)) + [RUST_LOG] + sorted(otel),
+        # RUST_LOG's default is telemetry/mod.rs's `EnvFilter::new("info")`.
+        defaults={name: default for name, (default, _) in table.items()} | {RUST_LOG: "info"} | otel,
         required=[name for name, (_, meaning) in table.items() if "(required)" in meaning],
     )
 

@@ -58,9 +58,7 @@ pub async fn resolve_tenant(
             )
         });
     }
-    let span = tracing::Span::current();
-    span.record("tenant", id.as_str());
-    span.record("actor", claims.sub.as_str());
+    crate::telemetry::record_tenant(&tracing::Span::current(), id.as_str(), &claims.sub);
     state.requests.record(&tenant.key());
     let context = TenantContext::new(tenant, claims.sub.clone());
     request.extensions_mut().insert(context);

@@ -5,17 +5,36 @@ use std::process::ExitCode;
 use tenantry_api::{Application, Config, telemetry};
 use tokio::runtime::Runtime;
 
-/// Serves with the server's logging (JSON lines or readable, on stdout) until the signal.
+/// Serves with the server's logging (JSON lines or readable, on stdout) and, when configured,
+/// trace export, until the signal; the spans still buffered are exported before the exit.
 pub fn main(runtime: &Runtime, config: Config) -> ExitCode {
-    telemetry::init(config.log_format);
-    match runtime.block_on(serve(config)) {
+    let telemetry = match telemetry::init(config.log_format, config.otel.as_ref()) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("tenantry: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(otel) = &config.otel {
+        // The collector's host only: a URL may carry credentials.
+        let collector = otel
+            .traces_endpoint
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(String::from))
+            .unwrap_or_default();
+        tracing::info!(%collector, service = %otel.service_name, "exporting traces");
+    }
+    let status = match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "tenantry stopped");
             eprintln!("tenantry: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    status
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::SETTINGS;
 use super::load::{ConfigError, Raw, Source, build};
+use super::{OTEL_SETTINGS, SETTINGS};
 
 /// One setting as the process would use it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,11 +18,15 @@ pub struct Effective {
 }
 
 /// Settings whose whole value is secret.
-const SECRET: &[&str] = &["TENANTRY_JWT_SECRET"];
+const SECRET: &[&str] = &[
+    "TENANTRY_JWT_SECRET",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+];
 /// Settings holding database URIs, which may carry a password.
 const URIS: &[&str] = &["TENANTRY_MONGODB_URI", "TENANTRY_CLUSTERS"];
 
-/// Every setting, in the order of [`SETTINGS`]; fails like `Config::load` on an invalid one.
+/// Every setting, in the order of [`SETTINGS`] then [`OTEL_SETTINGS`]; fails like `Config::load` on an invalid one.
 pub fn effective(
     file: Option<&Path>,
     env: impl Fn(&str) -> Option<String>,
@@ -31,6 +35,7 @@ pub fn effective(
     build(&raw)?;
     Ok(SETTINGS
         .iter()
+        .chain(OTEL_SETTINGS)
         .map(|setting| match raw.source(setting.env) {
             Some((value, source)) => Effective {
                 name: setting.env,
@@ -87,16 +92,11 @@ fn without_passwords(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
+    use super::super::env_of;
     use super::*;
 
     fn effective_of(pairs: &[(&str, &str)]) -> Result<Vec<Effective>, ConfigError> {
-        let env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        effective(None, |name| env.get(name).cloned())
+        effective(None, env_of(pairs))
     }
 
     fn find<'a>(all: &'a [Effective], name: &str) -> &'a Effective {
@@ -120,11 +120,13 @@ mod tests {
             ),
             ("TENANTRY_LISTEN", "0.0.0.0:9000"),
             ("TENANTRY_DB_PREFIX", "  "),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=otel-key-42"),
         ])
         .unwrap();
-        assert_eq!(all.len(), SETTINGS.len());
+        assert_eq!(all.len(), SETTINGS.len() + OTEL_SETTINGS.len());
         let text = format!("{all:?}");
-        for secret in ["hunter2", "pw2", "0123456789abcdef"] {
+        for secret in ["hunter2", "pw2", "0123456789abcdef", "otel-key-42"] {
             assert!(!text.contains(secret), "{secret} shown: {text}");
         }
         let uri = find(&all, "TENANTRY_MONGODB_URI");
@@ -135,6 +137,13 @@ mod tests {
             "eu=mongodb://eu:***@eu-db/,us=mongodb://us-db/"
         );
         assert_eq!(find(&all, "TENANTRY_JWT_SECRET").value, "(set, hidden)");
+        assert_eq!(
+            find(&all, "OTEL_EXPORTER_OTLP_HEADERS").value,
+            "(set, hidden)"
+        );
+        let endpoint = find(&all, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        assert_eq!(endpoint.value, "http://collector:4318");
+        assert_eq!(endpoint.source, Source::Environment);
         assert_eq!(find(&all, "TENANTRY_LISTEN").value, "0.0.0.0:9000");
         // Blank is unset: the default applies.
         let prefix = find(&all, "TENANTRY_DB_PREFIX");

@@ -8,7 +8,9 @@ use tenancy::DbPrefix;
 use tenancy::clusters::{ClusterConfig, DEFAULT_CLUSTER, PoolSettings};
 use tenancy::resolution::ResolutionPolicy;
 
-use super::{Config, ConnectionSettings, LogFormat, ReadPreferenceSetting, SETTINGS, Secret};
+use super::{
+    Config, ConnectionSettings, LogFormat, OTEL_SETTINGS, ReadPreferenceSetting, SETTINGS, Secret,
+};
 
 /// A setting that cannot be used, and why. Never contains a secret's value.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +52,7 @@ impl Raw {
         if let Some(path) = file {
             read_file(&path, &mut raw)?;
         }
-        for setting in SETTINGS {
+        for setting in SETTINGS.iter().chain(OTEL_SETTINGS) {
             if let Some(value) = env(setting.env) {
                 raw.insert(setting.env, (value, Source::Environment));
             }
@@ -199,7 +201,11 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
             "must be 64 hex characters (sha256 of the key)",
         ));
     }
+    let otel = super::otel::from_env(|name| raw.get(name).map(String::from))?;
+    // Database commands become spans only when spans are exported.
+    let trace_commands = otel.is_some();
     Ok(Config {
+        otel,
         listen,
         clusters,
         catalog_db,
@@ -241,6 +247,7 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
             dedicated_idle: Duration::from_secs(
                 positive(raw, "TENANTRY_DEDICATED_IDLE_SECS")? as u64
             ),
+            trace_commands,
         },
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
         tenant_rate_limit: raw.parse(
@@ -450,15 +457,15 @@ mod tests {
 
 #[cfg(test)]
 mod readme {
-    use super::super::SETTINGS;
+    use super::super::{OTEL_SETTINGS, SETTINGS};
 
-    /// The README's configuration table documents every setting, with its default.
+    /// The README's configuration tables document every setting, with its default.
     #[test]
     fn every_setting_is_in_the_readme() {
         let readme =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
                 .unwrap();
-        for setting in SETTINGS {
+        for setting in SETTINGS.iter().chain(OTEL_SETTINGS) {
             let row = readme
                 .lines()
                 .find(|l| l.starts_with(&format!("| `{}` |", setting.env)));

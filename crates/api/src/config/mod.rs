@@ -1,9 +1,10 @@
 //! Configuration: a TOML file and `TENANTRY_*` environment variables (the environment wins),
-//! parsed once at start. A bad setting stops the process with a message naming it; secrets are
+//! plus the standard `OTEL_*` variables of trace export (environment only), parsed once at start. A bad setting stops the process with a message naming it; secrets are
 //! wrapped so that they never reach a log.
 
 mod effective;
 mod load;
+mod otel;
 mod secret;
 mod settings;
 
@@ -17,6 +18,7 @@ use tenancy::resolution::ResolutionPolicy;
 
 pub use effective::{Effective, effective};
 pub use load::{ConfigError, Source};
+pub use otel::{OTEL_SETTINGS, OtelSettings, Root, Sampling};
 pub use secret::Secret;
 pub use settings::{SETTINGS, Setting};
 
@@ -98,6 +100,8 @@ pub struct Config {
     pub projection_wait: Duration,
     pub query_read_preference: ReadPreferenceSetting,
     pub log_format: LogFormat,
+    /// Trace export (`OTEL_*` variables); `None`: off.
+    pub otel: Option<OtelSettings>,
 }
 
 impl Config {
@@ -113,4 +117,14 @@ impl Config {
         let map: std::collections::HashMap<&str, String> = pairs.into_iter().collect();
         load::load(None, |name| map.get(name).cloned())
     }
+}
+
+/// An environment of `pairs` (tests of the loaders).
+#[cfg(test)]
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let env: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| env.get(name).cloned()
 }

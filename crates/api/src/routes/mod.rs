@@ -64,7 +64,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::util::option_layer(cors(&config.cors_origins)))
         .layer(catch_panics())
         .layer(from_fn_with_state(state.clone(), record_request))
-        .layer(request_span())
+        .layer(request_span(config.otel.is_some()))
         .layer(from_fn(render_problems))
         .layer(from_fn(assign_request_id))
         .with_state(state)

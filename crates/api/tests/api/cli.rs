@@ -771,26 +771,9 @@ async fn cli_stats_and_rebuild_agree_with_the_admin_api() {
             .await;
         last = position;
     }
-    let min = last.to_string();
-    let listed = app
-        .call(
-            Method::GET,
-            "/v1/products",
-            &token,
-            None,
-            &[("x-min-position", &min)],
-        )
-        .await
-        .expect(StatusCode::OK);
+    let listed = app.products_at(&token, last).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));
-    let admin = json_of(
-        app.admin(Method::GET, &format!("/admin/tenants/{id}/stats"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let admin = app.stats(&id).await;
     let stats = cli.ok(&["--json", "tenants", "stats", &id]).await.json();
     assert_eq!(stats["tenant_id"], id.as_str());
     assert_eq!(stats["status"], "active");

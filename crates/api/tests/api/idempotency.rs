@@ -113,17 +113,7 @@ async fn concurrent_duplicates_create_one_resource() {
         assert_eq!(call.body, first.body);
         assert_eq!(call.position(), first.position());
     }
-    let min = first.position().to_string();
-    let list = app
-        .call(
-            Method::GET,
-            "/v1/products",
-            &token,
-            None,
-            &[("x-min-position", &min)],
-        )
-        .await
-        .expect(StatusCode::OK);
+    let list = app.products_at(&token, first.position()).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 

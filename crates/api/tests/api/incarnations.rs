@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::process::Fleet;
-use crate::support::{TestApp, json_of, mongo};
+use crate::support::{TestApp, mongo};
 
 /// The fresh incarnation has nothing: no products, orders, report rows, documents.
 async fn assert_empty(app: &TestApp, id: &str, token: &str, round: usize) {
@@ -35,14 +35,7 @@ async fn assert_empty(app: &TestApp, id: &str, token: &str, round: usize) {
         .map(|days| days.iter().map(|d| d["orders"].as_i64().unwrap_or(0)).sum())
         .unwrap_or(0);
     assert_eq!(orders, 0, "round {round}: sales of an earlier incarnation");
-    let stats = json_of(
-        app.admin(Method::GET, &format!("/admin/tenants/{id}/stats"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let stats = app.stats(id).await;
     let documents = stats["documents"].as_object().cloned().unwrap_or_default();
     assert!(
         documents.values().all(|n| n == 0),

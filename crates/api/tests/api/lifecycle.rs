@@ -591,14 +591,7 @@ async fn stats_report_requests_documents_and_pool_use() {
         )
         .await;
     }
-    let stats = json_of(
-        app.admin(Method::GET, &format!("/admin/tenants/{id}/stats"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let stats = app.stats(&id).await;
     assert_eq!(stats["tenant_id"], id.as_str());
     assert_eq!(stats["requests"], 3);
     assert_eq!(stats["budget"]["limit"], 16);

@@ -26,4 +26,5 @@ mod resolution;
 mod shutdown;
 mod support;
 mod tenant_auth;
+mod traces;
 mod workload;

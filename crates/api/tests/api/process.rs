@@ -138,7 +138,8 @@ impl Server {
             }
         };
         for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("TENANTRY_") {
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with("TENANTRY_") || name_text.starts_with("OTEL_") {
                 command.env_remove(name);
             }
         }

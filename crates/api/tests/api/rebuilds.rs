@@ -7,20 +7,8 @@ use std::time::Duration;
 
 use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
 
 use crate::support::{TestApp, json_of, mongo};
-
-async fn stats(app: &TestApp, id: &str) -> Value {
-    json_of(
-        app.admin(Method::GET, &format!("/admin/tenants/{id}/stats"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await
-}
 
 /// Queries keep answering complete read models while rebuilds run and orders keep coming.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -127,7 +115,7 @@ async fn a_rebuild_never_shows_an_empty_or_partial_read_model() {
         .await
         .expect(StatusCode::OK);
     assert_eq!(stock["stock"], 1_000 - 20);
-    assert_eq!(stats(&app, &id).await["projections"]["generation"], 2);
+    assert_eq!(app.stats(&id).await["projections"]["generation"], 2);
     // A second rebuild while one runs is refused.
     let database = mongo().await.database(&app.database_of(&id).await);
     database
@@ -292,6 +280,6 @@ async fn read_models_ahead_of_the_outbox_are_rebuilt() {
         ["KEPT", "NEW"],
         "the read model still shows the lost event"
     );
-    assert!(stats(&app, &id).await["projections"]["generation"].as_u64() >= Some(1));
+    assert!(app.stats(&id).await["projections"]["generation"].as_u64() >= Some(1));
     assert_eq!(kept["sku"], "KEPT");
 }

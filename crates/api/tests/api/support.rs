@@ -57,7 +57,10 @@ impl TestApp {
         }
         let config = Config::from_pairs(pairs).expect("test config is valid");
         // The server's log, shown by the test runner when a test fails.
-        tenantry_api::telemetry::init(tenantry_api::config::LogFormat::Pretty);
+        drop(tenantry_api::telemetry::init(
+            tenantry_api::config::LogFormat::Pretty,
+            None,
+        ));
         let app = Application::build(config).await.expect("server builds");
         let addr = app.local_addr().expect("bound");
         let state = app.state().clone();
@@ -342,6 +345,32 @@ impl TestApp {
             .await;
         let position = call.position();
         (call.expect(StatusCode::CREATED), position)
+    }
+
+    /// `GET /v1/products` once the projections have reached `position` (200 asserted).
+    pub async fn products_at(&self, token: &str, position: i64) -> Value {
+        let min = position.to_string();
+        self.call(
+            Method::GET,
+            "/v1/products",
+            token,
+            None,
+            &[("x-min-position", &min)],
+        )
+        .await
+        .expect(StatusCode::OK)
+    }
+
+    /// `GET /admin/tenants/{id}/stats` (200 asserted).
+    pub async fn stats(&self, id: &str) -> Value {
+        json_of(
+            self.admin(Method::GET, &format!("/admin/tenants/{id}/stats"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await
     }
 
     /// Places an order of `lines` (product id, qty) for `customer`.

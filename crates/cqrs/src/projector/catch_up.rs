@@ -6,6 +6,7 @@ use std::sync::Arc;
 use mongodb::bson::DateTime;
 use tenancy::clusters::TenantDb;
 use tenancy::fleet::Fence;
+use tracing::Instrument;
 
 use super::batch::{self, Batch, Track};
 use super::projection::{Projection, ProjectionError};
@@ -38,8 +39,13 @@ pub(crate) async fn catch_up(
             done.lease_lost = true;
             return Ok(done);
         }
-        match batch::run(db, projections, track).await {
+        let span = tracing::info_span!("projector.batch", events = tracing::field::Empty);
+        match batch::run(db, projections, track)
+            .instrument(span.clone())
+            .await
+        {
             Ok(Batch::Applied { events, last_at }) => {
+                span.record("events", events);
                 done.events += events;
                 done.last_event_at = Some(last_at);
             }

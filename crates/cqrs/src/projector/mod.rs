@@ -34,6 +34,7 @@ use tenancy::fleet::{Ownership, partition_of};
 use tenancy::task::AbortOnDrop;
 use tenancy::{DbPrefix, Tenant, TenantId, TenantStatus};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 pub use batch::PROJECTOR_FENCE;
 pub use catch_up::CatchUp;
@@ -232,7 +233,10 @@ impl Projector {
             .maintenance_db(tenant)
             .await
             .map_err(tenancy_to_projection)?;
-        let done = catch_up::catch_up(&db, &self.inner.projections, fence).await?;
+        let span = tracing::info_span!("projector.catch_up", tenant = %tenant.id);
+        let done = catch_up::catch_up(&db, &self.inner.projections, fence)
+            .instrument(span)
+            .await?;
         self.inner.applied.fetch_add(done.events, Ordering::Relaxed);
         self.inner
             .dead_lettered

@@ -7,6 +7,7 @@
 //! The only way to reach tenant data is `ClusterPools::tenant_db(&TenantContext)`.
 
 mod budget;
+mod command_spans;
 mod dedicated;
 mod gauges;
 mod health;
@@ -58,6 +59,9 @@ pub struct PoolSettings {
     pub dedicated_max_clients: u64,
     /// A dedicated client unused this long is closed.
     pub dedicated_idle: Duration,
+    /// One `tracing` span per database command, a child of the span it was issued in (for
+    /// trace export; see `command_spans`).
+    pub trace_commands: bool,
 }
 
 impl Default for PoolSettings {
@@ -69,6 +73,7 @@ impl Default for PoolSettings {
             dedicated_pool_size: 4,
             dedicated_max_clients: 64,
             dedicated_idle: Duration::from_secs(300),
+            trace_commands: false,
         }
     }
 }
@@ -135,6 +140,10 @@ impl ClusterPools {
                 .or(Some(SERVER_SELECTION_TIMEOUT));
             options.heartbeat_freq = options.heartbeat_freq.or(Some(HEARTBEAT));
             options.connect_timeout = options.connect_timeout.or(Some(CONNECT_TIMEOUT));
+            if settings.trace_commands {
+                // On the options dedicated clients copy, so their commands are traced too.
+                options.command_event_handler = Some(command_spans::handler());
+            }
             let gauges = Arc::new(PoolGauges::default());
             let health = Arc::new(ClusterHealth::default());
             let mut shared = options.clone();
