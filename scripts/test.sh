@@ -47,6 +47,16 @@ fi
 log "deployment file checks: compose config, hadolint, kubernetes-validate (docker/check.py)"
 python3 docker/check.py
 
+# A real OpenID Connect provider for the identity tests (npm `oidc-provider`, pinned by
+# tests/oidc-provider/package-lock.json), installed again only when the lockfile changed.
+OIDC_DIR=tests/oidc-provider
+if [ ! -d "$OIDC_DIR/node_modules/oidc-provider" ] \
+  || [ "$OIDC_DIR/package-lock.json" -nt "$OIDC_DIR/node_modules/.package-lock.json" ]; then
+  command -v npm >/dev/null 2>&1 || { echo "Node.js and npm are needed by the identity tests" >&2; exit 1; }
+  log "installing the test OpenID provider (npm ci in $OIDC_DIR)"
+  npm ci --prefix "$OIDC_DIR" --no-audit --no-fund --loglevel=error
+fi
+
 # A real headless browser renders /docs in the tests (Debian's Chromium).
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   log "installing chromium (for the docs UI test)"

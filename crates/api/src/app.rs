@@ -20,6 +20,7 @@ use tenancy::clusters::RejectionObserver;
 use tenancy::lifecycle::{Provisioner, spawn_deletion_sweeper};
 use tenancy::rate_limit::TenantRateLimits;
 use tenancy::task::AbortOnDrop;
+use tenantry_auth::oidc::OidcVerifier;
 use tenantry_auth::{AdminKey, JwtSettings, JwtVerifier, TokenMinter};
 use tokio::net::TcpListener;
 
@@ -136,7 +137,13 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
             &config.jwt_audience,
         ))
     });
-    if !verifier.has_keys() {
+    let oidc = OidcVerifier::start(
+        config.oidc_issuers.clone(),
+        config.oidc_fetch,
+        config.jwt_leeway_secs,
+        config.jwt_cache_capacity,
+    );
+    if !verifier.has_keys() && config.oidc_issuers.is_empty() {
         tracing::warn!(
             "no JWT keys configured: every /v1 request will be refused (set TENANTRY_JWT_SECRET or TENANTRY_JWT_PUBLIC_KEYS)"
         );
@@ -180,6 +187,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         provisioner,
         fleet,
         verifier,
+        oidc,
         admin_key,
         minter,
         requests: RequestCounters::default(),

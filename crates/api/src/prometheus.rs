@@ -87,6 +87,15 @@ impl Metrics {
         metrics::gauge!("tenantry_fleet_partitions_held")
             .set(state.fleet.ownership().partitions().len() as f64);
         metrics::gauge!("tenantry_catalog_cached_tenants").set(state.catalog.len() as f64);
+        for set in state.oidc.key_sets() {
+            let age = set.age.map_or(-1.0, |a| a.as_secs_f64());
+            metrics::gauge!("tenantry_oidc_keys_age_seconds", "issuer" => set.issuer.clone())
+                .set(age);
+            metrics::gauge!("tenantry_oidc_keys", "issuer" => set.issuer.clone())
+                .set(set.keys as f64);
+            metrics::gauge!("tenantry_oidc_keys_stale", "issuer" => set.issuer)
+                .set(if set.last_error.is_some() { 1.0 } else { 0.0 });
+        }
         self.handle.render()
     }
 }

@@ -56,7 +56,7 @@ pub enum Verdict {
     Unready,
 }
 
-/// Every check by name: `catalog`, `cluster.<name>`, `projector`, `keys`.
+/// Every check by name: `catalog`, `cluster.<name>`, `projector`, `keys`, `keys.<issuer>`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub status: Verdict,
@@ -90,6 +90,7 @@ pub async fn check(state: &AppState) -> Readiness {
     checks.insert("catalog".into(), catalog);
     checks.insert("projector".into(), projector(state));
     checks.insert("keys".into(), keys(state));
+    checks.extend(provider_keys(state));
     let status = if catalog_down || every_cluster_down {
         Verdict::Unready
     } else if checks.values().any(|c| c.status == Status::Fail) {
@@ -167,4 +168,28 @@ fn keys(state: &AppState) -> Check {
         ),
         n => Check::new(Status::Pass, format!("{n} static key(s) loaded at start")),
     }
+}
+
+/// One check per trusted identity provider: its keys fetched, and how long ago. A provider that
+/// cannot be reached fails its check (degraded), while its last good keys keep working.
+fn provider_keys(state: &AppState) -> Vec<(String, Check)> {
+    state
+        .oidc
+        .key_sets()
+        .into_iter()
+        .map(|set| {
+            let age = set.age.map_or("never fetched".to_string(), |a| {
+                format!("fetched {} s ago", a.as_secs())
+            });
+            let check = match (&set.last_error, set.keys) {
+                (None, n) if n > 0 => Check::new(Status::Pass, format!("{n} key(s), {age}")),
+                (None, _) => Check::new(Status::Fail, "no keys fetched yet"),
+                (Some(_), n) => Check::new(
+                    Status::Fail,
+                    format!("the last fetch failed (cause in the log); {n} key(s) in use, {age}"),
+                ),
+            };
+            (format!("keys.{}", set.issuer), check)
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! The tenant-resolution middleware of every `/v1` route.
 //!
-//! 1. authenticate the bearer JWT (401);
+//! 1. authenticate the bearer JWT (401): Tenantry's own, a trusted provider's, or a tenant's own
+//!    provider's (which then names its tenant, as a selector bound to the token);
 //! 2. read the explicit selectors: `X-Tenant-ID`, and the host (subdomain of a base domain, or a
 //!    registered custom domain), each only if enabled;
 //! 3. decide the tenant with `tenancy::resolution::decide` (400 conflict/required, 403 mismatch —
@@ -21,7 +22,7 @@ use axum::response::Response;
 use tenancy::resolution::{HostSelector, TokenTenants, decide};
 use tenancy::{Tenant, TenantContext, TenantId, TenantStatus};
 
-use crate::auth::{Principal, bearer_token};
+use crate::auth::{Principal, bearer_token, verify_bearer};
 use crate::http::{ApiError, RequestId};
 use crate::prometheus::ServedTenant;
 use crate::state::AppState;
@@ -33,7 +34,7 @@ pub async fn resolve_tenant(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let claims = state.verifier.verify(bearer_token(request.headers())?)?;
+    let claims = verify_bearer(&state, bearer_token(request.headers())?).await?;
     let header = header_selector(&state, request.headers())?;
     let host = host_selector(&state, request.headers()).await?;
     let token = TokenTenants {

@@ -13,6 +13,7 @@ use tenancy::catalog::CatalogCache;
 use tenancy::clusters::ClusterPools;
 use tenancy::fleet::Fleet;
 use tenancy::lifecycle::Provisioner;
+use tenantry_auth::oidc::OidcVerifier;
 use tenantry_auth::{AdminKey, JwtVerifier, TokenMinter};
 
 use crate::config::Config;
@@ -42,7 +43,10 @@ pub struct Services {
     pub pools: ClusterPools,
     pub provisioner: Provisioner,
     pub fleet: Fleet,
+    /// Tenantry's own tokens (and the only ones `/admin` accepts).
     pub verifier: JwtVerifier,
+    /// Tokens of OpenID Connect providers: trusted issuers and tenants' own.
+    pub oidc: OidcVerifier,
     pub admin_key: Option<Arc<AdminKey>>,
     pub minter: Option<Arc<TokenMinter>>,
     pub requests: RequestCounters,

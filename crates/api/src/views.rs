@@ -1,7 +1,7 @@
 //! Views shared by the HTTP API and the CLI (`TenantView`), so both show a tenant the same way.
 
 use serde::Serialize;
-use tenancy::{Isolation, Tenant, TenantLimits, TenantStatus};
+use tenancy::{Isolation, Tenant, TenantAuth, TenantLimits, TenantStatus};
 use utoipa::ToSchema;
 
 /// A tenant as the admin API shows it.
@@ -18,6 +18,9 @@ pub struct TenantView {
     pub isolation: Isolation,
     pub domains: Vec<String>,
     pub limits: TenantLimits,
+    /// The tenant's own identity provider, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<TenantAuth>,
     pub schema_version: u32,
     pub created_at: String,
     pub updated_at: String,
@@ -37,6 +40,7 @@ impl From<&Tenant> for TenantView {
             isolation: t.isolation,
             domains: t.domains.clone(),
             limits: t.limits,
+            auth: t.auth.clone(),
             schema_version: t.schema_version,
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),

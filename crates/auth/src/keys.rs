@@ -151,6 +151,36 @@ fn jwks_keys(path: &Path) -> Result<Vec<VerifyingKey>, KeyError> {
     Ok(keys)
 }
 
+/// The signature keys of a provider's published JWKS, each as strict as a configured one; keys
+/// Tenantry cannot use (encryption keys, other types, weak ones, without a `kid`) are left out
+/// and listed with the reason.
+pub(crate) fn published_keys(set: &JwkSet, source: &str) -> (Vec<VerifyingKey>, Vec<String>) {
+    let mut keys: Vec<VerifyingKey> = Vec::new();
+    let mut left_out = Vec::new();
+    for jwk in &set.keys {
+        if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
+            continue;
+        }
+        let Some(kid) = jwk.common.key_id.clone().filter(|kid| !kid.is_empty()) else {
+            left_out.push("a key without kid".to_owned());
+            continue;
+        };
+        if keys.iter().any(|k| k.kid.as_deref() == Some(kid.as_str())) {
+            left_out.push(format!("{kid:?}: published twice"));
+            continue;
+        }
+        match jwk_key(jwk) {
+            Ok(key) => keys.push(VerifyingKey {
+                kid: Some(kid),
+                source: source.to_owned(),
+                ..key
+            }),
+            Err(reason) => left_out.push(format!("{kid:?}: {reason}")),
+        }
+    }
+    (keys, left_out)
+}
+
 fn jwk_key(jwk: &Jwk) -> Result<VerifyingKey, &'static str> {
     let alg = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,

@@ -1,5 +1,7 @@
-//! Authentication for Tenantry: verifies bearer JWTs (HS256, RS256, ES256, EdDSA) and the
-//! platform admin key, and mints HS256 tokens for development. A pure library: no HTTP.
+//! Authentication for Tenantry: verifies bearer JWTs (HS256, RS256, ES256, EdDSA) of Tenantry
+//! itself and of OpenID Connect providers (`oidc`: discovery, JWKS kept current, claim and role
+//! mapping), and the platform admin key; mints HS256 tokens. No HTTP server: the only HTTP is
+//! the GET of a provider's discovery document and keys.
 //!
 //! Nothing in this crate prints a secret: `Debug` of every type holding one is redacted and
 //! error messages name the setting or file at fault, never its contents.
@@ -12,6 +14,7 @@ mod claims;
 mod error;
 mod keys;
 mod mint;
+pub mod oidc;
 mod role;
 mod verified;
 mod verifier;

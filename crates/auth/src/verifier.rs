@@ -85,10 +85,10 @@ impl fmt::Debug for JwtVerifier {
 }
 
 #[derive(serde::Deserialize)]
-struct TokenHeader {
-    alg: String,
+pub(crate) struct TokenHeader {
+    pub(crate) alg: String,
     #[serde(default)]
-    kid: Option<String>,
+    pub(crate) kid: Option<String>,
 }
 
 impl JwtVerifier {
@@ -146,61 +146,75 @@ impl JwtVerifier {
         }
         let header = parse_header(token)?;
         let alg = accepted_algorithm(&header.alg)?;
-        let validation = self.validation(alg);
-        for key in self.candidates(alg, &header)? {
-            match jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation) {
-                Ok(data) => return into_claims(data.claims),
-                // Another candidate may have signed it.
-                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
-                // The signature checked out (claims are validated after it) or the token is bad.
-                Err(e) => return Err(token_error(e.kind(), &header.alg)),
-            }
-        }
-        Err(TokenError::BadSignature)
-    }
-
-    fn candidates(
-        &self,
-        alg: Algorithm,
-        header: &TokenHeader,
-    ) -> Result<Vec<&VerifyingKey>, TokenError> {
+        let validation = validation(
+            alg,
+            &self.inner.issuer,
+            &self.inner.audience,
+            self.inner.leeway_secs,
+        );
         let keys = &self.inner.keys;
-        let kid = header.kid.as_deref();
-        if let Some(key) = kid.and_then(|kid| keys.iter().find(|k| k.kid.as_deref() == Some(kid))) {
-            return if key.alg == alg {
-                Ok(vec![key])
-            } else {
-                Err(TokenError::UnsupportedAlgorithm(header.alg.clone()))
-            };
-        }
         if !keys.iter().any(|k| k.alg == alg) {
             return Err(TokenError::UnsupportedAlgorithm(header.alg.clone()));
         }
-        let candidates: Vec<_> = keys
-            .iter()
-            .filter(|k| k.alg == alg && (kid.is_none() || k.kid.is_none()))
-            .collect();
-        if candidates.is_empty() {
-            Err(TokenError::UnknownKey)
-        } else {
-            Ok(candidates)
-        }
-    }
-
-    fn validation(&self, alg: Algorithm) -> Validation {
-        let mut validation = Validation::new(alg);
-        validation.set_required_spec_claims(&REQUIRED_CLAIMS);
-        validation.set_issuer(&[&self.inner.issuer]);
-        validation.set_audience(&[&self.inner.audience]);
-        validation.leeway = self.inner.leeway_secs;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = true;
-        validation
+        into_claims(decode(token, keys, &header, alg, &validation)?)
     }
 }
 
-fn parse_header(token: &str) -> Result<TokenHeader, TokenError> {
+/// The token's payload, checked with the key its `kid` names (which must be of `alg`), else
+/// with every key of `alg` without a `kid` of its own (all of them when the token has no
+/// `kid`). `UnknownKey` when no key can have signed it.
+pub(crate) fn decode(
+    token: &str,
+    keys: &[VerifyingKey],
+    header: &TokenHeader,
+    alg: Algorithm,
+    validation: &Validation,
+) -> Result<serde_json::Value, TokenError> {
+    let kid = header.kid.as_deref();
+    let candidates: Vec<&VerifyingKey> =
+        match kid.and_then(|kid| keys.iter().find(|k| k.kid.as_deref() == Some(kid))) {
+            Some(key) if key.alg == alg => vec![key],
+            Some(_) => return Err(TokenError::UnsupportedAlgorithm(header.alg.clone())),
+            None => keys
+                .iter()
+                .filter(|k| k.alg == alg && (kid.is_none() || k.kid.is_none()))
+                .collect(),
+        };
+    if candidates.is_empty() {
+        return Err(TokenError::UnknownKey);
+    }
+    for key in candidates {
+        match jsonwebtoken::decode::<serde_json::Value>(token, &key.key, validation) {
+            Ok(data) => return Ok(data.claims),
+            // Another candidate may have signed it.
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
+            // The signature checked out (claims are validated after it) or the token is bad.
+            Err(e) => return Err(token_error(e.kind(), &header.alg)),
+        }
+    }
+    Err(TokenError::BadSignature)
+}
+
+/// What a token signed with `alg` must satisfy: `exp`, `iss`, `aud`, `sub` present, `iss` and
+/// `aud` as given, `exp`/`nbf` with the leeway.
+pub(crate) fn validation(
+    alg: Algorithm,
+    issuer: &str,
+    audience: &str,
+    leeway_secs: u64,
+) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.set_required_spec_claims(&REQUIRED_CLAIMS);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.leeway = leeway_secs;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation
+}
+
+pub(crate) fn parse_header(token: &str) -> Result<TokenHeader, TokenError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -218,7 +232,7 @@ fn parse_header(token: &str) -> Result<TokenHeader, TokenError> {
 }
 
 /// The algorithms this crate accepts; anything else (`none`, `HS512`, `PS256`, ...) is refused.
-fn accepted_algorithm(name: &str) -> Result<Algorithm, TokenError> {
+pub(crate) fn accepted_algorithm(name: &str) -> Result<Algorithm, TokenError> {
     match name {
         "HS256" => Ok(Algorithm::HS256),
         "RS256" => Ok(Algorithm::RS256),

@@ -11,6 +11,8 @@ pub enum TenancyError {
     Exists(TenantId),
     #[error("domain {0} is registered to another tenant")]
     DomainTaken(String),
+    #[error("issuer {0} is the identity provider of another tenant")]
+    IssuerTaken(String),
     #[error("unknown cluster '{0}'")]
     UnknownCluster(String),
     #[error("tenant {0} is busy: its concurrency budget is exhausted")]

@@ -67,6 +67,49 @@ pub struct TenantLimits {
     pub requests_per_second: Option<u32>,
 }
 
+/// A tenant's own identity provider: its tokens (`iss` = `issuer`, `aud` = `audience`) act for
+/// this tenant only. An issuer belongs to one tenant at most.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TenantAuth {
+    /// The issuer URL, exactly as in its tokens' `iss` (https; no trailing slash).
+    pub issuer: String,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+}
+
+impl TenantAuth {
+    /// Checks and normalises an issuer setting: an `https://` URL (plain `http://` only on a
+    /// loopback host, for development), no query or fragment, no trailing slash.
+    pub fn parse(issuer: &str, audience: &str) -> Result<TenantAuth, String> {
+        let issuer = issuer.trim().trim_end_matches('/');
+        let rest = issuer
+            .strip_prefix("https://")
+            .or_else(|| {
+                issuer.strip_prefix("http://").filter(|r| {
+                    ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+                        r == h || r.starts_with(&format!("{h}:")) || r.starts_with(&format!("{h}/"))
+                    })
+                })
+            })
+            .ok_or_else(|| format!("'{issuer}' is not an https:// issuer URL"))?;
+        if rest.is_empty()
+            || rest.starts_with('/')
+            || rest.contains(['?', '#', ' '])
+            || issuer.len() > 512
+        {
+            return Err(format!("'{issuer}' is not an issuer URL"));
+        }
+        let audience = audience.trim();
+        if audience.is_empty() || audience.len() > 512 {
+            return Err("the audience must be 1 to 512 characters".to_string());
+        }
+        Ok(TenantAuth {
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+        })
+    }
+}
+
 /// A tenant as stored in the catalog (`_id` is the tenant id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
@@ -84,6 +127,9 @@ pub struct Tenant {
     pub domains: Vec<String>,
     #[serde(default)]
     pub limits: TenantLimits,
+    /// Its own identity provider, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<TenantAuth>,
     pub schema_version: u32,
     pub created_at: DateTime,
     pub updated_at: DateTime,
@@ -115,6 +161,7 @@ impl Tenant {
             isolation: Isolation::Shared,
             domains: vec![],
             limits: TenantLimits::default(),
+            auth: None,
             schema_version: 0,
             created_at: now,
             updated_at: now,
@@ -133,6 +180,7 @@ pub struct TenantSpec {
     pub cluster: String,
     pub isolation: Isolation,
     pub domains: Vec<String>,
+    pub auth: Option<TenantAuth>,
 }
 
 impl TenantSpec {
@@ -147,6 +195,7 @@ impl TenantSpec {
             && self.plan == tenant.plan
             && self.cluster == tenant.cluster
             && self.isolation == tenant.isolation
+            && self.auth == tenant.auth
             && mine == theirs
     }
 }
@@ -158,6 +207,8 @@ pub struct TenantPatch {
     pub plan: Option<String>,
     pub limits: Option<TenantLimits>,
     pub domains: Option<Vec<String>>,
+    /// `Some(None)` removes the tenant's own identity provider.
+    pub auth: Option<Option<TenantAuth>>,
 }
 
 /// Normalises and checks a custom domain: a lowercase host name of DNS labels.
@@ -178,6 +229,26 @@ pub fn parse_domain(raw: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn issuers_are_https_urls_normalised() {
+        use super::TenantAuth;
+        let auth = TenantAuth::parse(" https://login.acme.com/ ", "tenantry").unwrap();
+        assert_eq!(auth.issuer, "https://login.acme.com");
+        assert!(TenantAuth::parse("https://acme.eu.auth0.com/tenant/", "a").is_ok());
+        assert!(TenantAuth::parse("http://127.0.0.1:5556", "a").is_ok());
+        for bad in [
+            "http://login.acme.com",
+            "http://127.0.0.1.evil.com",
+            "https://",
+            "https:///x",
+            "https://login.acme.com?x=1",
+            "login.acme.com",
+        ] {
+            assert!(TenantAuth::parse(bad, "a").is_err(), "{bad}");
+        }
+        assert!(TenantAuth::parse("https://login.acme.com", " ").is_err());
+    }
+
     use super::*;
 
     #[test]

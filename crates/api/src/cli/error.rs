@@ -79,6 +79,7 @@ impl From<TenancyError> for CliError {
             TenancyError::NotFound(_) => (Kind::Failed, "tenant_not_found"),
             TenancyError::Exists(_) => (Kind::Failed, "tenant_exists"),
             TenancyError::DomainTaken(_) => (Kind::Failed, "domain_taken"),
+            TenancyError::IssuerTaken(_) => (Kind::Failed, "issuer_taken"),
             TenancyError::UnknownCluster(_) => (Kind::Invalid, "validation_failed"),
             TenancyError::InvalidState { .. } => (Kind::Failed, "invalid_tenant_state"),
             TenancyError::BudgetExhausted(_)

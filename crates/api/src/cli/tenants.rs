@@ -4,7 +4,9 @@
 use clap::{Args, Subcommand, ValueEnum};
 use tenancy::clusters::DEFAULT_CLUSTER;
 use tenancy::lifecycle::Created;
-use tenancy::{Isolation, TenancyError, Tenant, TenantId, TenantPatch, TenantSpec, TenantStatus};
+use tenancy::{
+    Isolation, TenancyError, Tenant, TenantAuth, TenantId, TenantPatch, TenantSpec, TenantStatus,
+};
 
 use super::output::Output;
 use super::{CliError, tenant_id};
@@ -35,10 +37,13 @@ pub enum TenantsCommand {
     /// Documents per collection and projection progress of one tenant (requests and pools are
     /// per server instance: GET /admin/tenants/{id}/stats).
     Stats(IdArg),
-    /// Change a tenant's name, plan, limits or custom domains (as PATCH /admin/tenants/{id}).
+    /// Change a tenant's name, plan, limits, custom domains or identity provider (as PATCH
+    /// /admin/tenants/{id}).
     #[command(
-        after_help = "Example:\n  tenantry tenants update acme --plan enterprise \
-                            --requests-per-second 200 --domain shop.acme.com"
+        after_help = "Examples:\n  tenantry tenants update acme --plan enterprise \
+                            --requests-per-second 200 --domain shop.acme.com\n  \
+                            tenantry tenants update acme --issuer https://login.acme.com \
+                            --audience tenantry"
     )]
     Update(UpdateArgs),
     /// Suspend a tenant: every instance answers its requests 403 tenant_suspended.
@@ -72,6 +77,32 @@ pub struct CreateArgs {
     /// A custom domain selecting this tenant (repeat for several).
     #[arg(long = "domain", value_name = "DOMAIN", value_parser = tenancy::parse_domain)]
     domains: Vec<String>,
+    #[command(flatten)]
+    auth: IssuerArgs,
+}
+
+/// The tenant's own identity provider: its tokens act for this tenant only.
+#[derive(Debug, Args)]
+pub struct IssuerArgs {
+    /// Issuer URL of the tenant's own identity provider (https; its tokens' `iss`).
+    #[arg(long, value_name = "URL", requires = "audience")]
+    issuer: Option<String>,
+    /// The `aud` the tenant's identity provider puts in its tokens (with --issuer).
+    #[arg(long, value_name = "AUDIENCE", requires = "issuer")]
+    audience: Option<String>,
+}
+
+impl IssuerArgs {
+    fn parse(self) -> Result<Option<TenantAuth>, CliError> {
+        match (self.issuer, self.audience) {
+            (Some(issuer), Some(audience)) => TenantAuth::parse(&issuer, &audience)
+                .map(Some)
+                .map_err(|message| {
+                    CliError::invalid("validation_failed", format!("--issuer: {message}"))
+                }),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -126,6 +157,11 @@ pub struct UpdateArgs {
     /// Remove every custom domain.
     #[arg(long)]
     no_domains: bool,
+    #[command(flatten)]
+    auth: IssuerArgs,
+    /// Remove the tenant's own identity provider.
+    #[arg(long, conflicts_with_all = ["issuer", "audience"])]
+    no_issuer: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,10 +205,17 @@ async fn update(args: UpdateArgs, config: &Config, out: Output) -> Result<(), Cl
         (true, true) => Some(Vec::new()),
         (true, false) => None,
     };
-    if args.name.is_none() && args.plan.is_none() && !limited && domains.is_none() {
+    let auth = match (args.auth.parse()?, args.no_issuer) {
+        (Some(auth), _) => Some(Some(auth)),
+        (None, true) => Some(None),
+        (None, false) => None,
+    };
+    if args.name.is_none() && args.plan.is_none() && !limited && domains.is_none() && auth.is_none()
+    {
         return Err(CliError::invalid(
             "validation_failed",
-            "nothing to change: give --name, --plan, a limit, --domain or --no-domains",
+            "nothing to change: give --name, --plan, a limit, --domain, --no-domains, \
+             --issuer/--audience or --no-issuer",
         ));
     }
     let platform = Platform::connect(config).await?;
@@ -192,6 +235,7 @@ async fn update(args: UpdateArgs, config: &Config, out: Output) -> Result<(), Cl
         plan: args.plan,
         limits,
         domains,
+        auth,
     };
     let tenant = platform.provisioner.update(&args.id, &patch).await?;
     changed(&tenant, "updated", out)
@@ -245,6 +289,7 @@ fn spec_of(args: CreateArgs) -> Result<TenantSpec, CliError> {
         }
         domains.push(domain);
     }
+    let auth = args.auth.parse()?;
     Ok(TenantSpec {
         id: args.id,
         name: args.name,
@@ -255,6 +300,7 @@ fn spec_of(args: CreateArgs) -> Result<TenantSpec, CliError> {
             IsolationArg::Dedicated => Isolation::Dedicated,
         },
         domains,
+        auth,
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tenancy::DbPrefix;
 use tenancy::clusters::{ClusterConfig, DEFAULT_CLUSTER, PoolSettings};
 use tenancy::resolution::ResolutionPolicy;
+use tenantry_auth::oidc::FetchPolicy;
 
 use super::{
     Config, ConnectionSettings, LogFormat, OTEL_SETTINGS, ReadPreferenceSetting, SETTINGS, Secret,
@@ -20,7 +21,7 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
+pub(super) fn bad(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         setting: setting.to_string(),
         message: message.into(),
@@ -37,7 +38,11 @@ pub enum Source {
 }
 
 /// Raw values by environment-variable name, file first, then environment (blank means unset).
-pub(super) struct Raw(BTreeMap<&'static str, (String, Source)>);
+pub(super) struct Raw {
+    values: BTreeMap<&'static str, (String, Source)>,
+    /// The file's `[[oidc_issuer]]` tables (see `oidc`).
+    pub(super) issuer_tables: Vec<toml::Table>,
+}
 
 impl Raw {
     /// The file's settings, then the environment's over them.
@@ -46,18 +51,22 @@ impl Raw {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Raw, ConfigError> {
         let mut raw = BTreeMap::new();
+        let mut issuer_tables = Vec::new();
         let file = file
             .map(PathBuf::from)
             .or_else(|| env("TENANTRY_CONFIG").map(PathBuf::from));
         if let Some(path) = file {
-            read_file(&path, &mut raw)?;
+            read_file(&path, &mut raw, &mut issuer_tables)?;
         }
         for setting in SETTINGS.iter().chain(OTEL_SETTINGS) {
             if let Some(value) = env(setting.env) {
                 raw.insert(setting.env, (value, Source::Environment));
             }
         }
-        Ok(Raw(raw))
+        Ok(Raw {
+            values: raw,
+            issuer_tables,
+        })
     }
 
     pub(super) fn get(&self, name: &str) -> Option<&str> {
@@ -66,13 +75,13 @@ impl Raw {
 
     /// A set (non-blank) value and where it came from.
     pub(super) fn source(&self, name: &str) -> Option<(&str, Source)> {
-        self.0
+        self.values
             .get(name)
             .filter(|(v, _)| !v.trim().is_empty())
             .map(|(v, source)| (v.as_str(), *source))
     }
 
-    fn string(&self, name: &'static str) -> String {
+    pub(super) fn string(&self, name: &'static str) -> String {
         let default = SETTINGS
             .iter()
             .find(|s| s.env == name)
@@ -80,7 +89,7 @@ impl Raw {
         self.get(name).unwrap_or(default).trim().to_string()
     }
 
-    fn parse<T: std::str::FromStr>(
+    pub(super) fn parse<T: std::str::FromStr>(
         &self,
         name: &'static str,
         what: &str,
@@ -90,7 +99,7 @@ impl Raw {
             .map_err(|_| bad(name, format!("'{raw}' is not {what}")))
     }
 
-    fn list(&self, name: &'static str) -> Vec<String> {
+    pub(super) fn list(&self, name: &'static str) -> Vec<String> {
         self.string(name)
             .split(',')
             .map(str::trim)
@@ -110,6 +119,7 @@ pub(super) fn load(
 fn read_file(
     path: &Path,
     raw: &mut BTreeMap<&'static str, (String, Source)>,
+    issuer_tables: &mut Vec<toml::Table>,
 ) -> Result<(), ConfigError> {
     let name = "TENANTRY_CONFIG";
     let text =
@@ -118,6 +128,10 @@ fn read_file(
         .parse()
         .map_err(|e| bad(name, format!("{}: {e}", path.display())))?;
     for (key, value) in table {
+        if key == super::oidc::ISSUER_TABLE {
+            issuer_tables.extend(super::oidc::tables(path, value)?);
+            continue;
+        }
         let env = format!("TENANTRY_{}", key.to_ascii_uppercase());
         let setting = SETTINGS
             .iter()
@@ -202,10 +216,18 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
         ));
     }
     let otel = super::otel::from_env(|name| raw.get(name).map(String::from))?;
+    let oidc_issuers = super::oidc::issuers(raw)?;
     // Database commands become spans only when spans are exported.
     let trace_commands = otel.is_some();
     Ok(Config {
         otel,
+        oidc_issuers,
+        oidc_fetch: FetchPolicy {
+            cooldown: Duration::from_secs(
+                raw.parse("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "a number of seconds")?,
+            ),
+            timeout: Duration::from_secs(positive(raw, "TENANTRY_OIDC_FETCH_TIMEOUT_SECS")? as u64),
+        },
         listen,
         clusters,
         catalog_db,

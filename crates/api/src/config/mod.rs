@@ -4,6 +4,7 @@
 
 mod effective;
 mod load;
+mod oidc;
 mod otel;
 mod secret;
 mod settings;
@@ -102,6 +103,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Trace export (`OTEL_*` variables); `None`: off.
     pub otel: Option<OtelSettings>,
+    /// Trusted OpenID Connect providers (`TENANTRY_OIDC_*` and the file's `[[oidc_issuer]]`).
+    pub oidc_issuers: Vec<tenantry_auth::oidc::IssuerSettings>,
+    pub oidc_fetch: tenantry_auth::oidc::FetchPolicy,
 }
 
 impl Config {

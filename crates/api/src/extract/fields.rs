@@ -131,6 +131,18 @@ impl Fields {
         }
     }
 
+    /// A field that may be absent (`None`), null (`Some(None)`: cleared) or set.
+    pub fn nullable<T: FieldValue>(&mut self, name: &str) -> Option<Option<T>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Null) => {
+                self.map.remove(name);
+                Some(None)
+            }
+            Some(_) => self.optional(name).map(Some),
+        }
+    }
+
     /// Records a semantic error on a field.
     pub fn reject(&mut self, name: &str, message: impl Into<String>) {
         let field = self.path(name);

@@ -103,6 +103,10 @@ fn tenancy_problem(e: &TenancyError) -> ApiError {
             "domain_taken",
             format!("domain '{d}' belongs to another tenant"),
         ),
+        TenancyError::IssuerTaken(issuer) => ApiError::conflict(
+            "issuer_taken",
+            format!("issuer '{issuer}' is the identity provider of another tenant"),
+        ),
         TenancyError::InvalidState { .. } => {
             ApiError::conflict("invalid_tenant_state", e.to_string())
         }

@@ -757,6 +757,57 @@ async fn cli_updates_a_tenant_and_a_running_server_sees_it() {
         .await;
     cli.expect(&["tenants", "update", "no-such-tenant", "--name", "X"], 1)
         .await;
+    // The tenant's own identity provider: set, unique, removed.
+    let issuer = format!("https://login.{id}.example");
+    let sso = ["--issuer", issuer.as_str(), "--audience", "tenantry"];
+    let updated = cli
+        .ok(&[
+            ["--json", "tenants", "update", id.as_str()].as_slice(),
+            &sso,
+        ]
+        .concat())
+        .await
+        .json();
+    assert_eq!(updated["auth"]["issuer"], issuer.as_str(), "{updated}");
+    let other = testkit::unique_name("t");
+    cli.ok(&["tenants", "create", "--id", &other, "--name", "Other"])
+        .await;
+    let taken = cli
+        .expect(
+            &[
+                ["--json", "tenants", "update", other.as_str()].as_slice(),
+                &sso,
+            ]
+            .concat(),
+            1,
+        )
+        .await;
+    assert!(taken.stderr.contains("issuer_taken"), "{}", taken.stderr);
+    cli.expect(
+        &["tenants", "update", &other, "--issuer", "https://x.example"],
+        2,
+    )
+    .await;
+    cli.expect(
+        &[
+            "tenants",
+            "update",
+            &other,
+            "--issuer",
+            "http://x.example",
+            "--audience",
+            "a",
+        ],
+        2,
+    )
+    .await;
+    let removed = cli
+        .ok(&["--json", "tenants", "update", &id, "--no-issuer"])
+        .await
+        .json();
+    assert!(removed.get("auth").is_none(), "{removed}");
+    cli.ok(&[["tenants", "update", other.as_str()].as_slice(), &sso].concat())
+        .await;
 }
 
 #[tokio::test]

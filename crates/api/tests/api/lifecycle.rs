@@ -77,7 +77,8 @@ async fn creating_a_tenant_provisions_its_database() {
         .expect("identity document");
     assert_eq!(identity.get_str("tenant_id").unwrap(), id);
     assert_eq!(identity.get_str("incarnation").unwrap(), incarnation);
-    // The catalog holds only metadata: tenants, domains, and the fleet's registry and leases.
+    // The catalog holds only metadata: tenants, their domain and issuer claims, and the fleet's
+    // registry and leases.
     let catalog = mongo()
         .await
         .database(&app.catalog_db)
@@ -87,7 +88,7 @@ async fn creating_a_tenant_provisions_its_database() {
     assert!(
         catalog
             .iter()
-            .all(|c| ["tenants", "domains", "instances", "leases"].contains(&c.as_str())),
+            .all(|c| ["tenants", "domains", "issuers", "instances", "leases"].contains(&c.as_str())),
         "{catalog:?}"
     );
 

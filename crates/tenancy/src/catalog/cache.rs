@@ -32,6 +32,7 @@ pub struct CatalogCache {
     store: CatalogStore,
     by_id: Cache<TenantId, Option<Arc<Tenant>>>,
     by_domain: Cache<String, Option<TenantId>>,
+    by_issuer: Cache<String, Option<TenantId>>,
 }
 
 impl std::fmt::Debug for CatalogCache {
@@ -52,10 +53,15 @@ impl CatalogCache {
             .max_capacity(settings.max_entries)
             .time_to_live(settings.ttl)
             .build();
+        let by_issuer = Cache::builder()
+            .max_capacity(settings.max_entries)
+            .time_to_live(settings.ttl)
+            .build();
         CatalogCache {
             store,
             by_id,
             by_domain,
+            by_issuer,
         }
     }
 
@@ -82,10 +88,23 @@ impl CatalogCache {
             .await
     }
 
-    /// Forgets one tenant (and, since domains may have moved, every domain mapping).
+    /// The tenant whose own identity provider is `issuer`, if any (absence cached too: an
+    /// unknown `iss` costs one catalog read per TTL, not one per request).
+    pub async fn tenant_of_issuer(
+        &self,
+        issuer: &str,
+    ) -> Result<Option<TenantId>, Arc<TenancyError>> {
+        self.by_issuer
+            .try_get_with_by_ref(issuer, async { self.store.tenant_of_issuer(issuer).await })
+            .await
+    }
+
+    /// Forgets one tenant (and, since domains and issuers may have moved, every mapping of
+    /// them).
     pub async fn invalidate(&self, id: &TenantId) {
         self.by_id.invalidate(id).await;
         self.by_domain.invalidate_all();
+        self.by_issuer.invalidate_all();
     }
 
     pub async fn invalidate_domain(&self, domain: &str) {
@@ -95,6 +114,7 @@ impl CatalogCache {
     pub fn invalidate_all(&self) {
         self.by_id.invalidate_all();
         self.by_domain.invalidate_all();
+        self.by_issuer.invalidate_all();
     }
 
     /// Number of cached tenant entries (approximate; for stats).

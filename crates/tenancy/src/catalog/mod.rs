@@ -8,5 +8,5 @@ mod store;
 mod watch;
 
 pub use cache::{CacheSettings, CatalogCache};
-pub use store::{CatalogStore, TenantPage};
+pub use store::{CatalogStore, Claimed, TenantPage};
 pub use watch::spawn_invalidation_watch;

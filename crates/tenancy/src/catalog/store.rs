@@ -1,5 +1,6 @@
-//! `CatalogStore`: reads and writes tenant records (`tenants`) and custom-domain claims
-//! (`domains`, `_id` = domain) in the catalog database. No caching here; see `cache`.
+//! `CatalogStore`: reads and writes tenant records (`tenants`) and the claims that make a value
+//! one tenant's alone: custom domains (`domains`, `_id` = domain) and identity-provider issuers
+//! (`issuers`, `_id` = issuer URL), in the catalog database. No caching here; see `cache`.
 
 use futures::TryStreamExt;
 use mongodb::bson::{DateTime, Document, doc, to_bson};
@@ -12,14 +13,39 @@ use crate::{Incarnation, Tenant, TenantId, TenantKey, TenantPatch, TenantStatus}
 
 pub(crate) const TENANTS: &str = "tenants";
 pub(crate) const DOMAINS: &str = "domains";
+pub(crate) const ISSUERS: &str = "issuers";
 
-/// A claim of a custom domain by one incarnation of a tenant.
+/// A claim of a unique value (a domain, an issuer) by one incarnation of a tenant.
 #[derive(Debug, Serialize, Deserialize)]
-struct DomainClaim {
+struct Claim {
     #[serde(rename = "_id")]
-    domain: String,
+    value: String,
     tenant_id: TenantId,
     incarnation: Incarnation,
+}
+
+/// What kind of value a claim is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    Domain,
+    Issuer,
+}
+
+impl Claimed {
+    /// Whether `tenant` still lists `value` (a claim it does not is stale, left by a crash).
+    fn held_by(self, tenant: &Tenant, value: &str) -> bool {
+        match self {
+            Claimed::Domain => tenant.domains.iter().any(|d| d == value),
+            Claimed::Issuer => tenant.auth.as_ref().is_some_and(|a| a.issuer == value),
+        }
+    }
+
+    fn taken(self, value: &str) -> TenancyError {
+        match self {
+            Claimed::Domain => TenancyError::DomainTaken(value.to_string()),
+            Claimed::Issuer => TenancyError::IssuerTaken(value.to_string()),
+        }
+    }
 }
 
 /// One page of tenants, ordered by id.
@@ -34,7 +60,8 @@ pub struct TenantPage {
 pub struct CatalogStore {
     db: Database,
     tenants: Collection<Tenant>,
-    domains: Collection<DomainClaim>,
+    domains: Collection<Claim>,
+    issuers: Collection<Claim>,
 }
 
 impl CatalogStore {
@@ -42,6 +69,7 @@ impl CatalogStore {
         CatalogStore {
             tenants: db.collection(TENANTS),
             domains: db.collection(DOMAINS),
+            issuers: db.collection(ISSUERS),
             db,
         }
     }
@@ -59,7 +87,8 @@ impl CatalogStore {
         let by_tenant = mongodb::IndexModel::builder()
             .keys(doc! {"tenant_id": 1})
             .build();
-        self.domains.create_index(by_tenant).await?;
+        self.domains.create_index(by_tenant.clone()).await?;
+        self.issuers.create_index(by_tenant).await?;
         let by_cluster = mongodb::IndexModel::builder()
             .keys(doc! {"cluster": 1, "status": 1})
             .build();
@@ -91,6 +120,15 @@ impl CatalogStore {
         Ok(self
             .domains
             .find_one(doc! {"_id": domain})
+            .await?
+            .map(|c| c.tenant_id))
+    }
+
+    /// The tenant whose own identity provider is `issuer`, if any.
+    pub async fn tenant_of_issuer(&self, issuer: &str) -> Result<Option<TenantId>> {
+        Ok(self
+            .issuers
+            .find_one(doc! {"_id": issuer})
             .await?
             .map(|c| c.tenant_id))
     }
@@ -207,7 +245,7 @@ impl CatalogStore {
             .await?)
     }
 
-    /// Applies a patch of settings. Domains must already be claimed (see `claim_domains`).
+    /// Applies a patch of settings. Domains and an issuer must already be claimed (`claim`).
     pub async fn apply_patch(&self, id: &TenantId, patch: &TenantPatch) -> Result<Option<Tenant>> {
         let mut set = Document::new();
         if let Some(name) = &patch.name {
@@ -221,6 +259,18 @@ impl CatalogStore {
         }
         if let Some(domains) = &patch.domains {
             set.insert("domains", domains);
+        }
+        match &patch.auth {
+            Some(Some(auth)) => {
+                set.insert("auth", to_bson(auth)?);
+            }
+            Some(None) => {
+                let unset = doc! {"$unset": {"auth": ""}};
+                self.tenants
+                    .update_one(doc! {"_id": id.as_str()}, unset)
+                    .await?;
+            }
+            None => {}
         }
         self.update(id, set).await
     }
@@ -242,21 +292,29 @@ impl CatalogStore {
         self.tenants.delete_one(record).await?;
         let mut claims = this;
         claims.insert("tenant_id", key.id.as_str());
-        self.domains.delete_many(claims).await?;
+        self.domains.delete_many(claims.clone()).await?;
+        self.issuers.delete_many(claims).await?;
         Ok(())
     }
 
-    /// Claims custom domains for a tenant. A domain claimed by another tenant fails the whole
-    /// call with `DomainTaken` (claims made by this call are released). A claim left behind by a
-    /// crash (its tenant no longer lists the domain) is taken over.
-    pub async fn claim_domains(&self, key: &TenantKey, domains: &[String]) -> Result<()> {
+    fn claims(&self, kind: Claimed) -> &Collection<Claim> {
+        match kind {
+            Claimed::Domain => &self.domains,
+            Claimed::Issuer => &self.issuers,
+        }
+    }
+
+    /// Claims values of `kind` for a tenant. A value claimed by another tenant fails the whole
+    /// call with `DomainTaken`/`IssuerTaken` (claims made by this call are released). A claim
+    /// left behind by a crash (its tenant no longer lists the value) is taken over.
+    pub async fn claim(&self, kind: Claimed, key: &TenantKey, values: &[String]) -> Result<()> {
         let mut claimed = Vec::new();
-        for domain in domains {
-            match self.claim_domain(key, domain).await {
-                Ok(true) => claimed.push(domain.clone()),
+        for value in values {
+            match self.claim_one(kind, key, value).await {
+                Ok(true) => claimed.push(value.clone()),
                 Ok(false) => {}
                 Err(e) => {
-                    self.release(key, &claimed).await?;
+                    self.release(kind, key, &claimed).await?;
                     return Err(e);
                 }
             }
@@ -265,52 +323,53 @@ impl CatalogStore {
     }
 
     /// `Ok(true)` when newly claimed, `Ok(false)` when this incarnation already held it.
-    async fn claim_domain(&self, key: &TenantKey, domain: &str) -> Result<bool> {
-        let claim = DomainClaim {
-            domain: domain.to_string(),
+    async fn claim_one(&self, kind: Claimed, key: &TenantKey, value: &str) -> Result<bool> {
+        let claims = self.claims(kind);
+        let claim = Claim {
+            value: value.to_string(),
             tenant_id: key.id.clone(),
             incarnation: key.incarnation.clone(),
         };
-        match self.domains.insert_one(&claim).await {
+        match claims.insert_one(&claim).await {
             Ok(_) => return Ok(true),
             Err(e) if !is_duplicate_key(&e) => return Err(e.into()),
             Err(_) => {}
         }
-        let Some(owner) = self.domains.find_one(doc! {"_id": domain}).await? else {
-            return Box::pin(self.claim_domain(key, domain)).await;
+        let Some(owner) = claims.find_one(doc! {"_id": value}).await? else {
+            return Box::pin(self.claim_one(kind, key, value)).await;
         };
         if owner.tenant_id == key.id && owner.incarnation == key.incarnation {
             return Ok(false);
         }
-        let owner_holds_it = self.get(&owner.tenant_id).await?.is_some_and(|t| {
-            t.incarnation == owner.incarnation && t.domains.iter().any(|d| d == domain)
-        });
+        let owner_holds_it = self
+            .get(&owner.tenant_id)
+            .await?
+            .is_some_and(|t| t.incarnation == owner.incarnation && kind.held_by(&t, value));
         if owner_holds_it {
-            return Err(TenancyError::DomainTaken(domain.to_string()));
+            return Err(kind.taken(value));
         }
         // A stale claim (a crash, or an earlier incarnation): take it over only if it is still
         // the stale one.
-        let taken = self
-            .domains
+        let taken = claims
             .update_one(
-                doc! {"_id": domain, "tenant_id": owner.tenant_id.as_str(), "incarnation": owner.incarnation.as_str()},
+                doc! {"_id": value, "tenant_id": owner.tenant_id.as_str(), "incarnation": owner.incarnation.as_str()},
                 doc! {"$set": {"tenant_id": key.id.as_str(), "incarnation": key.incarnation.as_str()}},
             )
             .await?;
         if taken.modified_count == 1 {
             Ok(true)
         } else {
-            Err(TenancyError::DomainTaken(domain.to_string()))
+            Err(kind.taken(value))
         }
     }
 
-    /// Releases this incarnation's claims on `domains`.
-    pub async fn release(&self, key: &TenantKey, domains: &[String]) -> Result<()> {
-        if domains.is_empty() {
+    /// Releases this incarnation's claims on `values`.
+    pub async fn release(&self, kind: Claimed, key: &TenantKey, values: &[String]) -> Result<()> {
+        if values.is_empty() {
             return Ok(());
         }
-        let filter = doc! {"_id": {"$in": domains}, "tenant_id": key.id.as_str(), "incarnation": key.incarnation.as_str()};
-        self.domains.delete_many(filter).await?;
+        let filter = doc! {"_id": {"$in": values}, "tenant_id": key.id.as_str(), "incarnation": key.incarnation.as_str()};
+        self.claims(kind).delete_many(filter).await?;
         Ok(())
     }
 }

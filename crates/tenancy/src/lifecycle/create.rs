@@ -3,6 +3,7 @@
 use mongodb::bson::DateTime;
 
 use super::Provisioner;
+use crate::catalog::Claimed;
 use crate::error::{Result, TenancyError};
 use crate::migrations::apply_pending;
 use crate::{Incarnation, Tenant, TenantLimits, TenantSpec, TenantStatus, meta};
@@ -33,6 +34,7 @@ impl Provisioner {
             isolation: spec.isolation,
             domains: spec.domains.clone(),
             limits: TenantLimits::default(),
+            auth: spec.auth.clone(),
             schema_version: 0,
             created_at: now,
             updated_at: now,
@@ -60,7 +62,13 @@ impl Provisioner {
         };
         let key = tenant.key();
         tracing::info!(tenant = %key, cluster = %tenant.cluster, "provisioning tenant");
-        if let Err(e) = store.claim_domains(&key, &tenant.domains).await {
+        let issuers: Vec<String> = tenant.auth.iter().map(|a| a.issuer.clone()).collect();
+        let claimed = match store.claim(Claimed::Domain, &key, &tenant.domains).await {
+            Ok(()) => store.claim(Claimed::Issuer, &key, &issuers).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = claimed {
+            // Removing the record releases every claim of this incarnation.
             store.remove(&key).await?;
             self.catalog.invalidate(&tenant.id).await;
             return Err(e);

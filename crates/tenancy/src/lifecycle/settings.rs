@@ -1,6 +1,7 @@
 //! Changing a tenant's settings and suspending or resuming it.
 
 use super::Provisioner;
+use crate::catalog::Claimed;
 use crate::error::{Result, TenancyError};
 use crate::{Tenant, TenantId, TenantPatch, TenantStatus};
 
@@ -16,7 +17,22 @@ impl Provisioner {
         }
         let key = current.key();
         if let Some(domains) = &patch.domains {
-            store.claim_domains(&key, domains).await?;
+            store.claim(Claimed::Domain, &key, domains).await?;
+        }
+        if let Some(Some(auth)) = &patch.auth
+            && let Err(e) = store
+                .claim(Claimed::Issuer, &key, std::slice::from_ref(&auth.issuer))
+                .await
+        {
+            if let Some(domains) = &patch.domains {
+                let added: Vec<String> = domains
+                    .iter()
+                    .filter(|d| !current.domains.contains(d))
+                    .cloned()
+                    .collect();
+                store.release(Claimed::Domain, &key, &added).await?;
+            }
+            return Err(e);
         }
         let updated = store
             .apply_patch(id, patch)
@@ -29,7 +45,14 @@ impl Provisioner {
                 .filter(|d| !domains.contains(d))
                 .cloned()
                 .collect();
-            store.release(&key, &dropped).await?;
+            store.release(Claimed::Domain, &key, &dropped).await?;
+        }
+        if let (Some(new), Some(old)) = (&patch.auth, &current.auth)
+            && new.as_ref().is_none_or(|new| new.issuer != old.issuer)
+        {
+            store
+                .release(Claimed::Issuer, &key, std::slice::from_ref(&old.issuer))
+                .await?;
         }
         self.catalog.invalidate(id).await;
         Ok(updated)

@@ -24,7 +24,7 @@ const LIST_SCOPE: &str = "admin:tenants";
     responses(
         (status = 201, description = "Provisioned", body = TenantView),
         (status = 200, description = "Already provisioned with this same request", body = TenantView),
-        (status = 409, description = "`tenant_exists` (other settings), `domain_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`tenant_exists` (other settings), `domain_taken`, `issuer_taken`", body = Problem, content_type = "application/problem+json"),
         AdminErrors, BodyErrors,
     ))]
 pub async fn create_tenant(
@@ -100,7 +100,7 @@ pub async fn get_tenant(
     request_body = TenantForUpdate,
     responses(
         (status = 200, description = "OK", body = TenantView),
-        (status = 409, description = "`domain_taken`, `invalid_tenant_state`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`domain_taken`, `issuer_taken`, `invalid_tenant_state`", body = Problem, content_type = "application/problem+json"),
         AdminErrors, BodyErrors,
     ))]
 pub async fn update_tenant(

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use tenancy::TenantId;
-use tenancy::{Isolation, TenantLimits, TenantPatch, TenantSpec, parse_domain};
+use tenancy::{Isolation, TenantAuth, TenantLimits, TenantPatch, TenantSpec, parse_domain};
 use utoipa::ToSchema;
 
 pub use crate::views::TenantView;
@@ -24,6 +24,8 @@ pub struct TenantForCreate {
     isolation: Option<Isolation>,
     /// Custom domains that select this tenant.
     domains: Option<Vec<String>>,
+    /// The tenant's own identity provider; one of another tenant: 409 `issuer_taken`.
+    auth: Option<TenantAuth>,
 }
 
 /// `PATCH /admin/tenants/{id}` body.
@@ -35,6 +37,9 @@ pub struct TenantForUpdate {
     limits: Option<TenantLimits>,
     /// Replaces the custom domains; one of another tenant: 409 `domain_taken`.
     domains: Option<Vec<String>>,
+    /// Sets the tenant's own identity provider (`null` removes it); an issuer of another
+    /// tenant: 409 `issuer_taken`.
+    auth: Option<TenantAuth>,
 }
 
 /// A page of tenants.
@@ -95,6 +100,29 @@ fn parse_domains(f: &mut Fields, raw: Vec<String>) -> Vec<String> {
     domains
 }
 
+/// `auth`: `{"issuer": "https://...", "audience": "..."}`.
+fn parse_auth(f: &mut Fields, map: Map<String, Value>) -> Option<TenantAuth> {
+    let mut nested = Fields::nested(map, "auth");
+    let issuer: Option<String> = nested.required("issuer");
+    let audience: Option<String> = nested.required("audience");
+    let auth = match (issuer, audience) {
+        (Some(issuer), Some(audience)) => match TenantAuth::parse(&issuer, &audience) {
+            Ok(auth) => Some(auth),
+            Err(message) if message.contains("audience") => {
+                nested.reject("audience", message);
+                None
+            }
+            Err(message) => {
+                nested.reject("issuer", message);
+                None
+            }
+        },
+        _ => None,
+    };
+    f.absorb(nested);
+    auth
+}
+
 /// `POST /admin/tenants` body → a `TenantSpec`. A bad id is `invalid_tenant_id`, as API.md says.
 pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<TenantSpec, ApiError> {
     let mut f = Fields::new(body);
@@ -104,12 +132,14 @@ pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<Tena
     let cluster: Option<String> = f.optional("cluster");
     let isolation: Option<String> = f.optional("isolation");
     let domains: Option<Vec<String>> = f.optional("domains");
+    let auth: Option<Map<String, Value>> = f.optional("auth");
     if let Some(name) = &name {
         check_name(&mut f, "name", name);
     }
     if let Some(plan) = &plan {
         check_plan(&mut f, plan);
     }
+    let auth = auth.and_then(|map| parse_auth(&mut f, map));
     let isolation = match isolation.as_deref().map(Isolation::parse) {
         None => Some(Isolation::Shared),
         Some(Some(i)) => Some(i),
@@ -130,22 +160,25 @@ pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<Tena
         cluster: cluster.unwrap_or_else(|| default_cluster.to_string()),
         isolation,
         domains,
+        auth,
     })
 }
 
-/// `PATCH /admin/tenants/{id}` body → a `TenantPatch` (name, plan, limits, domains).
+/// `PATCH /admin/tenants/{id}` body → a `TenantPatch` (name, plan, limits, domains, auth).
 pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
     let mut f = Fields::new(body);
     let name: Option<String> = f.optional("name");
     let plan: Option<String> = f.optional("plan");
     let limits: Option<Map<String, Value>> = f.optional("limits");
     let domains: Option<Vec<String>> = f.optional("domains");
+    let auth: Option<Option<Map<String, Value>>> = f.nullable("auth");
     if let Some(name) = &name {
         check_name(&mut f, "name", name);
     }
     if let Some(plan) = &plan {
         check_plan(&mut f, plan);
     }
+    let auth = auth.map(|auth| auth.and_then(|map| parse_auth(&mut f, map)));
     let limits = limits.map(|map| {
         let mut nested = Fields::nested(map, "limits");
         let max: Option<u32> = nested.optional("max_concurrent_requests");
@@ -171,5 +204,6 @@ pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
         plan,
         limits,
         domains,
+        auth,
     })
 }
