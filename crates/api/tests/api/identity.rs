@@ -383,6 +383,9 @@ async fn a_tenants_own_issuer_acts_for_that_tenant_only() {
         crate::support::problem_errors(&body, "field"),
         ["auth.issuer"]
     );
+    // A second instance on the same catalog has resolved the issuer to acme (and cached it).
+    let other_instance = TestApp::spawn_on_catalog(&app.catalog_db, &[]).await;
+    assert_eq!(tenant_of(&other_instance, &token).await, acme.as_str());
     // Removed from acme: its tokens are refused at once; given to globex: they act for globex.
     json_of(
         patch(&acme, json!({"auth": null})).await.unwrap(),
@@ -400,6 +403,24 @@ async fn a_tenants_own_issuer_acts_for_that_tenant_only() {
     .await;
     // The token was issued before globex named this issuer, but after globex was created.
     assert_eq!(tenant_of(&app, &token).await, globex.as_str());
+    // The other instance learns it from the catalog's change stream, without a restart.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = other_instance
+            .v1(Method::GET, "/v1/tenant", &token)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap_or_default();
+        if body["id"] == globex.as_str() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other instance still says {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Another audience is refused.
     let wrong_audience = sign(
         "ec_private.pem",
@@ -409,6 +430,53 @@ async fn a_tenants_own_issuer_acts_for_that_tenant_only() {
     );
     assert_eq!(
         status_of(&app, Method::GET, "/v1/products", &wrong_audience).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_starts_while_a_trusted_provider_is_down() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let issuer = format!("http://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(&[("TENANTRY_OIDC_ISSUERS", issuer.as_str())]).await;
+    // Its own tokens work; the provider's check fails (degraded: the instance stays in service).
+    let (_, token) = app.tenant_with_token(&["viewer"]).await;
+    assert_eq!(
+        status_of(&app, Method::GET, "/v1/products", &token).await,
+        StatusCode::OK
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ready = loop {
+        let ready = readiness(&app).await;
+        if ready["checks"][format!("keys.{issuer}")]["detail"] != "no keys fetched yet" {
+            break ready;
+        }
+        assert!(std::time::Instant::now() < deadline, "{ready}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    let check = &ready["checks"][format!("keys.{issuer}")];
+    assert_eq!(check["status"], "fail", "{ready}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("last fetch failed"),
+        "{ready}"
+    );
+    // A token of that provider cannot be verified: 401, not 5xx.
+    let token = sign(
+        "rsa_private.pem",
+        Algorithm::RS256,
+        "k1",
+        &claims(&issuer, "acme", json!({"tid": "acme"})),
+    );
+    assert_eq!(
+        status_of(&app, Method::GET, "/v1/products", &token).await,
         StatusCode::UNAUTHORIZED
     );
 }
