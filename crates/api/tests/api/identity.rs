@@ -49,6 +49,18 @@ async fn readiness(app: &TestApp) -> Value {
     json_of(response.expect("request"), StatusCode::OK).await
 }
 
+/// Asserts readiness is degraded by a failed key fetch of `issuer`, whose detail has `text`.
+fn assert_keys_stale(ready: &Value, issuer: &str, text: &str) {
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    let check = &ready["checks"][format!("keys.{issuer}")];
+    assert_eq!(check["status"], "fail", "{ready}");
+    let detail = check["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("last fetch failed") && detail.contains(text),
+        "{ready}"
+    );
+}
+
 /// Registered claims of a token the provider could have issued, merged with `extra`.
 fn claims(issuer: &str, tenant: &str, extra: Value) -> Value {
     let mut claims = json!({"iss": issuer, "aud": AUDIENCE, "sub": "u1", "iat": now(),
@@ -291,17 +303,7 @@ async fn keys_rotate_without_a_restart_and_a_provider_outage_costs_nothing_known
         StatusCode::UNAUTHORIZED
     );
     // That fetch failed: readiness says so (degraded, still 200), the keys are still used.
-    let ready = readiness(&app).await;
-    let check = &ready["checks"][format!("keys.{issuer}")];
-    assert_eq!(check["status"], "fail", "{ready}");
-    assert!(
-        check["detail"]
-            .as_str()
-            .unwrap()
-            .contains("2 key(s) in use"),
-        "{ready}"
-    );
-    assert_eq!(ready["status"], "degraded");
+    assert_keys_stale(&readiness(&app).await, &issuer, "2 key(s) in use");
     let metrics = app
         .request(Method::GET, "/metrics")
         .send()
@@ -458,16 +460,7 @@ async fn the_server_starts_while_a_trusted_provider_is_down() {
         assert!(std::time::Instant::now() < deadline, "{ready}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(ready["status"], "degraded", "{ready}");
-    let check = &ready["checks"][format!("keys.{issuer}")];
-    assert_eq!(check["status"], "fail", "{ready}");
-    assert!(
-        check["detail"]
-            .as_str()
-            .unwrap()
-            .contains("last fetch failed"),
-        "{ready}"
-    );
+    assert_keys_stale(&ready, &issuer, "0 key(s) in use");
     // A token of that provider cannot be verified: 401, not 5xx.
     let token = sign(
         "rsa_private.pem",
