@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark (issue 5, docs/BENCHMARKS.md): Tenantry over HTTP vs the raw MongoDB driver, and
+# The benchmark (docs/BENCHMARKS.md): Tenantry over HTTP vs the raw MongoDB driver, and
 # scale figures (connections, memory, first requests, provisioning, migrations).
 #
 #   bash scripts/bench.sh [--quick] [--out DIR] [other tenantry-bench options, see --help]

@@ -1,5 +1,5 @@
 //! `tenantry-bench`: what Tenantry costs per request over talking to MongoDB directly, and what
-//! happens to it at ten thousand tenants (issue 5). Normally run by `scripts/bench.sh`.
+//! happens to it at ten thousand tenants (docs/BENCHMARKS.md). Normally run by `scripts/bench.sh`.
 //!
 //! 1. Starts a release `tenantry serve` (a child process on 127.0.0.1) against `MONGODB_URI`, or
 //!    the embedded database (`testkit::mongodb_uri`) when unset.

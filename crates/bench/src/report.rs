@@ -1,5 +1,5 @@
 //! The results of a run: the JSON document (`tenantry-bench.json`), the Markdown tables
-//! (`tenantry-bench.md`, also printed), and the verdicts on issue 5's targets.
+//! (`tenantry-bench.md`, also printed), and the verdicts on the targets of docs/BENCHMARKS.md.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -486,7 +486,7 @@ fn cpu_cell(c: &CpuShare) -> String {
     )
 }
 
-/// Verdicts on issue 5's targets from this run's numbers.
+/// Verdicts on the benchmark's targets (docs/BENCHMARKS.md) from this run's numbers.
 pub fn targets(
     runs: &[RunResult],
     scale: Option<&ScaleResult>,

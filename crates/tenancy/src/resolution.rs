@@ -1,4 +1,4 @@
-//! The tenant-resolution policy of API.md, as pure functions: which selectors name which tenant,
+//! The tenant-resolution policy of docs/API.md, as pure functions: which selectors name which tenant,
 //! and whether the bearer token may act for it. The HTTP layer gathers the inputs (headers, host,
 //! verified claims, custom-domain lookup) and turns the outcome into a `TenantContext`.
 
@@ -106,7 +106,7 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// Decides the tenant of a request from its explicit selectors (host-derived and header, already
-/// parsed) and the token. Implements every rule of API.md "Tenant resolution".
+/// parsed) and the token. Implements every rule of docs/API.md "Tenant resolution".
 pub fn decide(
     host: Option<TenantId>,
     header: Option<TenantId>,

@@ -1,4 +1,4 @@
-//! API.md "Authentication and roles" for `/admin`: the admin key or a platform-admin token.
+//! docs/API.md "Authentication and roles" for `/admin`: the admin key or a platform-admin token.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

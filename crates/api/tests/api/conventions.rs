@@ -1,4 +1,4 @@
-//! API.md "Conventions": problem documents, request ids, media types, body limits, health.
+//! docs/API.md "Conventions": problem documents, request ids, media types, body limits, health.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;

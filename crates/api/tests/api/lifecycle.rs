@@ -1,4 +1,4 @@
-//! API.md "Platform administration": the tenant lifecycle over the admin API.
+//! docs/API.md "Platform administration": the tenant lifecycle over the admin API.
 
 use std::collections::HashSet;
 use std::time::Duration;

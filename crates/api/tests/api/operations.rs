@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::process::Fleet;
 use crate::support::{TestApp, json_of};
 
-/// Every route of API.md, with its methods.
+/// Every route of docs/API.md, with its methods.
 const CONTRACT: &[(&str, &[&str])] = &[
     ("/healthz", &["get"]),
     ("/readyz", &["get"]),

@@ -1,4 +1,4 @@
-//! API.md "Tenant API": orders — snapshots, stock, transitions, concurrency, lists.
+//! docs/API.md "Tenant API": orders — snapshots, stock, transitions, concurrency, lists.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! ARCHITECTURE.md decision 2: one shared pool per cluster, per-tenant budgets, bounded dedicated
+//! Pooling (README, "Architecture"): one shared pool per cluster, per-tenant budgets, bounded dedicated
 //! pools. Driven through `ClusterPools::tenant_db` (the request path's door to tenant data) with
 //! real queries against the test database; connection counts come from the driver's pool events.
 

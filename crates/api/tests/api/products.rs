@@ -1,4 +1,4 @@
-//! API.md "Tenant API": products — commands, queries, optimistic concurrency, search, paging.
+//! docs/API.md "Tenant API": products — commands, queries, optimistic concurrency, search, paging.
 
 use std::collections::HashSet;
 

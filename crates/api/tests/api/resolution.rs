@@ -1,4 +1,4 @@
-//! API.md "Tenant resolution": JWT claim, subdomain, custom domain and header selectors, and the
+//! docs/API.md "Tenant resolution": JWT claim, subdomain, custom domain and header selectors, and the
 //! cross-tenant matrix (tenant A's token with every way of naming B never yields B).
 
 use reqwest::{Method, StatusCode};

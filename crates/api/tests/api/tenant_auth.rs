@@ -1,4 +1,4 @@
-//! API.md "Authentication and roles" for `/v1`: bearer JWT required and verified; roles.
+//! docs/API.md "Authentication and roles" for `/v1`: bearer JWT required and verified; roles.
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};

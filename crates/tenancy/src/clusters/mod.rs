@@ -1,4 +1,4 @@
-//! Connection management (ARCHITECTURE.md decision 2).
+//! Connection management: one pool per cluster, a budget per tenant (README, "Architecture").
 //!
 //! One shared `mongodb::Client` per cluster; `client.database(name)` costs no I/O, so every tenant
 //! on a cluster shares its pool and adding a tenant adds no connection. "Per-tenant pooling" is a

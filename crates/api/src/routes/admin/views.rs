@@ -123,7 +123,7 @@ fn parse_auth(f: &mut Fields, map: Map<String, Value>) -> Option<TenantAuth> {
     auth
 }
 
-/// `POST /admin/tenants` body → a `TenantSpec`. A bad id is `invalid_tenant_id`, as API.md says.
+/// `POST /admin/tenants` body → a `TenantSpec`. A bad id is `invalid_tenant_id` (docs/API.md).
 pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<TenantSpec, ApiError> {
     let mut f = Fields::new(body);
     let id: Option<String> = f.required("id");
