@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod extract;
+mod gauges;
 pub mod http;
 pub mod openapi;
 pub mod platform;

@@ -1,23 +1,19 @@
 //! Metrics, exported in the Prometheus text format at `/metrics`.
 //!
-//! Counters and histograms are recorded with the `metrics` facade (one process-wide recorder);
-//! gauges of pools, budgets and the projector are read at scrape time. The `tenant` label is given
+//! Counters and histograms are recorded with the `metrics` facade (one process-wide recorder;
+//! requests by `http::request_metrics`); gauges of pools, budgets and the projector are read at
+//! scrape time (`gauges`). The `tenant` label is given
 //! to the first `TENANTRY_METRICS_MAX_TENANTS` tenants seen; the others share `other` (requests
 //! without a tenant have an empty one), so the number of series stays bounded however many
 //! tenants there are.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use cqrs::{DispatchInfo, DispatchObserver, Outcome};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tenancy::TenantId;
-
-use crate::state::AppState;
 
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -48,54 +44,8 @@ impl Metrics {
         self.tenant_labels.label(id)
     }
 
-    /// Refreshes the scrape-time gauges, then renders every metric.
-    pub async fn render(&self, state: &AppState) -> String {
-        for cluster in state.pools.clusters() {
-            let pool = cluster.gauges().snapshot();
-            let name = cluster.name.clone();
-            metrics::gauge!("tenantry_pool_connections", "cluster" => name.clone(), "state" => "in_use").set(pool.in_use as f64);
-            metrics::gauge!("tenantry_pool_connections", "cluster" => name.clone(), "state" => "idle").set(pool.idle as f64);
-            metrics::gauge!("tenantry_pool_waiting", "cluster" => name.clone())
-                .set(pool.waiting as f64);
-            metrics::counter!("tenantry_pool_connections_created_total", "cluster" => name)
-                .absolute(pool.created_total.max(0) as u64);
-        }
-        let dedicated = state.pools.dedicated();
-        let pool = dedicated.gauges().snapshot();
-        metrics::gauge!("tenantry_dedicated_clients").set(dedicated.cached().await as f64);
-        metrics::gauge!("tenantry_dedicated_connections", "state" => "in_use")
-            .set(pool.in_use as f64);
-        metrics::gauge!("tenantry_dedicated_connections", "state" => "idle").set(pool.idle as f64);
-        metrics::counter!("tenantry_dedicated_client_evictions_total")
-            .absolute(dedicated.evicted());
-        let projector = state.projector.counters();
-        metrics::counter!("tenantry_projection_events_applied_total")
-            .absolute(projector.events_applied);
-        metrics::counter!("tenantry_projection_dead_letters_total")
-            .absolute(projector.dead_letters);
-        metrics::gauge!("tenantry_projection_delay_seconds")
-            .set(projector.last_delay.as_secs_f64());
-        metrics::gauge!("tenantry_projection_pending_tenants")
-            .set(projector.pending_tenants as f64);
-        // Age of the oldest event this instance has yet to apply: grows while a projector is stuck.
-        for (cluster, lag) in state.projector.lag() {
-            metrics::gauge!("tenantry_projection_lag_seconds", "cluster" => cluster.clone())
-                .set(lag.seconds);
-            metrics::gauge!("tenantry_projection_lag_events", "cluster" => cluster)
-                .set(lag.events as f64);
-        }
-        metrics::gauge!("tenantry_fleet_partitions_held")
-            .set(state.fleet.ownership().partitions().len() as f64);
-        metrics::gauge!("tenantry_catalog_cached_tenants").set(state.catalog.len() as f64);
-        for set in state.oidc.key_sets() {
-            let age = set.age.map_or(-1.0, |a| a.as_secs_f64());
-            metrics::gauge!("tenantry_oidc_keys_age_seconds", "issuer" => set.issuer.clone())
-                .set(age);
-            metrics::gauge!("tenantry_oidc_keys", "issuer" => set.issuer.clone())
-                .set(set.keys as f64);
-            metrics::gauge!("tenantry_oidc_keys_stale", "issuer" => set.issuer)
-                .set(if set.last_error.is_some() { 1.0 } else { 0.0 });
-        }
+    /// Every metric in the text format (scrape-time gauges are refreshed by `gauges`).
+    pub fn render(&self) -> String {
         self.handle.render()
     }
 }
@@ -146,38 +96,6 @@ impl TenantLabels {
             "other".into()
         }
     }
-}
-
-/// Counts every request and its latency by route, method, status and tenant.
-pub async fn record_request(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_string();
-    let response = next.run(request).await;
-    // No tenant: an empty value, which Prometheus treats as no label, so the label has exactly
-    // TENANTRY_METRICS_MAX_TENANTS named values and `other`.
-    let tenant = response
-        .extensions()
-        .get::<ServedTenant>()
-        .map_or_else(String::new, |t| state.metrics.tenant_label(&t.0));
-    let labels = [
-        ("route", route),
-        ("method", method),
-        ("status", response.status().as_u16().to_string()),
-        ("tenant", tenant),
-    ];
-    metrics::counter!("tenantry_http_requests_total", &labels).increment(1);
-    metrics::histogram!("tenantry_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
-    response
 }
 
 /// Counts command and query dispatches by name and outcome, with their duration.

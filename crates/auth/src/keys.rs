@@ -13,7 +13,7 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::KeyError;
-use crate::verifier::JwtSettings;
+use crate::settings::JwtSettings;
 
 /// Setting names used in [`KeyError`] messages.
 pub const SETTING_HS256_SECRET: &str = "TENANTRY_JWT_SECRET";

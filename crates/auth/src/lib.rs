@@ -16,6 +16,7 @@ mod keys;
 mod mint;
 pub mod oidc;
 mod role;
+mod settings;
 mod verified;
 mod verifier;
 
@@ -28,4 +29,5 @@ pub use keys::{
 };
 pub use mint::{MintRequest, MintedToken, TokenMinter};
 pub use role::{Role, UnknownRole};
-pub use verifier::{JwtSettings, JwtVerifier};
+pub use settings::JwtSettings;
+pub use verifier::JwtVerifier;

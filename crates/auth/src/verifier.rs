@@ -9,7 +9,6 @@
 //! (all of them when the token has no `kid`).
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -18,6 +17,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 
 use crate::keys::{self, SETTING_AUDIENCE, SETTING_ISSUER, VerifyingKey};
+use crate::settings::JwtSettings;
 use crate::verified::VerifiedTokens;
 use crate::{Claims, KeyError, TokenError};
 
@@ -26,38 +26,6 @@ const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Registered claims a token must carry.
 const REQUIRED_CLAIMS: [&str; 4] = ["exp", "iss", "aud", "sub"];
-
-/// Where the verification keys come from and what the registered claims must say.
-#[derive(Clone, Default)]
-pub struct JwtSettings {
-    /// HS256 shared secret (at least 32 bytes); `None` disables HS256.
-    pub hs256_secret: Option<String>,
-    /// PEM public key files: RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA).
-    pub public_key_paths: Vec<PathBuf>,
-    /// A JWKS document on disk; every signing key in it needs a `kid`.
-    pub jwks_file: Option<PathBuf>,
-    pub issuer: String,
-    pub audience: String,
-    /// Clock skew allowed for `exp` and `nbf`.
-    pub leeway_secs: u64,
-    /// How many verified tokens to remember (0: verify every time); see `verified`.
-    pub cache_capacity: u64,
-}
-
-impl fmt::Debug for JwtSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = self.hs256_secret.as_ref().map(|_| "[redacted]");
-        f.debug_struct("JwtSettings")
-            .field("hs256_secret", &secret)
-            .field("public_key_paths", &self.public_key_paths)
-            .field("jwks_file", &self.jwks_file)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("leeway_secs", &self.leeway_secs)
-            .field("cache_capacity", &self.cache_capacity)
-            .finish()
-    }
-}
 
 /// Verifies bearer tokens. Cheap to clone; `Debug` lists keys by algorithm, kid and source only.
 #[derive(Clone)]

@@ -15,7 +15,7 @@ use crate::provision::Batch;
 use crate::scale::ScaleResult;
 use crate::scenarios::Scenario;
 
-/// Issue 5's thresholds.
+/// The targets of the benchmark (docs/BENCHMARKS.md).
 const MIN_THROUGHPUT_RATIO: f64 = 0.7;
 const MAX_P99_RATIO: f64 = 2.0;
 const MAX_RSS_PER_TENANT_KIB: f64 = 4.0;
@@ -383,7 +383,7 @@ impl Report {
     }
 
     fn targets_table(&self, md: &mut String) {
-        md.push_str("### Issue 5 targets\n\n| Target | Measured | Met |\n|---|---|---|\n");
+        md.push_str("### Targets\n\n| Target | Measured | Met |\n|---|---|---|\n");
         for t in &self.targets {
             let met = match t.met {
                 Some(true) => "yes",

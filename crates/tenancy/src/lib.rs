@@ -33,7 +33,7 @@ pub use context::TenantContext;
 pub use error::{ErrorChain, Result, TenancyError, is_duplicate_key};
 pub use incarnation::{INCARNATION_LEN, Incarnation, TenantKey};
 pub use tenant::{
-    Isolation, Tenant, TenantAuth, TenantLimits, TenantPatch, TenantSpec, TenantStatus,
-    parse_domain,
+    Isolation, Plan, Tenant, TenantAuth, TenantLimits, TenantName, TenantPatch, TenantSpec,
+    TenantStatus, parse_domain,
 };
 pub use tenant_id::{DbPrefix, InvalidTenantId, RESERVED_TENANT_IDS, TenantId};

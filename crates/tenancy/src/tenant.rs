@@ -67,21 +67,83 @@ pub struct TenantLimits {
     pub requests_per_second: Option<u32>,
 }
 
+/// A tenant's display name: 1 to 200 characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantName(String);
+
+impl TenantName {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<TenantName, String> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must have 1 to {} characters", Self::MAX_CHARS));
+        }
+        Ok(TenantName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A tenant's plan label: 1 to 64 characters of `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan(String);
+
+impl Plan {
+    /// The plan of a tenant created without one.
+    pub const DEFAULT: &'static str = "free";
+
+    pub fn parse(raw: &str) -> Result<Plan, String> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Plan(raw.to_string()))
+        } else {
+            Err("must be 1 to 64 characters of [A-Za-z0-9_-]".to_string())
+        }
+    }
+
+    pub fn default_plan() -> Plan {
+        Plan(Self::DEFAULT.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A tenant's own identity provider: its tokens (`iss` = `issuer`, `aud` = `audience`) act for
 /// this tenant only. An issuer belongs to one tenant at most.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantAuth {
-    /// The issuer URL, exactly as in its tokens' `iss` (https; no trailing slash).
+    /// The issuer URL, exactly as in its tokens' `iss` (https).
     pub issuer: String,
     /// The `aud` its tokens must carry.
     pub audience: String,
 }
 
 impl TenantAuth {
-    /// Checks and normalises an issuer setting: an `https://` URL (plain `http://` only on a
-    /// loopback host, for development), no query or fragment, no trailing slash.
+    /// Checks an issuer setting: an `https://` URL (plain `http://` only on a loopback host, for
+    /// development), no query or fragment. Kept exactly as given (a trailing slash included):
+    /// tokens' `iss` must match it to the character, as OpenID Connect requires.
     pub fn parse(issuer: &str, audience: &str) -> Result<TenantAuth, String> {
-        let issuer = issuer.trim().trim_end_matches('/');
+        let issuer = issuer.trim();
         let rest = issuer
             .strip_prefix("https://")
             .or_else(|| {
@@ -175,8 +237,8 @@ impl Tenant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantSpec {
     pub id: TenantId,
-    pub name: String,
-    pub plan: String,
+    pub name: TenantName,
+    pub plan: Plan,
     pub cluster: String,
     pub isolation: Isolation,
     pub domains: Vec<String>,
@@ -191,8 +253,8 @@ impl TenantSpec {
         mine.sort();
         theirs.sort();
         self.id == tenant.id
-            && self.name == tenant.name
-            && self.plan == tenant.plan
+            && self.name.as_str() == tenant.name
+            && self.plan.as_str() == tenant.plan
             && self.cluster == tenant.cluster
             && self.isolation == tenant.isolation
             && self.auth == tenant.auth
@@ -203,8 +265,8 @@ impl TenantSpec {
 /// A partial update of a tenant's settings (`PATCH /admin/tenants/{id}`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TenantPatch {
-    pub name: Option<String>,
-    pub plan: Option<String>,
+    pub name: Option<TenantName>,
+    pub plan: Option<Plan>,
     pub limits: Option<TenantLimits>,
     pub domains: Option<Vec<String>>,
     /// `Some(None)` removes the tenant's own identity provider.
@@ -230,10 +292,27 @@ pub fn parse_domain(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn names_and_plans() {
+        use super::{Plan, TenantName};
+        assert_eq!(
+            TenantName::parse("  Acme Inc. ").unwrap().as_str(),
+            "Acme Inc."
+        );
+        assert!(TenantName::parse("   ").is_err());
+        assert!(TenantName::parse(&"é".repeat(200)).is_ok());
+        assert!(TenantName::parse(&"x".repeat(201)).is_err());
+        assert!(Plan::parse("pro_2-x").is_ok());
+        for bad in ["", "pro plan", "p.x", &"p".repeat(65)] {
+            assert!(Plan::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Plan::default_plan().as_str(), Plan::DEFAULT);
+    }
+
+    #[test]
     fn issuers_are_https_urls_normalised() {
         use super::TenantAuth;
         let auth = TenantAuth::parse(" https://login.acme.com/ ", "tenantry").unwrap();
-        assert_eq!(auth.issuer, "https://login.acme.com");
+        assert_eq!(auth.issuer, "https://login.acme.com/");
         assert!(TenantAuth::parse("https://acme.eu.auth0.com/tenant/", "a").is_ok());
         assert!(TenantAuth::parse("http://127.0.0.1:5556", "a").is_ok());
         for bad in [

@@ -5,7 +5,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use tenancy::clusters::DEFAULT_CLUSTER;
 use tenancy::lifecycle::Created;
 use tenancy::{
-    Isolation, TenancyError, Tenant, TenantAuth, TenantId, TenantPatch, TenantSpec, TenantStatus,
+    Isolation, Plan, TenancyError, Tenant, TenantAuth, TenantId, TenantName, TenantPatch,
+    TenantSpec, TenantStatus,
 };
 
 use super::output::Output;
@@ -13,9 +14,6 @@ use super::{CliError, tenant_id};
 use tenantry_api::Config;
 use tenantry_api::platform::Platform;
 
-/// The admin API's default plan (`POST /admin/tenants` without `plan`).
-const DEFAULT_PLAN: &str = "free";
-const MAX_NAME: usize = 200;
 /// Tenants fetched per catalog round trip by `list`.
 const PAGE: u32 = 200;
 
@@ -61,11 +59,11 @@ pub struct CreateArgs {
     #[arg(long, value_name = "ID", value_parser = tenant_id)]
     id: TenantId,
     /// Display name, 1 to 200 characters.
-    #[arg(long, value_parser = name)]
-    name: String,
+    #[arg(long, value_parser = TenantName::parse)]
+    name: TenantName,
     /// Plan label, 1 to 64 of [A-Za-z0-9_-].
-    #[arg(long, default_value = DEFAULT_PLAN, value_parser = plan)]
-    plan: String,
+    #[arg(long, default_value = Plan::DEFAULT, value_parser = Plan::parse)]
+    plan: Plan,
     /// Cluster holding the tenant's database: `default` (TENANTRY_MONGODB_URI) or a name from
     /// TENANTRY_CLUSTERS.
     #[arg(long, default_value = DEFAULT_CLUSTER)]
@@ -139,11 +137,11 @@ pub struct UpdateArgs {
     #[arg(value_name = "ID", value_parser = tenant_id)]
     id: TenantId,
     /// New display name, 1 to 200 characters.
-    #[arg(long, value_parser = name)]
-    name: Option<String>,
+    #[arg(long, value_parser = TenantName::parse)]
+    name: Option<TenantName>,
     /// New plan label, 1 to 64 of [A-Za-z0-9_-].
-    #[arg(long, value_parser = plan)]
-    plan: Option<String>,
+    #[arg(long, value_parser = Plan::parse)]
+    plan: Option<Plan>,
     /// Concurrent database operations the tenant may hold (its budget on the cluster's pool).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_requests: Option<u32>,
@@ -368,43 +366,5 @@ async fn delete(args: DeleteArgs, config: &Config, out: Output) -> Result<(), Cl
             "tenant {id} deleted (database {} dropped)",
             tenant.database
         ))
-    }
-}
-
-/// `--name`: trimmed, 1 to 200 characters.
-fn name(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Err(format!("a name has 1 to {MAX_NAME} characters"));
-    }
-    Ok(name.to_string())
-}
-
-/// `--plan`: 1 to 64 of [A-Za-z0-9_-].
-fn plan(raw: &str) -> Result<String, String> {
-    let ok = (1..=64).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(raw.to_string())
-    } else {
-        Err("a plan is 1 to 64 characters of [A-Za-z0-9_-]".to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_plans_are_checked_like_the_admin_api() {
-        assert_eq!(name("  Acme Inc. "), Ok("Acme Inc.".to_string()));
-        assert!(name("   ").is_err());
-        assert!(name(&"x".repeat(201)).is_err());
-        assert!(plan("pro_2-x").is_ok());
-        for bad in ["", "pro plan", "p.x", &"p".repeat(65)] {
-            assert!(plan(bad).is_err(), "{bad}");
-        }
     }
 }

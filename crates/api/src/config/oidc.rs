@@ -203,7 +203,7 @@ mod tests {
         let config = with_file(
             r#"
 [[oidc_issuer]]
-issuer = "https://login.example.com/realms/acme/"
+issuer = "https://login.example.com/realms/acme"
 audience = "account"
 roles_claim = "realm_access.roles"
 algorithms = ["RS256"]
@@ -222,6 +222,7 @@ roles = { "tenant-admin" = "admin", "reader" = "viewer" }
         assert_eq!(issuers.len(), 2);
         let keycloak = &issuers[0];
         assert_eq!(keycloak.issuer, "https://login.example.com/realms/acme");
+        // Given twice (file and environment) only with the same spelling is it one issuer.
         assert_eq!(keycloak.audience, "account");
         assert_eq!(keycloak.roles_claim.as_str(), "realm_access.roles");
         assert_eq!(
@@ -231,7 +232,7 @@ roles = { "tenant-admin" = "admin", "reader" = "viewer" }
         assert_eq!(keycloak.algorithms, [jsonwebtoken::Algorithm::RS256]);
         assert_eq!(keycloak.role_map.len(), 2);
         let auth0 = &issuers[1];
-        assert_eq!(auth0.issuer, "https://acme.eu.auth0.com");
+        assert_eq!(auth0.issuer, "https://acme.eu.auth0.com/");
         assert_eq!(auth0.audience, "tenantry-api");
         assert_eq!(auth0.roles_claim.as_str(), "roles");
     }

@@ -68,7 +68,17 @@ impl From<TokenError> for ApiError {
                 "Token revoked",
                 e.to_string(),
             ),
-            _ => ApiError::unauthorized(e.to_string()),
+            // Listed, not a catch-all: a new way of refusing a token must choose its answer.
+            TokenError::Malformed
+            | TokenError::Expired
+            | TokenError::NotYetValid
+            | TokenError::BadSignature
+            | TokenError::BadIssuer
+            | TokenError::BadAudience
+            | TokenError::MissingClaim(_)
+            | TokenError::UnsupportedAlgorithm(_)
+            | TokenError::UnknownKey
+            | TokenError::NoKeysConfigured => ApiError::unauthorized(e.to_string()),
         }
     }
 }

@@ -1,14 +1,16 @@
 //! HTTP plumbing shared by every route: problem errors, request ids, strict framing, caught
-//! panics, error mapping.
+//! panics, error mapping, request metrics.
 
 mod errors;
 pub mod framing;
 mod panics;
 mod problem;
 pub mod request_id;
+mod request_metrics;
 
 pub use framing::check_framing;
 pub use panics::catch_panics;
 pub use problem::{ApiError, FieldError, render_problems};
 pub use request_id::{RequestId, assign_request_id};
+pub use request_metrics::record_request;
 pub use tenancy::ErrorChain;

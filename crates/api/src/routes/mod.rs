@@ -22,8 +22,9 @@ use crate::openapi::ApiDoc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::http::{ApiError, assign_request_id, catch_panics, check_framing, render_problems};
-use crate::prometheus::record_request;
+use crate::http::{
+    ApiError, assign_request_id, catch_panics, check_framing, record_request, render_problems,
+};
 use crate::state::AppState;
 use crate::telemetry::request_span;
 

@@ -11,7 +11,8 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state.metrics.render(&state).await;
+    crate::gauges::refresh(&state).await;
+    let body = state.metrics.render();
     (
         [(
             header::CONTENT_TYPE,

@@ -14,7 +14,7 @@ use crate::{Audience, Claims, Role, TokenError};
 /// A provider Tenantry accepts tokens from.
 #[derive(Debug, Clone)]
 pub struct IssuerSettings {
-    /// Its `iss`, exactly (also where its discovery document is).
+    /// Its `iss`, exactly (a trailing slash included); its discovery document is under it.
     pub issuer: String,
     /// The `aud` its tokens must carry.
     pub audience: String,
@@ -38,7 +38,7 @@ impl IssuerSettings {
     /// Settings with the usual claims (`tid`, `roles`), no role mapping, every algorithm.
     pub fn new(issuer: &str, audience: &str) -> IssuerSettings {
         IssuerSettings {
-            issuer: issuer.trim_end_matches('/').to_owned(),
+            issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             tenant_claim: Some(ClaimPath::key("tid")),
             roles_claim: ClaimPath::key("roles"),
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn tenant_and_roles_from_configured_paths_with_a_role_map() {
         let mut settings = IssuerSettings::new("https://login.example.com/", "api");
-        assert_eq!(settings.issuer, "https://login.example.com");
+        assert_eq!(settings.issuer, "https://login.example.com/");
         settings.tenant_claim = ClaimPath::parse("https://example.com/tid").ok();
         settings.roles_claim = ClaimPath::parse("realm_access.roles").unwrap();
         settings.role_map = BTreeMap::from([

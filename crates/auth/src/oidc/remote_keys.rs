@@ -161,11 +161,15 @@ impl RemoteKeys {
 
     async fn fetch(&self) -> Result<(Vec<VerifyingKey>, Option<Duration>), FetchError> {
         let timeout = self.policy.timeout;
-        let discovery_url = format!("{}/.well-known/openid-configuration", self.issuer);
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
         let fetched = fetch::get(&fetch::checked_url(&discovery_url)?, timeout).await?;
         let discovery: Discovery = serde_json::from_slice(&fetched.body)
             .map_err(|_| FetchError(format!("{discovery_url}: not a discovery document")))?;
-        if discovery.issuer.trim_end_matches('/') != self.issuer {
+        // OpenID Connect Discovery: the document's issuer is the configured one, exactly.
+        if discovery.issuer != self.issuer {
             return Err(FetchError(format!(
                 "{discovery_url}: names another issuer ({})",
                 discovery.issuer

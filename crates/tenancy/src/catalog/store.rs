@@ -249,10 +249,10 @@ impl CatalogStore {
     pub async fn apply_patch(&self, id: &TenantId, patch: &TenantPatch) -> Result<Option<Tenant>> {
         let mut set = Document::new();
         if let Some(name) = &patch.name {
-            set.insert("name", name);
+            set.insert("name", name.as_str());
         }
         if let Some(plan) = &patch.plan {
-            set.insert("plan", plan);
+            set.insert("plan", plan.as_str());
         }
         if let Some(limits) = &patch.limits {
             set.insert("limits", to_bson(limits)?);

@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 use tenancy::TenantId;
-use tenancy::{Isolation, TenantAuth, TenantLimits, TenantPatch, TenantSpec, parse_domain};
+use tenancy::{
+    Isolation, Plan, TenantAuth, TenantLimits, TenantName, TenantPatch, TenantSpec, parse_domain,
+};
 use utoipa::ToSchema;
 
 pub use crate::views::TenantView;
@@ -69,22 +71,19 @@ pub struct TokenView {
     expires_at: String,
 }
 
-const MAX_NAME: usize = 200;
-pub const DEFAULT_PLAN: &str = "free";
-
-fn check_name(f: &mut Fields, field: &str, name: &str) {
-    if name.trim().is_empty() || name.chars().count() > MAX_NAME {
-        f.reject(field, format!("must have 1 to {MAX_NAME} characters"));
-    }
-}
-
-fn check_plan(f: &mut Fields, plan: &str) {
-    let ok = (1..=64).contains(&plan.len())
-        && plan
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok {
-        f.reject("plan", "must be 1 to 64 characters of [A-Za-z0-9_-]");
+/// A name or plan, parsed by its type in `tenancy`; a bad one is a field error.
+fn parsed<T>(
+    f: &mut Fields,
+    field: &str,
+    raw: Option<String>,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    match parse(raw.as_deref()?) {
+        Ok(value) => Some(value),
+        Err(message) => {
+            f.reject(field, message);
+            None
+        }
     }
 }
 
@@ -133,12 +132,8 @@ pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<Tena
     let isolation: Option<String> = f.optional("isolation");
     let domains: Option<Vec<String>> = f.optional("domains");
     let auth: Option<Map<String, Value>> = f.optional("auth");
-    if let Some(name) = &name {
-        check_name(&mut f, "name", name);
-    }
-    if let Some(plan) = &plan {
-        check_plan(&mut f, plan);
-    }
+    let name = parsed(&mut f, "name", name, TenantName::parse);
+    let plan = parsed(&mut f, "plan", plan, Plan::parse);
     let auth = auth.and_then(|map| parse_auth(&mut f, map));
     let isolation = match isolation.as_deref().map(Isolation::parse) {
         None => Some(Isolation::Shared),
@@ -155,8 +150,8 @@ pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<Tena
     };
     Ok(TenantSpec {
         id: TenantId::parse(&id)?,
-        name: name.trim().to_string(),
-        plan: plan.unwrap_or_else(|| DEFAULT_PLAN.to_string()),
+        name,
+        plan: plan.unwrap_or_else(Plan::default_plan),
         cluster: cluster.unwrap_or_else(|| default_cluster.to_string()),
         isolation,
         domains,
@@ -172,12 +167,8 @@ pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
     let limits: Option<Map<String, Value>> = f.optional("limits");
     let domains: Option<Vec<String>> = f.optional("domains");
     let auth: Option<Option<Map<String, Value>>> = f.nullable("auth");
-    if let Some(name) = &name {
-        check_name(&mut f, "name", name);
-    }
-    if let Some(plan) = &plan {
-        check_plan(&mut f, plan);
-    }
+    let name = parsed(&mut f, "name", name, TenantName::parse);
+    let plan = parsed(&mut f, "plan", plan, Plan::parse);
     let auth = auth.map(|auth| auth.and_then(|map| parse_auth(&mut f, map)));
     let limits = limits.map(|map| {
         let mut nested = Fields::nested(map, "limits");
@@ -200,7 +191,7 @@ pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
     let domains = domains.map(|d| parse_domains(&mut f, d));
     f.finish()?;
     Ok(TenantPatch {
-        name: name.map(|n| n.trim().to_string()),
+        name,
         plan,
         limits,
         domains,
