@@ -163,7 +163,8 @@ const { default: Provider, errors } = await import('oidc-provider');
 // Paths counted by /__test/hits (oidc-provider's default routes).
 const JWKS_PATH = '/jwks';
 const DISCOVERY_PATH = '/.well-known/openid-configuration';
-const hits = { jwks: 0, discovery: 0 };
+// W3C `traceparent` headers of those requests, in order (the caller's trace propagation).
+const hits = { jwks: 0, discovery: 0, traceparents: [] };
 
 let handler = null;
 const server = http.createServer((req, res) => {
@@ -174,9 +175,10 @@ const server = http.createServer((req, res) => {
     res.end(body);
     return;
   }
-  if (req.method === 'GET') {
+  if (req.method === 'GET' && (pathname === JWKS_PATH || pathname === DISCOVERY_PATH)) {
     if (pathname === JWKS_PATH) hits.jwks += 1;
-    else if (pathname === DISCOVERY_PATH) hits.discovery += 1;
+    else hits.discovery += 1;
+    if (req.headers.traceparent) hits.traceparents.push(req.headers.traceparent);
   }
   if (!handler) {
     res.writeHead(503).end();

@@ -20,7 +20,7 @@ use tenancy::clusters::RejectionObserver;
 use tenancy::lifecycle::{Provisioner, spawn_deletion_sweeper};
 use tenancy::rate_limit::TenantRateLimits;
 use tenancy::task::AbortOnDrop;
-use tenantry_auth::oidc::OidcVerifier;
+use tenantry_auth::oidc::{OidcVerifier, TraceHeaders};
 use tenantry_auth::{AdminKey, JwtSettings, JwtVerifier, TokenMinter};
 use tokio::net::TcpListener;
 
@@ -142,6 +142,10 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.oidc_fetch,
         config.jwt_leeway_secs,
         config.jwt_cache_capacity,
+        config
+            .otel
+            .is_some()
+            .then(|| Arc::new(crate::telemetry::trace_headers) as TraceHeaders),
     );
     if !verifier.has_keys() && config.oidc_issuers.is_empty() {
         tracing::warn!(

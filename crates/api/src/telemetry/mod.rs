@@ -18,7 +18,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::config::{LogFormat, OtelSettings};
 
 pub use export::ExportError;
-pub use request_span::{RequestSpans, record_tenant, request_span};
+pub use request_span::{RequestSpans, record_tenant, request_span, trace_headers};
 
 /// The installed telemetry; [`Telemetry::shutdown`] flushes the spans not yet exported.
 #[must_use = "shut it down at exit, or the last spans are lost"]

@@ -11,7 +11,7 @@ use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TraceId};
-use opentelemetry_http::HeaderExtractor;
+use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
@@ -115,4 +115,18 @@ impl<B> OnResponse<B> for RequestSpans {
         }
         tracing::info!("request served");
     }
+}
+
+/// The current span's trace context as W3C headers (`traceparent`, `tracestate`), for calls this
+/// instance makes (an identity provider's keys).
+pub fn trace_headers() -> Vec<(http::HeaderName, http::HeaderValue)> {
+    let mut headers = http::HeaderMap::new();
+    TraceContextPropagator::new().inject_context(
+        &Span::current().context(),
+        &mut HeaderInjector(&mut headers),
+    );
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| Some((name?, value)))
+        .collect()
 }

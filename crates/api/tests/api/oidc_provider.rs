@@ -141,18 +141,34 @@ impl Provider {
             .to_string()
     }
 
-    /// GETs of its JWKS since it (re)started.
-    pub async fn jwks_hits(&self) -> u64 {
-        let hits: Value = self
-            .http
+    /// What it counted since it (re)started: `jwks`, `discovery` GETs and their `traceparents`.
+    async fn hits(&self) -> Value {
+        self.http
             .get(format!("{}/__test/hits", self.issuer))
             .send()
             .await
             .expect("the provider answers")
             .json()
             .await
-            .expect("JSON hits");
-        hits["jwks"].as_u64().expect("a count")
+            .expect("JSON hits")
+    }
+
+    /// GETs of its JWKS since it (re)started.
+    pub async fn jwks_hits(&self) -> u64 {
+        self.hits().await["jwks"].as_u64().expect("a count")
+    }
+
+    /// The `traceparent` headers of its discovery and JWKS GETs.
+    pub async fn traceparents(&self) -> Vec<String> {
+        let hits = self.hits().await;
+        hits["traceparents"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 

@@ -22,6 +22,7 @@ use prost::Message;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::oidc_provider::{AUDIENCE, Client, Provider};
 use crate::process::{Fleet, Server};
 
 /// A span as received, with the attributes of the resource that sent it.
@@ -401,4 +402,69 @@ async fn a_failing_request_is_an_error_span_and_an_unsampled_caller_is_obeyed() 
     );
     let (status, _) = server.stop();
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_providers_key_fetch_carries_the_callers_trace() {
+    let collector = Collector::start().await;
+    let provider = Provider::start(
+        &[("k1", "rsa_private.pem")],
+        &[Client {
+            id: "sso",
+            claims: json!({"roles": ["viewer"]}),
+        }],
+    );
+    let server = traced_server(&collector, &[]).await;
+    let id = testkit::unique_name("t");
+    let auth = json!({"issuer": provider.issuer, "audience": AUDIENCE});
+    server
+        .admin_json(
+            Method::POST,
+            "/admin/tenants",
+            Some(json!({"id": id, "name": "SSO", "auth": auth})),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let token = provider.token("sso").await;
+    // The tenant's issuer is used for the first time: its keys are fetched within the request.
+    let (trace_id, caller_span) = ids();
+    let traceparent = format!("00-{trace_id}-{caller_span}-01");
+    server
+        .call(
+            Method::GET,
+            "/v1/products",
+            &token,
+            None,
+            &[("traceparent", &traceparent)],
+        )
+        .await
+        .expect("the server answers")
+        .expect(StatusCode::OK);
+    let sent = provider.traceparents().await;
+    assert!(
+        sent.len() >= 2 && sent.iter().all(|t| t.contains(&trace_id)),
+        "discovery and JWKS GETs carry the request's trace: {sent:?}"
+    );
+    let spans = collector
+        .wait_for("the key fetches' client spans", |spans| {
+            let trace = in_trace(spans, &trace_id);
+            named(&trace, "GET /v1/products").is_some()
+                && trace.iter().filter(|s| s.span.name == "GET").count() >= 2
+        })
+        .await;
+    let trace = in_trace(&spans, &trace_id);
+    let request = named(&trace, "GET /v1/products").unwrap();
+    for fetch in trace.iter().filter(|s| s.span.name == "GET") {
+        assert_eq!(fetch.span.kind, SpanKind::Client as i32);
+        assert!(descends_from(&trace, &fetch.span, &request.span.span_id));
+        assert_eq!(
+            int(&fetch.span.attributes, "http.response.status_code"),
+            Some(200),
+            "{:?}",
+            fetch.span.attributes
+        );
+        // The provider saw this span as the caller.
+        let parent = format!("00-{trace_id}-{}-01", hex::encode(&fetch.span.span_id));
+        assert!(sent.contains(&parent), "{parent} not in {sent:?}");
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use http::header::{ACCEPT, CACHE_CONTROL, HOST, USER_AGENT};
-use http::{Request, StatusCode, Uri};
+use http::{HeaderName, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
+use tracing::Instrument;
 
 /// A provider's documents are a few KiB; anything this large is not one.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -25,6 +26,10 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct FetchError(pub(crate) String);
+
+/// Headers every fetch carries, computed inside the fetch's span: the caller's trace context
+/// (W3C `traceparent`) when traces are exported.
+pub type TraceHeaders = Arc<dyn Fn() -> Vec<(HeaderName, HeaderValue)> + Send + Sync>;
 
 /// A fetched document and how long the provider says it may be cached (`max-age`).
 pub(crate) struct Fetched {
@@ -59,14 +64,37 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// GETs a JSON document from a URL accepted by [`checked_url`], within `timeout` in all.
-pub(crate) async fn get(uri: &Uri, timeout: Duration) -> Result<Fetched, FetchError> {
-    tokio::time::timeout(timeout, get_within(uri))
+/// GETs a JSON document from a URL accepted by [`checked_url`], within `timeout` in all, in a
+/// client span of its own.
+pub(crate) async fn get(
+    uri: &Uri,
+    timeout: Duration,
+    trace: Option<&TraceHeaders>,
+) -> Result<Fetched, FetchError> {
+    let span = tracing::info_span!(
+        "oidc.fetch",
+        otel.name = "GET",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        url.full = %uri,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let headers = span.in_scope(|| trace.map(|headers| headers()).unwrap_or_default());
+    let fetched = tokio::time::timeout(timeout, get_within(uri, headers))
+        .instrument(span.clone())
         .await
-        .map_err(|_| FetchError(format!("{uri}: no answer within {timeout:?}")))?
+        .map_err(|_| FetchError(format!("{uri}: no answer within {timeout:?}")))
+        .and_then(|fetched| fetched);
+    if fetched.is_err() {
+        span.record("otel.status_code", "error");
+    }
+    fetched
 }
 
-async fn get_within(uri: &Uri) -> Result<Fetched, FetchError> {
+async fn get_within(
+    uri: &Uri,
+    headers: Vec<(HeaderName, HeaderValue)>,
+) -> Result<Fetched, FetchError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| FetchError(format!("{uri}: {what}: {e}"));
     let host = uri.host().unwrap_or_default();
     let https = uri.scheme_str() == Some("https");
@@ -76,10 +104,14 @@ async fn get_within(uri: &Uri) -> Result<Fetched, FetchError> {
         .await
         .map_err(|e| fail("cannot connect", &e))?;
     let authority = uri.authority().map_or(host, |a| a.as_str());
-    let request = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
+    let mut request = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
         .header(HOST, authority)
         .header(ACCEPT, "application/json")
-        .header(USER_AGENT, concat!("tenantry/", env!("CARGO_PKG_VERSION")))
+        .header(USER_AGENT, concat!("tenantry/", env!("CARGO_PKG_VERSION")));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request
         .body(Empty::<Bytes>::new())
         .map_err(|e| fail("bad request", &e))?;
     let response = if https {
@@ -95,6 +127,8 @@ async fn get_within(uri: &Uri) -> Result<Fetched, FetchError> {
         send(tcp, request).await
     }
     .map_err(|e| fail("request failed", &e))?;
+    let status = i64::from(response.status().as_u16());
+    tracing::Span::current().record("http.response.status_code", status);
     if response.status() != StatusCode::OK {
         return Err(FetchError(format!("{uri}: answered {}", response.status())));
     }

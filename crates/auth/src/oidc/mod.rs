@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use moka::sync::Cache;
 
 pub use claim_path::ClaimPath;
-pub use fetch::FetchError;
+pub use fetch::{FetchError, TraceHeaders};
 pub use issuer::{IssuerSettings, PROVIDER_ALGORITHMS};
 pub use jsonwebtoken::Algorithm;
 pub use remote_keys::{FetchPolicy, KeySetStatus};
@@ -42,6 +42,7 @@ struct Inner {
     trusted: HashMap<String, Trusted>,
     tenant_keys: Cache<String, Arc<RemoteKeys>>,
     policy: FetchPolicy,
+    trace: Option<TraceHeaders>,
     leeway_secs: u64,
     verified: Option<VerifiedTokens>,
 }
@@ -63,18 +64,20 @@ impl std::fmt::Debug for OidcVerifier {
 
 impl OidcVerifier {
     /// Trusts `issuers` and starts refreshing their keys in the background (a first fetch at
-    /// once; a provider that is down does not stop the start). Must run inside a Tokio runtime;
-    /// the refresh tasks end when the last clone is dropped.
+    /// once; a provider that is down does not stop the start). Every fetch carries the headers
+    /// `trace` gives (trace propagation). Must run inside a Tokio runtime; the refresh tasks end
+    /// when the last clone is dropped.
     pub fn start(
         issuers: Vec<IssuerSettings>,
         policy: FetchPolicy,
         leeway_secs: u64,
         cache_capacity: u64,
+        trace: Option<TraceHeaders>,
     ) -> OidcVerifier {
         let trusted: HashMap<String, Trusted> = issuers
             .into_iter()
             .map(|settings| {
-                let keys = Arc::new(RemoteKeys::new(&settings.issuer, policy));
+                let keys = Arc::new(RemoteKeys::new(&settings.issuer, policy, trace.clone()));
                 (settings.issuer.clone(), Trusted { settings, keys })
             })
             .collect();
@@ -89,6 +92,7 @@ impl OidcVerifier {
                     .time_to_idle(TENANT_ISSUER_IDLE)
                     .build(),
                 policy,
+                trace,
                 leeway_secs,
                 verified: VerifiedTokens::new(cache_capacity, leeway_secs),
             }),
@@ -142,12 +146,15 @@ impl OidcVerifier {
         tenant: &str,
         settings: &IssuerSettings,
     ) -> Result<Claims, TokenError> {
-        let policy = self.inner.policy;
         let keys = self
             .inner
             .tenant_keys
             .get_with_by_ref(&settings.issuer, || {
-                Arc::new(RemoteKeys::new(&settings.issuer, policy))
+                Arc::new(RemoteKeys::new(
+                    &settings.issuer,
+                    self.inner.policy,
+                    self.inner.trace.clone(),
+                ))
             });
         if keys.refresh_due_in().is_zero() {
             if keys.keys().is_empty() {

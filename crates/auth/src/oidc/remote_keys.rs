@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
-use super::fetch::{self, FetchError};
+use super::fetch::{self, FetchError, TraceHeaders};
 use crate::keys::{self, VerifyingKey};
 
 pub(crate) const MIN_REFRESH: Duration = Duration::from_secs(60);
@@ -55,6 +55,7 @@ pub struct KeySetStatus {
 pub(crate) struct RemoteKeys {
     issuer: String,
     policy: FetchPolicy,
+    trace: Option<TraceHeaders>,
     state: Mutex<State>,
     /// Held while fetching: single flight.
     fetching: tokio::sync::Mutex<()>,
@@ -76,10 +77,15 @@ struct Discovery {
 }
 
 impl RemoteKeys {
-    pub(crate) fn new(issuer: &str, policy: FetchPolicy) -> RemoteKeys {
+    pub(crate) fn new(
+        issuer: &str,
+        policy: FetchPolicy,
+        trace: Option<TraceHeaders>,
+    ) -> RemoteKeys {
         RemoteKeys {
             issuer: issuer.to_owned(),
             policy,
+            trace,
             state: Mutex::new(State::default()),
             fetching: tokio::sync::Mutex::new(()),
         }
@@ -165,7 +171,8 @@ impl RemoteKeys {
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
         );
-        let fetched = fetch::get(&fetch::checked_url(&discovery_url)?, timeout).await?;
+        let trace = self.trace.as_ref();
+        let fetched = fetch::get(&fetch::checked_url(&discovery_url)?, timeout, trace).await?;
         let discovery: Discovery = serde_json::from_slice(&fetched.body)
             .map_err(|_| FetchError(format!("{discovery_url}: not a discovery document")))?;
         // OpenID Connect Discovery: the document's issuer is the configured one, exactly.
@@ -176,7 +183,7 @@ impl RemoteKeys {
             )));
         }
         let jwks_url = fetch::checked_url(&discovery.jwks_uri)?;
-        let fetched = fetch::get(&jwks_url, timeout).await?;
+        let fetched = fetch::get(&jwks_url, timeout, trace).await?;
         let set: JwkSet = serde_json::from_slice(&fetched.body)
             .map_err(|_| FetchError(format!("{jwks_url}: not a JWKS document")))?;
         let (keys, left_out) = keys::published_keys(&set, &self.issuer);
