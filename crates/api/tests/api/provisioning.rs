@@ -110,3 +110,29 @@ async fn a_domain_conflict_at_creation_leaves_nothing_behind() {
     )
     .await;
 }
+
+/// What one tenant costs a cluster in namespaces (collections and indexes, `_id` included: what
+/// MongoDB Atlas budgets per cluster), counted in a provisioned tenant's database, is the figure
+/// the README states.
+#[tokio::test]
+async fn a_tenant_costs_the_namespaces_the_readme_states() {
+    let app = TestApp::spawn().await;
+    let id = app.create_tenant().await;
+    let database = mongo().await.database(&app.database_of(&id).await);
+    let mut namespaces = 0;
+    for collection in database.list_collection_names().await.unwrap() {
+        let indexes = database
+            .collection::<Document>(&collection)
+            .list_index_names()
+            .await
+            .unwrap();
+        namespaces += 1 + indexes.len();
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let stated = format!("**{namespaces} namespaces per tenant**");
+    assert!(
+        readme.contains(&stated),
+        "the README does not say {stated} (a provisioned tenant has {namespaces})"
+    );
+}
