@@ -59,8 +59,8 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// A stable, machine-readable code (`validation_failed`, `tenant_mismatch`, ...).
-    pub code: String,
+    /// A stable, machine-readable code; its status and title are always the same.
+    pub code: crate::http::ProblemCode,
     /// The `X-Request-Id` of the request.
     pub request_id: String,
     /// Validation errors, one per bad field (`lines[0].qty`).

@@ -12,11 +12,12 @@
 //!    (429);
 //! 5. attach `TenantContext` and `Principal` to the request.
 
+use crate::http::ProblemCode;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tenancy::resolution::{HostSelector, TokenTenants, decide};
@@ -52,9 +53,7 @@ pub async fn resolve_tenant(
         return Err(ApiError {
             retry_after_secs: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
             ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Rate limited",
+                ProblemCode::RateLimited,
                 "the tenant's request rate is exceeded",
             )
         });
@@ -112,17 +111,13 @@ async fn available_tenant(state: &AppState, id: &TenantId) -> Result<Arc<Tenant>
     match tenant.status {
         TenantStatus::Active => Ok(tenant),
         TenantStatus::Suspended => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "tenant_suspended",
-            "Tenant suspended",
+            ProblemCode::TenantSuspended,
             format!("tenant '{id}' is suspended"),
         )),
         TenantStatus::Provisioning | TenantStatus::Deleting => Err(ApiError {
             retry_after_secs: Some(5),
             ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "tenant_unavailable",
-                "Tenant unavailable",
+                ProblemCode::TenantUnavailable,
                 format!("tenant '{id}' is {}", tenant.status.as_str()),
             )
         }),

@@ -7,6 +7,7 @@
 use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
+use tenantry_api::http::ProblemCode;
 
 use cqrs::projector::ProjectionError;
 use tenancy::TenancyError;
@@ -76,16 +77,20 @@ impl CliError {
 impl From<TenancyError> for CliError {
     fn from(error: TenancyError) -> CliError {
         let (kind, code) = match &error {
-            TenancyError::NotFound(_) => (Kind::Failed, "tenant_not_found"),
-            TenancyError::Exists(_) => (Kind::Failed, "tenant_exists"),
-            TenancyError::DomainTaken(_) => (Kind::Failed, "domain_taken"),
-            TenancyError::IssuerTaken(_) => (Kind::Failed, "issuer_taken"),
-            TenancyError::UnknownCluster(_) => (Kind::Invalid, "validation_failed"),
-            TenancyError::InvalidState { .. } => (Kind::Failed, "invalid_tenant_state"),
+            TenancyError::NotFound(_) => (Kind::Failed, ProblemCode::TenantNotFound.as_str()),
+            TenancyError::Exists(_) => (Kind::Failed, ProblemCode::TenantExists.as_str()),
+            TenancyError::DomainTaken(_) => (Kind::Failed, ProblemCode::DomainTaken.as_str()),
+            TenancyError::IssuerTaken(_) => (Kind::Failed, ProblemCode::IssuerTaken.as_str()),
+            TenancyError::UnknownCluster(_) => {
+                (Kind::Invalid, ProblemCode::ValidationFailed.as_str())
+            }
+            TenancyError::InvalidState { .. } => {
+                (Kind::Failed, ProblemCode::InvalidTenantState.as_str())
+            }
             TenancyError::BudgetExhausted(_)
             | TenancyError::ClusterDown(_)
-            | TenancyError::Abandoned(_) => (Kind::Failed, "unavailable"),
-            TenancyError::Fenced(_) => (Kind::Failed, "tenant_unavailable"),
+            | TenancyError::Abandoned(_) => (Kind::Failed, ProblemCode::Unavailable.as_str()),
+            TenancyError::Fenced(_) => (Kind::Failed, ProblemCode::TenantUnavailable.as_str()),
             TenancyError::Migration { .. } => (Kind::Failed, "migration_failed"),
             TenancyError::Database(_) | TenancyError::Decode(_) | TenancyError::Encode(_) => {
                 (Kind::Failed, "database_error")
@@ -102,14 +107,14 @@ impl From<TenancyError> for CliError {
 impl From<ProjectionError> for CliError {
     fn from(error: ProjectionError) -> CliError {
         let code = match &error {
-            ProjectionError::RebuildInProgress => "rebuild_in_progress",
-            ProjectionError::Fenced(_) => "tenant_unavailable",
-            ProjectionError::Abandoned(_) => "unavailable",
+            ProjectionError::RebuildInProgress => ProblemCode::RebuildInProgress.as_str(),
+            ProjectionError::Fenced(_) => ProblemCode::TenantUnavailable.as_str(),
+            ProjectionError::Abandoned(_) => ProblemCode::Unavailable.as_str(),
             ProjectionError::Database(_) => "database_error",
             ProjectionError::Poison(_)
             | ProjectionError::Stale
             | ProjectionError::Decode(_)
-            | ProjectionError::Encode(_) => "internal",
+            | ProjectionError::Encode(_) => ProblemCode::Internal.as_str(),
         };
         CliError::failed(code, error)
     }

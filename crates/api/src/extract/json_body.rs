@@ -1,6 +1,7 @@
 //! `JsonObject`: the request body as a JSON object, or a problem (415 wrong media type,
 //! 413 too large, 400 malformed JSON or not an object).
 
+use crate::http::ProblemCode;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
@@ -32,9 +33,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .and_then(|v| v.to_str().ok());
         if !content_type.is_some_and(is_json) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Unsupported media type",
+                ProblemCode::UnsupportedMediaType,
                 "request bodies must be application/json",
             ));
         }
@@ -43,9 +42,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "Payload too large",
+                        ProblemCode::PayloadTooLarge,
                         "the request body is over the configured limit",
                     )
                 } else {

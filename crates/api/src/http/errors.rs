@@ -1,6 +1,6 @@
 //! How domain errors become problems. One place, so every route answers alike.
 
-use axum::http::StatusCode;
+use super::ProblemCode;
 use cqrs::command::CommandError;
 use cqrs::projector::ProjectionError;
 use cqrs::query::QueryError;
@@ -13,23 +13,13 @@ use super::framing::Malformed;
 
 impl From<Malformed> for ApiError {
     fn from(e: Malformed) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_request",
-            "Malformed request",
-            e.to_string(),
-        )
+        ApiError::new(ProblemCode::MalformedRequest, e.to_string())
     }
 }
 
 impl From<InvalidTenantId> for ApiError {
     fn from(e: InvalidTenantId) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_tenant_id",
-            "Invalid tenant id",
-            e.to_string(),
-        )
+        ApiError::new(ProblemCode::InvalidTenantId, e.to_string())
     }
 }
 
@@ -37,24 +27,9 @@ impl From<ResolutionError> for ApiError {
     fn from(e: ResolutionError) -> ApiError {
         match e {
             ResolutionError::InvalidTenantId(e) => e.into(),
-            ResolutionError::Conflict => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "tenant_conflict",
-                "Tenant conflict",
-                e.to_string(),
-            ),
-            ResolutionError::Mismatch => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "tenant_mismatch",
-                "Tenant mismatch",
-                e.to_string(),
-            ),
-            ResolutionError::Required => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "tenant_required",
-                "Tenant required",
-                e.to_string(),
-            ),
+            ResolutionError::Conflict => ApiError::new(ProblemCode::TenantConflict, e.to_string()),
+            ResolutionError::Mismatch => ApiError::new(ProblemCode::TenantMismatch, e.to_string()),
+            ResolutionError::Required => ApiError::new(ProblemCode::TenantRequired, e.to_string()),
         }
     }
 }
@@ -62,12 +37,7 @@ impl From<ResolutionError> for ApiError {
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> ApiError {
         match e {
-            TokenError::Revoked => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "token_revoked",
-                "Token revoked",
-                e.to_string(),
-            ),
+            TokenError::Revoked => ApiError::new(ProblemCode::TokenRevoked, e.to_string()),
             // Listed, not a catch-all: a new way of refusing a token must choose its answer.
             TokenError::Malformed
             | TokenError::Expired
@@ -100,36 +70,34 @@ impl From<std::sync::Arc<TenancyError>> for ApiError {
 fn tenancy_problem(e: &TenancyError) -> ApiError {
     match e {
         TenancyError::NotFound(id) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "tenant_not_found",
-            "Tenant not found",
+            ProblemCode::TenantNotFound,
             format!("tenant '{id}' does not exist"),
         ),
-        TenancyError::Exists(id) => ApiError::conflict(
-            "tenant_exists",
+        TenancyError::Exists(id) => ApiError::new(
+            ProblemCode::TenantExists,
             format!("tenant '{id}' exists with other settings"),
         ),
-        TenancyError::DomainTaken(d) => ApiError::conflict(
-            "domain_taken",
+        TenancyError::DomainTaken(d) => ApiError::new(
+            ProblemCode::DomainTaken,
             format!("domain '{d}' belongs to another tenant"),
         ),
-        TenancyError::IssuerTaken(issuer) => ApiError::conflict(
-            "issuer_taken",
+        TenancyError::IssuerTaken(issuer) => ApiError::new(
+            ProblemCode::IssuerTaken,
             format!("issuer '{issuer}' is the identity provider of another tenant"),
         ),
         TenancyError::InvalidState { .. } => {
-            ApiError::conflict("invalid_tenant_state", e.to_string())
+            ApiError::new(ProblemCode::InvalidTenantState, e.to_string())
         }
         TenancyError::UnknownCluster(name) => {
             ApiError::field("cluster", format!("unknown cluster '{name}'"))
         }
-        TenancyError::BudgetExhausted(_) => ApiError::unavailable(
-            "unavailable",
+        TenancyError::BudgetExhausted(_) => ApiError::retry_after(
+            ProblemCode::Unavailable,
             "the tenant has too many requests in flight; retry shortly",
             1,
         ),
-        TenancyError::ClusterDown(_) => ApiError::unavailable(
-            "unavailable",
+        TenancyError::ClusterDown(_) => ApiError::retry_after(
+            ProblemCode::Unavailable,
             "the database is unreachable; retry shortly",
             2,
         ),
@@ -156,8 +124,8 @@ fn database_error(
     );
     if unreachable || d.contains_label(TRANSIENT_TRANSACTION_ERROR) {
         tracing::error!(error = %super::ErrorChain(cause), "database unreachable or busy");
-        return ApiError::unavailable(
-            "unavailable",
+        return ApiError::retry_after(
+            ProblemCode::Unavailable,
             "the database is unreachable or busy; retry shortly",
             2,
         );
@@ -169,13 +137,17 @@ fn database_error(
 /// crashed instance left open that is not ended yet).
 fn busy(a: &tenancy::transaction::Abandoned) -> ApiError {
     tracing::warn!(error = %a, "transaction abandoned at its deadline");
-    ApiError::unavailable("unavailable", "the tenant's data is busy; retry shortly", 1)
+    ApiError::retry_after(
+        ProblemCode::Unavailable,
+        "the tenant's data is busy; retry shortly",
+        1,
+    )
 }
 
 /// Work of a tenant incarnation that is being deleted.
 fn tenant_gone(id: &str) -> ApiError {
-    ApiError::unavailable(
-        "tenant_unavailable",
+    ApiError::retry_after(
+        ProblemCode::TenantUnavailable,
         format!("tenant '{id}' is being deleted"),
         5,
     )
@@ -186,22 +158,18 @@ impl From<CommandError> for ApiError {
         match e {
             CommandError::Fenced => tenant_gone("this"),
             CommandError::IdempotencyKeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "Idempotency key reused",
+                ProblemCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used with a different request",
             ),
             CommandError::IdempotencyKeyInFlight => ApiError {
                 retry_after_secs: Some(1),
-                ..ApiError::conflict(
-                    "idempotency_key_in_flight",
+                ..ApiError::new(
+                    ProblemCode::IdempotencyKeyInFlight,
                     "a request with this Idempotency-Key is still being processed; retry shortly",
                 )
             },
             CommandError::VersionMismatch { current } => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "version_mismatch",
-                "Version mismatch",
+                ProblemCode::VersionMismatch,
                 format!("If-Match does not match the current version {current}"),
             ),
             CommandError::Abandoned(ref a) => busy(a),
@@ -217,8 +185,8 @@ impl From<CommandError> for ApiError {
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> ApiError {
         match e {
-            QueryError::ProjectionLagging(position) => ApiError::unavailable(
-                "projection_lagging",
+            QueryError::ProjectionLagging(position) => ApiError::retry_after(
+                ProblemCode::ProjectionLagging,
                 format!("the read models have not reached position {position} yet"),
                 1,
             ),
@@ -231,8 +199,8 @@ impl From<QueryError> for ApiError {
 impl From<ProjectionError> for ApiError {
     fn from(e: ProjectionError) -> ApiError {
         match e {
-            ProjectionError::RebuildInProgress => ApiError::conflict(
-                "rebuild_in_progress",
+            ProjectionError::RebuildInProgress => ApiError::new(
+                ProblemCode::RebuildInProgress,
                 "a rebuild of this tenant's read models is already running",
             ),
             ProjectionError::Fenced(_) => tenant_gone("this"),
@@ -251,12 +219,12 @@ impl From<commerce::CommerceError> for ApiError {
         use commerce::CommerceError as E;
         match e {
             E::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            E::SkuTaken(sku) => ApiError::conflict(
-                "sku_taken",
+            E::SkuTaken(sku) => ApiError::new(
+                ProblemCode::SkuTaken,
                 format!("sku '{sku}' is already used in this tenant"),
             ),
-            E::InsufficientStock { product_id } => ApiError::conflict(
-                "insufficient_stock",
+            E::InsufficientStock { product_id } => ApiError::new(
+                ProblemCode::InsufficientStock,
                 format!("not enough stock for product {product_id}"),
             ),
             E::UnknownProducts(ids) => ApiError {
@@ -268,13 +236,13 @@ impl From<commerce::CommerceError> for ApiError {
                     })
                     .collect(),
                 ..ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_product",
-                    "Unknown product",
+                    ProblemCode::UnknownProduct,
                     format!("unknown product(s): {}", ids.join(", ")),
                 )
             },
-            E::InvalidTransition { .. } => ApiError::conflict("invalid_transition", e.to_string()),
+            E::InvalidTransition { .. } => {
+                ApiError::new(ProblemCode::InvalidTransition, e.to_string())
+            }
             E::Command(c) => c.into(),
             E::Query(q) => q.into(),
             E::Tenancy(t) => t.into(),
@@ -314,8 +282,8 @@ mod tests {
         let waiters = [shared.clone(), shared];
         for waiter in waiters {
             let problem = ApiError::from(waiter);
-            assert_eq!(problem.status, StatusCode::SERVICE_UNAVAILABLE);
-            assert_eq!(problem.code, "unavailable");
+            assert_eq!(problem.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(problem.code, ProblemCode::Unavailable);
         }
     }
 }

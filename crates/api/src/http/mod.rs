@@ -5,12 +5,14 @@ mod errors;
 pub mod framing;
 mod panics;
 mod problem;
+mod problem_code;
 pub mod request_id;
 mod request_metrics;
 
 pub use framing::check_framing;
 pub use panics::catch_panics;
 pub use problem::{ApiError, FieldError, render_problems};
+pub use problem_code::ProblemCode;
 pub use request_id::{RequestId, assign_request_id};
 pub use request_metrics::record_request;
 pub use tenancy::ErrorChain;

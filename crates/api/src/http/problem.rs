@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::problem_code::ProblemCode;
 use super::request_id::RequestId;
 use tenancy::ErrorChain;
 
@@ -24,9 +25,9 @@ pub struct FieldError {
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// The code's status, but for a bare status from outside our handlers (`for_status`).
     pub status: StatusCode,
-    pub code: &'static str,
-    pub title: &'static str,
+    pub code: ProblemCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after_secs: Option<u64>,
@@ -35,16 +36,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> ApiError {
+    /// The problem `code` (its status and title follow) with a `detail` for the client.
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> ApiError {
         ApiError {
-            status,
+            status: code.status(),
             code,
-            title,
             detail: detail.into(),
             errors: Vec::new(),
             retry_after_secs: None,
@@ -64,12 +60,7 @@ impl ApiError {
         let detail = format!("{} field(s) are invalid", errors.len());
         ApiError {
             errors,
-            ..ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "validation_failed",
-                "Validation failed",
-                detail,
-            )
+            ..ApiError::new(ProblemCode::ValidationFailed, detail)
         }
     }
 
@@ -81,39 +72,26 @@ impl ApiError {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            detail,
-        )
+        ApiError::new(ProblemCode::Unauthorized, detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+        ApiError::new(ProblemCode::Forbidden, detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", detail)
+        ApiError::new(ProblemCode::NotFound, detail)
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, code, "Conflict", detail)
-    }
-
-    pub fn unavailable(
-        code: &'static str,
+    /// A problem the client may retry after `retry_after_secs` (`Retry-After`).
+    pub fn retry_after(
+        code: ProblemCode,
         detail: impl Into<String>,
         retry_after_secs: u64,
     ) -> ApiError {
         ApiError {
             retry_after_secs: Some(retry_after_secs),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code,
-                "Service unavailable",
-                detail,
-            )
+            ..ApiError::new(code, detail)
         }
     }
 
@@ -126,36 +104,34 @@ impl ApiError {
     /// `500 internal`, whose cause the caller has logged.
     pub(crate) fn unexpected() -> ApiError {
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
+            ProblemCode::Internal,
             "an unexpected error occurred; quote the request id",
         )
     }
 
     /// The default problem for a bare status produced outside our handlers.
     fn for_status(status: StatusCode) -> ApiError {
-        let (code, title, detail) = match status {
-            StatusCode::NOT_FOUND => ("not_found", "Not found", "no such route"),
+        let (code, detail) = match status {
+            StatusCode::NOT_FOUND => (ProblemCode::NotFound, "no such route"),
             StatusCode::METHOD_NOT_ALLOWED => (
-                "method_not_allowed",
-                "Method not allowed",
+                ProblemCode::MethodNotAllowed,
                 "this route does not accept this method",
             ),
             StatusCode::PAYLOAD_TOO_LARGE => (
-                "payload_too_large",
-                "Payload too large",
+                ProblemCode::PayloadTooLarge,
                 "the request body is over the limit",
             ),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-                "unsupported_media_type",
-                "Unsupported media type",
-                "send application/json",
-            ),
-            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
-                return ApiError::unavailable("unavailable", "the request took too long", 1);
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                (ProblemCode::UnsupportedMediaType, "send application/json")
             }
-            s if s.is_client_error() => ("bad_request", "Bad request", "the request is invalid"),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+                return ApiError::retry_after(
+                    ProblemCode::Unavailable,
+                    "the request took too long",
+                    1,
+                );
+            }
+            s if s.is_client_error() => (ProblemCode::BadRequest, "the request is invalid"),
             _ => {
                 return ApiError {
                     status,
@@ -163,7 +139,10 @@ impl ApiError {
                 };
             }
         };
-        ApiError::new(status, code, title, detail)
+        ApiError {
+            status,
+            ..ApiError::new(code, detail)
+        }
     }
 }
 
@@ -221,10 +200,10 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     let (mut parts, _) = response.into_parts();
     let document = ProblemDocument {
         kind: format!("urn:tenantry:problem:{}", problem.code),
-        title: problem.title,
+        title: problem.code.title(),
         status: problem.status.as_u16(),
         detail: &problem.detail,
-        code: problem.code,
+        code: problem.code.as_str(),
         request_id: request_id.as_str(),
         errors: &problem.errors,
         members: problem.members.as_deref(),

@@ -1,5 +1,6 @@
 //! `/healthz` (the process is up) and `/readyz` (what `crate::readiness` checks).
 
+use crate::http::ProblemCode;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
@@ -28,7 +29,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
     if readiness.status == Verdict::Unready {
         let detail = format!("not ready: {}", readiness.failures());
         let checks = serde_json::to_value(&readiness.checks).unwrap_or_default();
-        return Err(ApiError::unavailable("unavailable", detail, 5).with_member("checks", checks));
+        return Err(ApiError::retry_after(ProblemCode::Unavailable, detail, 5)
+            .with_member("checks", checks));
     }
     Ok(Json(readiness))
 }

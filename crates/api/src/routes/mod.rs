@@ -5,6 +5,7 @@ mod health;
 mod operations;
 mod tenant;
 
+use crate::http::ProblemCode;
 use std::time::Duration;
 
 use axum::Router;
@@ -46,9 +47,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Method not allowed",
+                ProblemCode::MethodNotAllowed,
                 "this route does not accept this method",
             )
         });

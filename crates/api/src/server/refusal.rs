@@ -11,18 +11,20 @@ use axum::response::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::http::ProblemCode;
 use crate::http::request_id::X_REQUEST_ID;
 
 const RETRY_AFTER_SECS: u64 = 1;
 const DETAIL: &str = "the server is at its connection limit; retry shortly";
 
 fn problem_json(request_id: &str) -> String {
+    let code = ProblemCode::Unavailable;
     serde_json::json!({
-        "type": "urn:tenantry:problem:unavailable",
-        "title": "Service unavailable",
-        "status": 503,
+        "type": format!("urn:tenantry:problem:{code}"),
+        "title": code.title(),
+        "status": code.status().as_u16(),
         "detail": DETAIL,
-        "code": "unavailable",
+        "code": code,
         "request_id": request_id,
     })
     .to_string()

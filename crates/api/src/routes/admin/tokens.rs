@@ -1,6 +1,7 @@
 //! `POST /admin/tenants/{id}/tokens`: mint a tenant-scoped HS256 token (development and
 //! service-to-service use); only when `TENANTRY_JWT_SECRET` is set.
 
+use crate::http::ProblemCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,9 +34,7 @@ pub async fn mint_token(
     let id = parse_id(&id)?;
     let minter = state.minter.clone().ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "token_signing_disabled",
-            "Token signing disabled",
+            ProblemCode::TokenSigningDisabled,
             "set TENANTRY_JWT_SECRET to mint tokens",
         )
     })?;
