@@ -192,15 +192,15 @@ impl ProblemCode {
             C::NotFound => "Not found",
             C::TenantNotFound => "Tenant not found",
             C::MethodNotAllowed => "Method not allowed",
-            C::TenantExists
-            | C::DomainTaken
-            | C::IssuerTaken
-            | C::SkuTaken
-            | C::InsufficientStock
-            | C::InvalidTransition
-            | C::InvalidTenantState
-            | C::IdempotencyKeyInFlight
-            | C::RebuildInProgress => "Conflict",
+            C::TenantExists => "Tenant exists",
+            C::DomainTaken => "Domain taken",
+            C::IssuerTaken => "Issuer taken",
+            C::SkuTaken => "SKU taken",
+            C::InsufficientStock => "Insufficient stock",
+            C::InvalidTransition => "Invalid transition",
+            C::InvalidTenantState => "Invalid tenant state",
+            C::IdempotencyKeyInFlight => "Idempotency key in flight",
+            C::RebuildInProgress => "Rebuild in progress",
             C::VersionMismatch => "Version mismatch",
             C::PayloadTooLarge => "Payload too large",
             C::UnsupportedMediaType => "Unsupported media type",
