@@ -14,7 +14,7 @@ fn tenant(isolation: Isolation) -> Arc<Tenant> {
     Arc::new(Tenant {
         name: "pool test".into(),
         isolation,
-        schema_version: 1,
+        schema_version: tenantry_api::platform::schema().latest_version(),
         ..Tenant::sample(&testkit::unique_name("p"))
     })
 }

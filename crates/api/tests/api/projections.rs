@@ -249,8 +249,18 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
     let tenant = app.create_tenant().await;
     // Make it look like a tenant from before the read-model migration.
     let db = mongo().await.database(&app.database_of(&tenant).await);
+    let read_models = commerce::schema::COMPONENT
+        .migrations
+        .iter()
+        .find(|m| m.name == "read_models")
+        .expect("commerce declares its read models in a migration");
+    let ledger_entry = format!(
+        "migration:{}:{}",
+        commerce::schema::COMPONENT.name,
+        read_models.version
+    );
     db.collection::<Document>("_meta")
-        .delete_one(doc! {"_id": "migration:commerce:2"})
+        .delete_one(doc! {"_id": ledger_entry})
         .await
         .unwrap();
     for name in READ_MODELS {

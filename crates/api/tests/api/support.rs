@@ -440,13 +440,14 @@ impl TestApp {
     /// for scale tests that only need tenants to exist.
     pub async fn insert_active_tenants(&self, n: usize) -> Vec<String> {
         let now = mongodb::bson::DateTime::now();
+        let version = tenantry_api::platform::schema().latest_version();
         let ids: Vec<String> = (0..n).map(|_| self.new_tenant_id()).collect();
         let records = ids.iter().map(|id| {
             let incarnation = tenancy::Incarnation::generate();
             mongodb::bson::doc! {
                 "_id": id, "incarnation": incarnation.as_str(), "name": id, "status": "active",
                 "plan": "free", "cluster": "default", "database": format!("t_{id}_{incarnation}"),
-                "isolation": "shared", "domains": [], "limits": {}, "schema_version": 2,
+                "isolation": "shared", "domains": [], "limits": {}, "schema_version": version,
                 "created_at": now, "updated_at": now,
             }
         });
