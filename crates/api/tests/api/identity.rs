@@ -473,3 +473,41 @@ async fn the_server_starts_while_a_trusted_provider_is_down() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A provider that accepts connections and never answers costs a request at most the fetch
+/// timeout, once per cooldown: then the token is refused, and the next ones are refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_provider_costs_at_most_the_fetch_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts and holds every connection, answering nothing.
+    let stall = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::spawn_with(&[
+        ("TENANTRY_OIDC_ISSUERS", issuer.as_str()),
+        ("TENANTRY_OIDC_FETCH_TIMEOUT_SECS", "1"),
+        ("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "60"),
+    ])
+    .await;
+    let token = sign(
+        "rsa_private.pem",
+        Algorithm::RS256,
+        "k1",
+        &claims(&issuer, "acme", json!({"tid": "acme"})),
+    );
+    for attempt in 0..3 {
+        let started = std::time::Instant::now();
+        let status = status_of(&app, Method::GET, "/v1/products", &token).await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+        assert!(
+            took < Duration::from_secs(4),
+            "attempt {attempt} took {took:?}"
+        );
+    }
+    stall.abort();
+}
