@@ -1,8 +1,11 @@
-//! The HTTP conventions of tenant routes: `If-Match`, `X-Min-Position`, `Idempotency-Key`,
+//! The HTTP conventions of tenant routes: `If-Match` and `X-Min-Position` (typed extractors),
+//! `Idempotency-Key`,
 //! `ETag`, `X-Event-Position`, and lists (`limit`, `cursor` scoped to the tenant incarnation and
 //! the filters).
 
 use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use commerce::read::{Page, PageRequest};
@@ -45,32 +48,44 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>,
     }
 }
 
-/// `If-Match: "3"` (or `W/"3"`, or `*` for any version) → the version the client expects.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = header_str(headers, "if-match")? else {
-        return Ok(None);
-    };
-    if raw == "*" {
-        return Ok(None);
+/// `If-Match: "3"` (or `W/"3"`, or `*` for any version): the version the client expects.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<IfMatch, ApiError> {
+        let Some(raw) = header_str(&parts.headers, "if-match")? else {
+            return Ok(IfMatch(None));
+        };
+        if raw == "*" {
+            return Ok(IfMatch(None));
+        }
+        raw.trim_start_matches("W/")
+            .trim_matches('"')
+            .parse::<i64>()
+            .map(|version| IfMatch(Some(version)))
+            .map_err(|_| ApiError::field("If-Match", "must be an ETag of this API, e.g. \"3\""))
     }
-    raw.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::field("If-Match", "must be an ETag of this API, e.g. \"3\""))
 }
 
-/// `X-Min-Position: <n>` → wait for the projections to reach `n`.
-pub fn min_position(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = header_str(headers, X_MIN_POSITION)? else {
-        return Ok(None);
-    };
-    match raw.parse::<i64>() {
-        Ok(n) if n >= 0 => Ok(Some(n)),
-        _ => Err(ApiError::field(
-            "X-Min-Position",
-            "must be a non-negative integer",
-        )),
+/// `X-Min-Position: <n>`: answer once the projections have reached `n`.
+pub struct MinPosition(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<MinPosition, ApiError> {
+        let Some(raw) = header_str(&parts.headers, X_MIN_POSITION)? else {
+            return Ok(MinPosition(None));
+        };
+        match raw.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(MinPosition(Some(n))),
+            _ => Err(ApiError::field(
+                "X-Min-Position",
+                "must be a non-negative integer",
+            )),
+        }
     }
 }
 

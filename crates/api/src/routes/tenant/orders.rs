@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tenantry_auth::Role;
 
 use super::conventions::{
-    committed, idempotency_key, if_match, min_position, page_request, page_response, resource,
+    IfMatch, MinPosition, committed, idempotency_key, page_request, page_response, resource,
 };
 use super::schemas::{OrderForCreate, OrderList};
 use crate::extract::{Fields, JsonObject, QueryMap};
@@ -103,11 +103,13 @@ pub async fn cancel_order(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    IfMatch(expected_version): IfMatch,
 ) -> Result<Response, ApiError> {
-    transition(&state, &request, &headers, |expected_version| CancelOrder {
-        id,
-        expected_version,
+    transition(&state, &request, expected_version, |expected_version| {
+        CancelOrder {
+            id,
+            expected_version,
+        }
     })
     .await
 }
@@ -125,11 +127,13 @@ pub async fn fulfil_order(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    IfMatch(expected_version): IfMatch,
 ) -> Result<Response, ApiError> {
-    transition(&state, &request, &headers, |expected_version| FulfilOrder {
-        id,
-        expected_version,
+    transition(&state, &request, expected_version, |expected_version| {
+        FulfilOrder {
+            id,
+            expected_version,
+        }
     })
     .await
 }
@@ -139,7 +143,7 @@ pub async fn fulfil_order(
 async fn transition<C>(
     state: &AppState,
     request: &Tenanted,
-    headers: &HeaderMap,
+    expected_version: Option<i64>,
     command: impl FnOnce(Option<i64>) -> C,
 ) -> Result<Response, ApiError>
 where
@@ -147,7 +151,7 @@ where
     CommerceWrites: Handler<C, Error = CommerceError>,
 {
     request.principal.require(Role::Member)?;
-    let command = command(if_match(headers)?);
+    let command = command(expected_version);
     let order = state.commands.dispatch(request.envelope(command)).await?;
     Ok(committed(StatusCode::OK, order))
 }
@@ -163,7 +167,7 @@ where
 pub async fn list_orders(
     State(state): State<AppState>,
     request: Tenanted,
-    headers: HeaderMap,
+    MinPosition(min_position): MinPosition,
     query: QueryMap,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Viewer)?;
@@ -187,7 +191,7 @@ pub async fn list_orders(
         status,
         customer_id,
         page,
-        min_position: min_position(&headers)?,
+        min_position,
     };
     Ok(page_response(
         state.queries.dispatch(request.envelope(list)).await?,
@@ -203,13 +207,10 @@ pub async fn get_order(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    MinPosition(min_position): MinPosition,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Viewer)?;
-    let query = GetOrder {
-        id,
-        min_position: min_position(&headers)?,
-    };
+    let query = GetOrder { id, min_position };
     Ok(resource(
         state.queries.dispatch(request.envelope(query)).await?,
     ))

@@ -8,7 +8,7 @@ use commerce::write::{CreateProduct, DeleteProduct, UpdateProduct};
 use tenantry_auth::Role;
 
 use super::conventions::{
-    committed, committed_empty, idempotency_key, if_match, int_param, min_position, page_request,
+    IfMatch, MinPosition, committed, committed_empty, idempotency_key, int_param, page_request,
     page_response, resource,
 };
 use super::schemas::{ProductForCreate, ProductForUpdate, ProductList};
@@ -75,11 +75,10 @@ pub async fn update_product(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    IfMatch(expected_version): IfMatch,
     body: JsonObject,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Member)?;
-    let expected_version = if_match(&headers)?;
     let mut f = Fields::new(body);
     let command = UpdateProduct {
         id,
@@ -105,12 +104,12 @@ pub async fn delete_product(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    IfMatch(expected_version): IfMatch,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Admin)?;
     let command = DeleteProduct {
         id,
-        expected_version: if_match(&headers)?,
+        expected_version,
     };
     let deleted = state.commands.dispatch(request.envelope(command)).await?;
     Ok(committed_empty(deleted))
@@ -128,7 +127,7 @@ pub async fn delete_product(
 pub async fn list_products(
     State(state): State<AppState>,
     request: Tenanted,
-    headers: HeaderMap,
+    MinPosition(min_position): MinPosition,
     query: QueryMap,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Viewer)?;
@@ -148,7 +147,7 @@ pub async fn list_products(
         min_price,
         max_price,
         page,
-        min_position: min_position(&headers)?,
+        min_position,
     };
     let found = state.queries.dispatch(request.envelope(list)).await?;
     Ok(page_response(found, &scope))
@@ -162,13 +161,10 @@ pub async fn get_product(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    MinPosition(min_position): MinPosition,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Viewer)?;
-    let query = GetProduct {
-        id,
-        min_position: min_position(&headers)?,
-    };
+    let query = GetProduct { id, min_position };
     Ok(resource(
         state.queries.dispatch(request.envelope(query)).await?,
     ))

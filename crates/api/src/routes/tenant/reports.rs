@@ -2,12 +2,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use commerce::read::{SalesReport, TopProducts};
 use serde_json::{Value, json};
 use tenantry_auth::Role;
 
-use super::conventions::{int_param, min_position};
+use super::conventions::{MinPosition, int_param};
 use super::schemas::{SalesReportItems, TopProductsItems};
 use crate::extract::QueryMap;
 use crate::http::ApiError;
@@ -26,7 +25,7 @@ use crate::state::AppState;
 pub async fn sales_report(
     State(state): State<AppState>,
     request: Tenanted,
-    headers: HeaderMap,
+    MinPosition(min_position): MinPosition,
     query: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     request.principal.require(Role::Viewer)?;
@@ -46,7 +45,7 @@ pub async fn sales_report(
     let report = SalesReport {
         from: from.unwrap_or_default().to_string(),
         to: to.unwrap_or_default().to_string(),
-        min_position: min_position(&headers)?,
+        min_position,
     };
     let items = state.queries.dispatch(request.envelope(report)).await?;
     Ok(Json(json!({"items": items})))
@@ -59,7 +58,7 @@ pub async fn sales_report(
 pub async fn top_products(
     State(state): State<AppState>,
     request: Tenanted,
-    headers: HeaderMap,
+    MinPosition(min_position): MinPosition,
     query: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     request.principal.require(Role::Viewer)?;
@@ -70,7 +69,7 @@ pub async fn top_products(
     };
     let top = TopProducts {
         limit,
-        min_position: min_position(&headers)?,
+        min_position,
     };
     let items = state.queries.dispatch(request.envelope(top)).await?;
     Ok(Json(json!({"items": items})))
