@@ -131,8 +131,14 @@ pub enum BodyErrors {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
 pub struct TenantSelectors {
-    /// Names the tenant; must be authorised by the token.
-    #[param(rename = "X-Tenant-ID")]
+    /// Names the tenant; must be authorised by the token. A tenant id: a DNS label, not one of
+    /// the reserved words (`admin`, `api`, `www`, ...).
+    #[param(
+        rename = "X-Tenant-ID",
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$"
+    )]
     x_tenant_id: Option<String>,
     /// Echoed on the response; generated when absent.
     #[param(rename = "X-Request-Id")]
@@ -146,7 +152,7 @@ pub struct TenantSelectors {
 pub struct ReadAfter {
     /// Answer only once the tenant's projections applied this event position (else 503
     /// `projection_lagging` after the configured wait).
-    #[param(rename = "X-Min-Position")]
+    #[param(rename = "X-Min-Position", minimum = 0)]
     x_min_position: Option<i64>,
 }
 
@@ -156,7 +162,12 @@ pub struct ReadAfter {
 #[allow(dead_code)]
 pub struct Idempotency {
     /// The same key and body replay the first response; another body: 422 `idempotency_key_reused`.
-    #[param(rename = "Idempotency-Key")]
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$"
+    )]
     idempotency_key: Option<String>,
 }
 
@@ -165,8 +176,9 @@ pub struct Idempotency {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
 pub struct Precondition {
-    /// The `ETag` (`"<version>"`) the client last saw; another current version: 412.
-    #[param(rename = "If-Match")]
+    /// The `ETag` (`"<version>"`, also `W/"<version>"`) the client last saw, or `*`; another
+    /// current version: 412.
+    #[param(rename = "If-Match", pattern = "^(\\*|(W/)?\"?[0-9]+\"?)$")]
     if_match: Option<String>,
 }
 
@@ -176,6 +188,7 @@ pub struct Precondition {
 #[allow(dead_code)]
 pub struct PageQuery {
     /// 1..200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// Opaque; from `next_cursor` of the previous page of the same list.
     cursor: Option<String>,
