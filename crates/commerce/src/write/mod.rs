@@ -7,7 +7,7 @@
 //!
 //! To add a command: define the message (`impl Message`, `impl Command`) next to its siblings,
 //! implement `Handler<YourCommand> for CommerceWrites` with one `self.unit.commit(...)` whose
-//! work returns `Changes::new(value, events)`, and call it from a route with
+//! work returns `Changes::of(value, events)` (typed `CommerceEvent`s), and call it from a route with
 //! `state.commands.dispatch(envelope)`.
 
 mod orders;
