@@ -111,6 +111,10 @@ impl CatalogCache {
         self.by_domain.invalidate(domain).await;
     }
 
+    pub async fn invalidate_issuer(&self, issuer: &str) {
+        self.by_issuer.invalidate(issuer).await;
+    }
+
     pub fn invalidate_all(&self) {
         self.by_id.invalidate_all();
         self.by_domain.invalidate_all();

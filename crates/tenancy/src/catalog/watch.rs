@@ -1,5 +1,6 @@
 //! Cross-instance cache invalidation: a change stream on the catalog database invalidates the
-//! cache entry of every tenant or domain that changes, on every running instance. If the stream
+//! cache entry of every tenant, domain claim or issuer claim that changes, on every running
+//! instance. If the stream
 //! breaks, the whole cache is dropped (so nothing stale survives) and the stream is reopened.
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::change_stream::event::ChangeStreamEvent;
 
 use super::CatalogCache;
-use super::store::{DOMAINS, TENANTS};
+use super::store::{DOMAINS, ISSUERS, TENANTS};
 use crate::TenantId;
 use crate::task::AbortOnDrop;
 
@@ -34,7 +35,7 @@ async fn watch_forever(cache: CatalogCache) {
 }
 
 async fn watch_once(cache: &CatalogCache) -> mongodb::error::Result<()> {
-    let pipeline = [doc! {"$match": {"ns.coll": {"$in": [TENANTS, DOMAINS]}}}];
+    let pipeline = [doc! {"$match": {"ns.coll": {"$in": [TENANTS, DOMAINS, ISSUERS]}}}];
     let mut stream = cache.store().database().watch().pipeline(pipeline).await?;
     // Changes made before the stream opened may have been cached already.
     cache.invalidate_all();
@@ -53,6 +54,7 @@ async fn apply(cache: &CatalogCache, event: &ChangeStreamEvent<Document>) {
             Err(_) => cache.invalidate_all(),
         },
         (Some(DOMAINS), Some(Bson::String(domain))) => cache.invalidate_domain(domain).await,
+        (Some(ISSUERS), Some(Bson::String(issuer))) => cache.invalidate_issuer(issuer).await,
         _ => cache.invalidate_all(),
     }
 }
