@@ -123,12 +123,14 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         audience: config.jwt_audience.clone(),
         leeway_secs: config.jwt_leeway_secs,
         cache_capacity: config.jwt_cache_capacity,
-    })?;
+    })
+    .map_err(named_setting)?;
     let admin_key = config
         .admin_key_sha256
         .as_deref()
         .map(AdminKey::from_sha256_hex)
-        .transpose()?
+        .transpose()
+        .map_err(named_setting)?
         .map(Arc::new);
     let minter = config.jwt_secret.as_ref().map(|s| {
         Arc::new(TokenMinter::new(
@@ -197,4 +199,13 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         requests: RequestCounters::default(),
         rate_limits,
     }))
+}
+
+/// A key-configuration error, naming the `TENANTRY_*` setting at fault.
+fn named_setting(e: tenantry_auth::KeyError) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: {}",
+        crate::config::key_setting(e.setting()),
+        e.message()
+    )
 }

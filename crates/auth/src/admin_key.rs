@@ -6,8 +6,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::KeyError;
-use crate::keys::SETTING_ADMIN_KEY_SHA256;
+use crate::{KeyError, KeySetting};
 
 /// The SHA-256 digest of the platform admin key. `Debug` does not show it.
 #[derive(Clone)]
@@ -21,13 +20,13 @@ impl AdminKey {
         let mut digest = [0u8; 32];
         hex::decode_to_slice(hex.trim(), &mut digest).map_err(|_| {
             KeyError::new(
-                SETTING_ADMIN_KEY_SHA256,
+                KeySetting::AdminKeySha256,
                 "must be 64 hex characters (a SHA-256 digest)",
             )
         })?;
         if digest == <[u8; 32]>::from(Sha256::digest(b"")) {
             return Err(KeyError::new(
-                SETTING_ADMIN_KEY_SHA256,
+                KeySetting::AdminKeySha256,
                 "is the digest of an empty key",
             ));
         }

@@ -29,26 +29,55 @@ pub enum TokenError {
     Revoked,
 }
 
-/// A setting or key file that cannot be used, e.g.
-/// `TENANTRY_JWT_PUBLIC_KEYS: /x.pem: not a PEM public key`.
+/// A setting or key file that cannot be used, e.g. `public keys: /x.pem: not a PEM public key`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{setting}: {message}")]
 pub struct KeyError {
-    setting: &'static str,
+    setting: KeySetting,
     message: String,
+}
+
+/// Which part of the key configuration is at fault. The library does not know what a program
+/// calls its settings: a program maps these onto its own names (Tenantry's `TENANTRY_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySetting {
+    Hs256Secret,
+    PublicKeys,
+    JwksFile,
+    Issuer,
+    Audience,
+    AdminKeySha256,
+}
+
+impl std::fmt::Display for KeySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeySetting::Hs256Secret => "HS256 secret",
+            KeySetting::PublicKeys => "public keys",
+            KeySetting::JwksFile => "JWKS file",
+            KeySetting::Issuer => "issuer",
+            KeySetting::Audience => "audience",
+            KeySetting::AdminKeySha256 => "admin key digest",
+        })
+    }
 }
 
 impl KeyError {
     /// `message` must not contain secret material.
-    pub(crate) fn new(setting: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(setting: KeySetting, message: impl Into<String>) -> Self {
         Self {
             setting,
             message: message.into(),
         }
     }
 
-    /// The name of the setting at fault (one of the `SETTING_*` constants).
-    pub fn setting(&self) -> &'static str {
+    /// The setting at fault.
+    pub fn setting(&self) -> KeySetting {
         self.setting
+    }
+
+    /// What is wrong with it (no secret material).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }

@@ -12,16 +12,8 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::KeyError;
 use crate::settings::JwtSettings;
-
-/// Setting names used in [`KeyError`] messages.
-pub const SETTING_HS256_SECRET: &str = "TENANTRY_JWT_SECRET";
-pub const SETTING_PUBLIC_KEYS: &str = "TENANTRY_JWT_PUBLIC_KEYS";
-pub const SETTING_JWKS_FILE: &str = "TENANTRY_JWKS_FILE";
-pub const SETTING_ISSUER: &str = "TENANTRY_JWT_ISSUER";
-pub const SETTING_AUDIENCE: &str = "TENANTRY_JWT_AUDIENCE";
-pub const SETTING_ADMIN_KEY_SHA256: &str = "TENANTRY_ADMIN_KEY_SHA256";
+use crate::{KeyError, KeySetting};
 
 /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
 const MIN_HS256_SECRET_BYTES: usize = 32;
@@ -65,7 +57,7 @@ pub(crate) fn load(settings: &JwtSettings) -> Result<Vec<VerifyingKey>, KeyError
 fn hs256_key(secret: &str) -> Result<VerifyingKey, KeyError> {
     if secret.len() < MIN_HS256_SECRET_BYTES {
         return Err(KeyError::new(
-            SETTING_HS256_SECRET,
+            KeySetting::Hs256Secret,
             format!("must be at least {MIN_HS256_SECRET_BYTES} bytes long"),
         ));
     }
@@ -73,14 +65,14 @@ fn hs256_key(secret: &str) -> Result<VerifyingKey, KeyError> {
         alg: Algorithm::HS256,
         kid: None,
         key: DecodingKey::from_secret(secret.as_bytes()),
-        source: SETTING_HS256_SECRET.to_owned(),
+        source: KeySetting::Hs256Secret.to_string(),
     })
 }
 
 fn pem_key(path: &Path) -> Result<VerifyingKey, KeyError> {
     let fail = |message: &str| {
         KeyError::new(
-            SETTING_PUBLIC_KEYS,
+            KeySetting::PublicKeys,
             format!("{}: {message}", path.display()),
         )
     };
@@ -117,7 +109,10 @@ fn pem_key(path: &Path) -> Result<VerifyingKey, KeyError> {
 
 fn jwks_keys(path: &Path) -> Result<Vec<VerifyingKey>, KeyError> {
     let fail = |message: String| {
-        KeyError::new(SETTING_JWKS_FILE, format!("{}: {message}", path.display()))
+        KeyError::new(
+            KeySetting::JwksFile,
+            format!("{}: {message}", path.display()),
+        )
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     let set: JwkSet = serde_json::from_str(&text).map_err(|e| {
@@ -204,7 +199,7 @@ fn jwk_key(jwk: &Jwk) -> Result<VerifyingKey, &'static str> {
         alg,
         kid: None,
         key,
-        source: SETTING_JWKS_FILE.to_owned(),
+        source: KeySetting::JwksFile.to_string(),
     })
 }
 

@@ -22,11 +22,7 @@ mod verifier;
 
 pub use admin_key::AdminKey;
 pub use claims::{Audience, Claims};
-pub use error::{KeyError, TokenError};
-pub use keys::{
-    SETTING_ADMIN_KEY_SHA256, SETTING_AUDIENCE, SETTING_HS256_SECRET, SETTING_ISSUER,
-    SETTING_JWKS_FILE, SETTING_PUBLIC_KEYS,
-};
+pub use error::{KeyError, KeySetting, TokenError};
 pub use mint::{MintRequest, MintedToken, TokenMinter};
 pub use role::{Role, UnknownRole};
 pub use settings::JwtSettings;

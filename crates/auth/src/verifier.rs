@@ -16,10 +16,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 
-use crate::keys::{self, SETTING_AUDIENCE, SETTING_ISSUER, VerifyingKey};
+use crate::keys::{self, VerifyingKey};
 use crate::settings::JwtSettings;
 use crate::verified::VerifiedTokens;
-use crate::{Claims, KeyError, TokenError};
+use crate::{Claims, KeyError, KeySetting, TokenError};
 
 /// Tokens longer than this are rejected before any parsing.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -64,10 +64,10 @@ impl JwtVerifier {
     /// `verify` then fails with [`TokenError::NoKeysConfigured`].
     pub fn new(settings: &JwtSettings) -> Result<JwtVerifier, KeyError> {
         if settings.issuer.trim().is_empty() {
-            return Err(KeyError::new(SETTING_ISSUER, "must not be empty"));
+            return Err(KeyError::new(KeySetting::Issuer, "must not be empty"));
         }
         if settings.audience.trim().is_empty() {
-            return Err(KeyError::new(SETTING_AUDIENCE, "must not be empty"));
+            return Err(KeyError::new(KeySetting::Audience, "must not be empty"));
         }
         let inner = Inner {
             keys: keys::load(settings)?,

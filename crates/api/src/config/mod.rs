@@ -21,7 +21,7 @@ pub use effective::{Effective, effective};
 pub use load::{ConfigError, Source};
 pub use otel::{OTEL_SETTINGS, OtelSettings, Root, Sampling};
 pub use secret::Secret;
-pub use settings::{SETTINGS, Setting};
+pub use settings::{SETTINGS, Setting, key_setting};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {

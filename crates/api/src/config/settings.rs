@@ -16,6 +16,19 @@ const fn s(env: &'static str, default: &'static str, meaning: &'static str) -> S
     }
 }
 
+/// The setting behind a key-configuration error of `tenantry-auth`, by name.
+pub fn key_setting(setting: tenantry_auth::KeySetting) -> &'static str {
+    use tenantry_auth::KeySetting as K;
+    match setting {
+        K::Hs256Secret => "TENANTRY_JWT_SECRET",
+        K::PublicKeys => "TENANTRY_JWT_PUBLIC_KEYS",
+        K::JwksFile => "TENANTRY_JWKS_FILE",
+        K::Issuer => "TENANTRY_JWT_ISSUER",
+        K::Audience => "TENANTRY_JWT_AUDIENCE",
+        K::AdminKeySha256 => "TENANTRY_ADMIN_KEY_SHA256",
+    }
+}
+
 #[rustfmt::skip]
 pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_CONFIG", "", "Path of a TOML config file (environment variables win over it)."),
@@ -63,3 +76,25 @@ pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_METRICS_MAX_TENANTS", "100", "Tenants that get their own `tenant` label in metrics; the rest are `other`."),
     s("TENANTRY_LOG_FORMAT", "auto", "`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise)."),
 ];
+
+#[cfg(test)]
+mod tests {
+    use tenantry_auth::KeySetting;
+
+    use super::{SETTINGS, key_setting};
+
+    #[test]
+    fn key_errors_name_real_settings() {
+        for setting in [
+            KeySetting::Hs256Secret,
+            KeySetting::PublicKeys,
+            KeySetting::JwksFile,
+            KeySetting::Issuer,
+            KeySetting::Audience,
+            KeySetting::AdminKeySha256,
+        ] {
+            let name = key_setting(setting);
+            assert!(SETTINGS.iter().any(|s| s.env == name), "{setting}: {name}");
+        }
+    }
+}

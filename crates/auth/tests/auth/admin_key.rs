@@ -1,6 +1,6 @@
 //! `AdminKey`: digest parsing, constant-time matching, redaction.
 
-use tenantry_auth::{AdminKey, SETTING_ADMIN_KEY_SHA256};
+use tenantry_auth::{AdminKey, KeySetting};
 
 const KEY: &str = "test-only-platform-admin-key-4c1d9e";
 
@@ -41,9 +41,9 @@ fn refuses_anything_but_a_sha256_hex_digest() {
         &empty_key,
     ] {
         let error = AdminKey::from_sha256_hex(bad).unwrap_err();
-        assert_eq!(error.setting(), SETTING_ADMIN_KEY_SHA256);
+        assert_eq!(error.setting(), KeySetting::AdminKeySha256);
         assert!(
-            error.to_string().starts_with("TENANTRY_ADMIN_KEY_SHA256: "),
+            error.to_string().starts_with("admin key digest: "),
             "{error}"
         );
         assert!(!error.to_string().contains(KEY));

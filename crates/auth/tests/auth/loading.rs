@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use tenantry_auth::{JwtSettings, JwtVerifier, KeyError, SETTING_HS256_SECRET};
+use tenantry_auth::{JwtSettings, JwtVerifier, KeyError, KeySetting};
 
 use crate::support::*;
 
@@ -35,10 +35,7 @@ fn detects_the_kind_of_each_pem_public_key() {
 fn refuses_private_keys_and_non_pem_files() {
     let path = fixture("rsa_private.pem");
     let message = pem_error("rsa_private.pem");
-    assert!(
-        message.starts_with("TENANTRY_JWT_PUBLIC_KEYS: "),
-        "{message}"
-    );
+    assert!(message.starts_with("public keys: "), "{message}");
     assert!(message.contains(&path.display().to_string()) && message.contains("private key"));
     assert!(
         !message.contains("MII"),
@@ -62,10 +59,11 @@ fn refuses_weak_or_unsupported_public_keys() {
 #[test]
 fn refuses_a_short_hs256_secret_without_printing_it() {
     let error = load_error(|s| s.hs256_secret = Some("short-secret-value".into()));
-    assert_eq!(error.setting(), SETTING_HS256_SECRET);
+    assert_eq!(error.setting(), KeySetting::Hs256Secret);
+    assert_eq!(error.message(), "must be at least 32 bytes long");
     assert_eq!(
         error.to_string(),
-        "TENANTRY_JWT_SECRET: must be at least 32 bytes long"
+        "HS256 secret: must be at least 32 bytes long"
     );
     assert!(!format!("{error} {error:?}").contains("short-secret-value"));
 }
@@ -73,12 +71,10 @@ fn refuses_a_short_hs256_secret_without_printing_it() {
 #[test]
 fn refuses_an_empty_issuer_or_audience() {
     let error = load_error(|s| s.issuer = String::new());
-    assert_eq!(error.to_string(), "TENANTRY_JWT_ISSUER: must not be empty");
+    assert_eq!(error.setting(), KeySetting::Issuer);
+    assert_eq!(error.to_string(), "issuer: must not be empty");
     let error = load_error(|s| s.audience = " ".into());
-    assert_eq!(
-        error.to_string(),
-        "TENANTRY_JWT_AUDIENCE: must not be empty"
-    );
+    assert_eq!(error.to_string(), "audience: must not be empty");
 }
 
 fn jwks_error(test: &str, document: &str) -> String {
@@ -86,7 +82,7 @@ fn jwks_error(test: &str, document: &str) -> String {
     std::fs::write(&path, document).unwrap();
     let message = load_error(|s| s.jwks_file = Some(path.clone())).to_string();
     std::fs::remove_file(&path).unwrap();
-    let prefix = format!("TENANTRY_JWKS_FILE: {}: ", path.display());
+    let prefix = format!("JWKS file: {}: ", path.display());
     message
         .strip_prefix(&prefix)
         .unwrap_or_else(|| panic!("{message}"))
