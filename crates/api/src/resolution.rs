@@ -58,7 +58,8 @@ pub async fn resolve_tenant(
             )
         });
     }
-    crate::telemetry::record_tenant(&tracing::Span::current(), id.as_str(), &claims.sub);
+    let traced = state.config.otel.is_some();
+    crate::telemetry::record_tenant(&tracing::Span::current(), id.as_str(), &claims.sub, traced);
     state.requests.record(&tenant.key());
     let context = TenantContext::new(tenant, claims.sub.clone());
     request.extensions_mut().insert(context);

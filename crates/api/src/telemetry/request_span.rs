@@ -37,12 +37,14 @@ pub fn request_span(
         .on_response(spans)
 }
 
-/// Records the request's tenant and actor once resolution knows them.
-pub fn record_tenant(span: &Span, tenant: &str, actor: &str) {
+/// Records the request's tenant and actor once resolution knows them; `traced`: spans are
+/// exported, so the span also gets the `tenant.id` attribute (nothing is allocated otherwise).
+pub fn record_tenant(span: &Span, tenant: &str, actor: &str, traced: bool) {
     span.record("tenant", tenant);
     span.record("actor", actor);
-    // Only reaches an exported span (a no-op without export).
-    span.set_attribute("tenant.id", tenant.to_string());
+    if traced {
+        span.set_attribute("tenant.id", tenant.to_string());
+    }
 }
 
 impl MakeSpan<Body> for RequestSpans {
