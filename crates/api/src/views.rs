@@ -47,3 +47,18 @@ impl From<&Tenant> for TenantView {
         }
     }
 }
+
+/// A page of a list: `{"items": [...], "next_cursor": ...}`; `next_cursor` is absent on the last
+/// page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// A list returned whole: `{"items": [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}

@@ -18,7 +18,7 @@ pub struct Product {
     pub updated_at: DateTime,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Placed,
@@ -111,7 +111,7 @@ pub struct OrderView {
     pub customer: Customer,
     pub lines: Vec<OrderLine>,
     pub total_cents: i64,
-    pub status: String,
+    pub status: OrderStatus,
     pub version: i64,
     pub placed_at: String,
     pub updated_at: String,
@@ -124,7 +124,7 @@ impl From<&Order> for OrderView {
             customer: o.customer.clone(),
             lines: o.lines.clone(),
             total_cents: o.total_cents,
-            status: o.status.as_str().to_string(),
+            status: o.status,
             version: o.version,
             placed_at: rfc3339(o.placed_at),
             updated_at: rfc3339(o.updated_at),

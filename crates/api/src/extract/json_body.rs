@@ -1,5 +1,6 @@
 //! `JsonObject`: the request body as a JSON object, or a problem (415 wrong media type,
-//! 413 too large, 400 malformed JSON or not an object).
+//! 413 too large, 400 malformed JSON or not an object); `Body<T>`: that object read as a
+//! request body type (`request_body!`), every bad field in one 400 `validation_failed`.
 
 use crate::http::ProblemCode;
 use axum::body::Bytes;
@@ -7,10 +8,40 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde_json::{Map, Value};
 
+use super::fields::{Errors, Field};
 use crate::http::ApiError;
 
 #[derive(Debug)]
 pub struct JsonObject(pub Map<String, Value>);
+
+/// A request body of type `T`, with the JSON it was read from (an `Idempotency-Key` is bound
+/// to it).
+#[derive(Debug)]
+pub struct Body<T> {
+    pub value: T,
+    json: Value,
+}
+
+impl<T> Body<T> {
+    /// The body as the client sent it.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+}
+
+impl<S: Send + Sync, T: Field> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonObject(map) = JsonObject::from_request(request, state).await?;
+        let json = Value::Object(map);
+        let mut errors = Errors::new();
+        match T::read(json.clone(), "", &mut errors) {
+            Some(value) if errors.is_empty() => Ok(Body { value, json }),
+            _ => Err(ApiError::validation(errors)),
+        }
+    }
+}
 
 fn is_json(content_type: &str) -> bool {
     let essence = content_type

@@ -5,7 +5,7 @@ mod json_body;
 mod pagination;
 mod query;
 
-pub use fields::{FieldValue, Fields};
-pub use json_body::JsonObject;
-pub use pagination::{Cursor, PageParams};
-pub use query::QueryMap;
+pub use fields::{Errors, Field, Fields, Nullable, parsed, reject};
+pub use json_body::{Body, JsonObject};
+pub use pagination::{Cursor, PageParams, PageQuery};
+pub use query::{Bounded, QueryMap, QueryValue};

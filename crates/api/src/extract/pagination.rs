@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use super::query::Bounded;
 use crate::http::ApiError;
 
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -41,6 +42,18 @@ impl Cursor {
     }
 }
 
+crate::query_params! {
+    /// `limit` and `cursor` of a list.
+    pub struct PageQuery {
+        /// 1..200, default 50.
+        #[param(value_type = Option<u32>, nullable = false, minimum = 1, maximum = 200)]
+        pub limit: Option<Bounded<1, MAX_LIMIT>>,
+        /// Opaque; from `next_cursor` of the previous page of the same list.
+        #[param(nullable = false, min_length = 1)]
+        pub cursor: Option<String>,
+    }
+}
+
 /// `limit` and `cursor` of a list request, validated.
 #[derive(Debug)]
 pub struct PageParams {
@@ -49,47 +62,47 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    pub fn parse(
-        limit: Option<&str>,
-        cursor: Option<&str>,
-        scope: &str,
-    ) -> Result<PageParams, ApiError> {
-        let limit = match limit {
-            None => DEFAULT_LIMIT,
-            Some(raw) => match raw.parse::<u32>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::field(
-                        "limit",
-                        format!("must be an integer from 1 to {MAX_LIMIT}"),
-                    ));
-                }
-            },
-        };
-        let after = cursor.map(|c| Cursor::decode(c, scope)).transpose()?;
+    /// The page asked for; a cursor must belong to `scope` (the same list and filters).
+    pub fn parse(query: &PageQuery, scope: &str) -> Result<PageParams, ApiError> {
+        let limit = query.limit.map_or(DEFAULT_LIMIT, |Bounded(n)| n);
+        let after = query
+            .cursor
+            .as_deref()
+            .map(|c| Cursor::decode(c, scope))
+            .transpose()?;
         Ok(PageParams { limit, after })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::query::QueryValue;
     use super::*;
+
+    fn page(
+        limit: Option<&str>,
+        cursor: Option<&str>,
+        scope: &str,
+    ) -> Result<PageParams, ApiError> {
+        let limit = limit.map(Bounded::parse_query).transpose();
+        let limit = limit.map_err(|m| ApiError::field("limit", m))?;
+        let query = PageQuery {
+            limit,
+            cursor: cursor.map(String::from),
+        };
+        PageParams::parse(&query, scope)
+    }
 
     #[test]
     fn limits_and_cursors() {
-        assert_eq!(PageParams::parse(None, None, "x").unwrap().limit, 50);
+        assert_eq!(page(None, None, "x").unwrap().limit, 50);
         for bad in ["0", "201", "-1", "abc"] {
-            assert!(PageParams::parse(Some(bad), None, "x").is_err(), "{bad}");
+            assert!(page(Some(bad), None, "x").is_err(), "{bad}");
         }
         let c = Cursor::encode("tenants", "acme");
-        assert_eq!(
-            PageParams::parse(None, Some(&c), "tenants")
-                .unwrap()
-                .after
-                .as_deref(),
-            Some("acme")
-        );
-        assert!(PageParams::parse(None, Some(&c), "orders:acme").is_err());
-        assert!(PageParams::parse(None, Some("!!"), "tenants").is_err());
+        let after = page(None, Some(&c), "tenants").unwrap().after;
+        assert_eq!(after.as_deref(), Some("acme"));
+        assert!(page(None, Some(&c), "orders:acme").is_err());
+        assert!(page(None, Some("!!"), "tenants").is_err());
     }
 }

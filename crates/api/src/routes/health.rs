@@ -3,16 +3,24 @@
 use crate::http::ProblemCode;
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::http::ApiError;
 use crate::readiness::{self, Readiness, Verdict};
 use crate::state::AppState;
 
+/// `{"status": "ok"}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Alive {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
 /// The process is up (no dependencies checked).
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Alive)))]
+pub async fn healthz() -> Json<Alive> {
+    Json(Alive { status: "ok" })
 }
 
 /// Every dependency of this instance, each check with a status and a detail.

@@ -40,7 +40,7 @@ impl Message for PlaceOrder {
 
     fn validate(&self) -> Result<(), Vec<Invalid>> {
         let mut checks = Checks::default();
-        let id_ok = (1..=128).contains(&self.customer.id.len());
+        let id_ok = (1..=128).contains(&self.customer.id.chars().count());
         checks.check(id_ok, "customer.id", "must have 1 to 128 characters");
         checks.name("customer.name", &self.customer.name);
         checks.check(

@@ -196,7 +196,7 @@ async fn applied(
 }
 
 /// Projection health of one tenant: events written, applied, lag, dead letters.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct ProjectionStatus {
     pub last_position: i64,
     pub applied_position: i64,

@@ -16,7 +16,7 @@ pub struct PoolGauges {
 }
 
 /// A point-in-time copy of the gauges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PoolSnapshot {
     pub open: i64,
     pub in_use: i64,

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
 use tenancy::fleet::InstanceView;
 
 use crate::http::ApiError;
@@ -13,20 +13,19 @@ use crate::state::AppState;
 /// The live instances: id, version, host, started, last heartbeat, and the partitions and tenants
 /// whose projections each one owns.
 #[utoipa::path(get, path = "/admin/instances", security(("admin_key" = [])), tag = "admin",
-    responses((status = 200, description = "`{items: [instance], this_instance, lease_secs}`", body = InstanceList), AdminErrors))]
-pub async fn list_instances(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let instances = state.fleet.instances().await?;
-    Ok(Json(json!({
-        "items": instances,
-        "this_instance": state.fleet.id(),
-        "lease_secs": state.fleet.settings().lease.as_secs(),
-        "leases": state.fleet.settings().leases,
-    })))
+    responses((status = 200, description = "OK", body = InstanceList), AdminErrors))]
+pub async fn list_instances(State(state): State<AppState>) -> Result<Json<InstanceList>, ApiError> {
+    let settings = state.fleet.settings();
+    Ok(Json(InstanceList {
+        items: state.fleet.instances().await?,
+        this_instance: state.fleet.id().to_string(),
+        lease_secs: settings.lease.as_secs(),
+        leases: settings.leases,
+    }))
 }
 
 /// The live instances.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InstanceList {
     items: Vec<InstanceView>,
     /// The instance that answered.

@@ -3,26 +3,39 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::tenants::parse_id;
 use crate::http::ApiError;
 use crate::openapi::{AdminErrors, Problem};
 use crate::state::AppState;
 
+/// A finished rebuild.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rebuilt {
+    pub tenant_id: String,
+    /// Events applied to the new read models.
+    pub events_applied: u64,
+    /// Events that could not be applied (in the dead-letter collection).
+    pub dead_letters: u64,
+    /// The generation of read models queries read now.
+    pub generation: u32,
+}
+
 /// Rebuild the tenant's read models from its outbox (blue-green: queries keep reading the live
 /// ones until the new ones have caught up).
 #[utoipa::path(post, path = "/admin/tenants/{id}/projections/rebuild", security(("admin_key" = [])), tag = "admin",
     params(("id" = String, Path, description = "Tenant id")),
     responses(
-        (status = 200, description = "`{tenant_id, events_applied, dead_letters, generation}`", body = Object),
+        (status = 200, description = "Rebuilt and switched", body = Rebuilt),
         (status = 409, description = "`rebuild_in_progress`", body = Problem, content_type = "application/problem+json"),
         AdminErrors,
     ))]
 pub async fn rebuild_projections(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Rebuilt>, ApiError> {
     let tenant = state.catalog.store().require(&parse_id(&id)?).await?;
     // Its own task: a client that goes away does not cut a rebuild short (it would only
     // be left to expire and be started again).
@@ -32,10 +45,10 @@ pub async fn rebuild_projections(
         .await
         .map_err(|e| ApiError::internal(&e))??;
     tracing::info!(tenant = %tenant.key(), events = done.events, dead_letters = done.dead_letters, generation = done.generation, "read models rebuilt");
-    Ok(Json(json!({
-        "tenant_id": tenant.id,
-        "events_applied": done.events,
-        "dead_letters": done.dead_letters,
-        "generation": done.generation,
-    })))
+    Ok(Json(Rebuilt {
+        tenant_id: tenant.id.to_string(),
+        events_applied: done.events,
+        dead_letters: done.dead_letters,
+        generation: done.generation,
+    }))
 }

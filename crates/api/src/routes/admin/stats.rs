@@ -1,10 +1,14 @@
 //! `GET /admin/tenants/{id}/stats`: requests served, pool and budget use, document counts.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
-
-use tenancy::Isolation;
+use cqrs::projector::ProjectionStatus;
+use serde::Serialize;
+use tenancy::clusters::PoolSnapshot;
+use tenancy::{Isolation, TenantStatus};
+use utoipa::ToSchema;
 
 use super::tenants::parse_id;
 use crate::http::ApiError;
@@ -12,34 +16,70 @@ use crate::openapi::AdminErrors;
 use crate::state::AppState;
 use crate::tenant_data::TenantData;
 
+/// A tenant's statistics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantStats {
+    pub tenant_id: String,
+    pub status: TenantStatus,
+    pub incarnation: String,
+    /// Requests this instance served for the tenant since it started.
+    pub requests: u64,
+    pub budget: Budget,
+    pub connections: Connections,
+    /// Documents per collection.
+    pub documents: BTreeMap<String, u64>,
+    pub projections: ProjectionStatus,
+}
+
+/// The tenant's share of its cluster pool on this instance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Budget {
+    pub limit: u32,
+    pub in_use: u32,
+}
+
+/// The connection pool the tenant uses on this instance.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Connections {
+    /// Its cluster's pool, shared with the cluster's other tenants.
+    Shared { cluster_pool: PoolSnapshot },
+    /// The dedicated pools of this instance (one per dedicated tenant).
+    Dedicated { dedicated_pools: PoolSnapshot },
+}
+
 /// Requests served, budget and pool use, document counts, projection status.
 #[utoipa::path(get, path = "/admin/tenants/{id}/stats", security(("admin_key" = [])), tag = "admin",
     params(("id" = String, Path, description = "Tenant id")),
-    responses((status = 200, description = "Statistics", body = Object), AdminErrors))]
+    responses((status = 200, description = "Statistics", body = TenantStats), AdminErrors))]
 pub async fn tenant_stats(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TenantStats>, ApiError> {
     let id = parse_id(&id)?;
     let tenant = state.catalog.store().require(&id).await?;
     let db = state.pools.maintenance_db(&tenant).await?;
     let data = TenantData::read(&db, &state.projector.projection_names()).await?;
     let pools = &state.pools;
-    let cluster_pool = pools.cluster(&tenant.cluster)?.gauges().snapshot();
     let connections = match tenant.isolation {
-        Isolation::Shared => json!({"kind": "shared", "cluster_pool": cluster_pool}),
-        Isolation::Dedicated => {
-            json!({"kind": "dedicated", "dedicated_pools": pools.dedicated().gauges().snapshot()})
-        }
+        Isolation::Shared => Connections::Shared {
+            cluster_pool: pools.cluster(&tenant.cluster)?.gauges().snapshot(),
+        },
+        Isolation::Dedicated => Connections::Dedicated {
+            dedicated_pools: pools.dedicated().gauges().snapshot(),
+        },
     };
-    Ok(Json(json!({
-        "tenant_id": tenant.id,
-        "status": tenant.status,
-        "incarnation": tenant.incarnation,
-        "requests": state.requests.count(&tenant.key()),
-        "budget": {"limit": pools.budgets().budget(&tenant), "in_use": pools.budgets().in_use(&tenant).await},
-        "connections": connections,
-        "documents": data.documents,
-        "projections": data.projections,
-    })))
+    Ok(Json(TenantStats {
+        tenant_id: tenant.id.to_string(),
+        status: tenant.status,
+        incarnation: tenant.incarnation.to_string(),
+        requests: state.requests.count(&tenant.key()),
+        budget: Budget {
+            limit: pools.budgets().budget(&tenant),
+            in_use: pools.budgets().in_use(&tenant).await,
+        },
+        connections,
+        documents: data.documents,
+        projections: data.projections,
+    }))
 }

@@ -4,17 +4,24 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tenancy::lifecycle::Created;
 use tenancy::{TenantId, TenantStatus};
 
-use super::views::{
-    TenantForCreate, TenantForUpdate, TenantList, TenantView, tenant_for_create, tenant_patch,
-};
-use crate::extract::{Cursor, JsonObject, PageParams, QueryMap};
+use super::views::{TenantForCreate, TenantForUpdate, TenantView};
+use crate::extract::{Body, Cursor, PageParams, PageQuery};
 use crate::http::{ApiError, ErrorChain};
-use crate::openapi::{AdminErrors, BodyErrors, PageQuery, Problem};
+use crate::openapi::{AdminErrors, BodyErrors, Problem};
 use crate::state::AppState;
+use crate::views::ListPage;
+
+crate::query_params! {
+    /// The filter of `GET /admin/tenants`.
+    pub struct TenantFilter {
+        /// Only tenants in this status.
+        #[param(nullable = false)]
+        pub status: Option<TenantStatus>,
+    }
+}
 
 const LIST_SCOPE: &str = "admin:tenants";
 
@@ -29,9 +36,9 @@ const LIST_SCOPE: &str = "admin:tenants";
     ))]
 pub async fn create_tenant(
     State(state): State<AppState>,
-    body: JsonObject,
+    body: Body<TenantForCreate>,
 ) -> Result<Response, ApiError> {
-    let spec = tenant_for_create(body, tenancy::clusters::DEFAULT_CLUSTER)?;
+    let spec = body.value.into_spec(tenancy::clusters::DEFAULT_CLUSTER)?;
     let (tenant, created) = state.provisioner.create(&spec).await?;
     let status = if created == Created::New {
         StatusCode::CREATED
@@ -43,23 +50,15 @@ pub async fn create_tenant(
 
 /// List tenants by id.
 #[utoipa::path(get, path = "/admin/tenants", security(("admin_key" = [])), tag = "admin",
-    params(("status" = Option<TenantStatus>, Query, description = "Only tenants in this status"), PageQuery),
-    responses((status = 200, description = "OK", body = TenantList), AdminErrors))]
+    params(TenantFilter, PageQuery),
+    responses((status = 200, description = "OK", body = ListPage<TenantView>), AdminErrors))]
 pub async fn list_tenants(
     State(state): State<AppState>,
-    query: QueryMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let status = match query.get("status") {
-        None => None,
-        Some(raw) => Some(TenantStatus::parse(raw).ok_or_else(|| {
-            ApiError::field(
-                "status",
-                "must be one of provisioning, active, suspended, deleting",
-            )
-        })?),
-    };
+    TenantFilter { status }: TenantFilter,
+    page: PageQuery,
+) -> Result<Json<ListPage<TenantView>>, ApiError> {
     let scope = format!("{LIST_SCOPE}:{}", status.map_or("all", |s| s.as_str()));
-    let page = PageParams::parse(query.get("limit"), query.get("cursor"), &scope)?;
+    let page = PageParams::parse(&page, &scope)?;
     let after = page
         .after
         .as_deref()
@@ -75,7 +74,7 @@ pub async fn list_tenants(
     let next_cursor = result
         .next_after
         .map(|id| Cursor::encode(&scope, id.as_str()));
-    Ok(Json(json!({"items": items, "next_cursor": next_cursor})))
+    Ok(Json(ListPage { items, next_cursor }))
 }
 
 pub fn parse_id(raw: &str) -> Result<TenantId, ApiError> {
@@ -106,10 +105,10 @@ pub async fn get_tenant(
 pub async fn update_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: JsonObject,
+    body: Body<TenantForUpdate>,
 ) -> Result<Json<TenantView>, ApiError> {
     let id = parse_id(&id)?;
-    let patch = tenant_patch(body)?;
+    let patch = body.value.into();
     let tenant = state.provisioner.update(&id, &patch).await?;
     Ok(Json(TenantView::from(&tenant)))
 }

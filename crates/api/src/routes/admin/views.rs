@@ -1,200 +1,244 @@
-//! Request and response shapes of the admin API (`TenantView`, `TenantForCreate`, ...).
+//! Request and response shapes of the admin API (`TenantForCreate`, `TenantView`, ...): each
+//! type both parses and documents its shape; tenancy's parsed types (`TenantName`, `Plan`, ...)
+//! read themselves here, so their rules decide what a field accepts.
 
-use serde_json::{Map, Value};
-use tenancy::TenantId;
+use serde::Serialize;
+use serde_json::Value;
 use tenancy::{
-    Isolation, Plan, TenantAuth, TenantLimits, TenantName, TenantPatch, TenantSpec, parse_domain,
+    Isolation, Plan, TenantAuth, TenantLimits, TenantName, TenantPatch, TenantSpec, TenantStatus,
+    parse_domain,
 };
+use tenantry_auth::Role;
 use utoipa::ToSchema;
+use utoipa::openapi::{ArrayBuilder, ObjectBuilder, RefOr, Schema, Type};
 
 pub use crate::views::TenantView;
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Bounded, Errors, Field, Fields, Nullable, QueryValue, parsed, reject};
 use crate::http::ApiError;
 
-/// `POST /admin/tenants` body (documentation shape; parsed by `tenant_for_create`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TenantForCreate {
-    /// DNS label `^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$`, not a reserved word.
-    id: String,
-    name: String,
-    /// Default `free`.
-    plan: Option<String>,
-    /// A configured cluster; default `default`.
-    cluster: Option<String>,
-    isolation: Option<Isolation>,
-    /// Custom domains that select this tenant.
-    domains: Option<Vec<String>>,
-    /// The tenant's own identity provider; one of another tenant: 409 `issuer_taken`.
-    auth: Option<TenantAuth>,
-}
-
-/// `PATCH /admin/tenants/{id}` body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TenantForUpdate {
-    name: Option<String>,
-    plan: Option<String>,
-    limits: Option<TenantLimits>,
-    /// Replaces the custom domains; one of another tenant: 409 `domain_taken`.
-    domains: Option<Vec<String>>,
-    /// Sets the tenant's own identity provider (`null` removes it); an issuer of another
-    /// tenant: 409 `issuer_taken`.
-    auth: Option<TenantAuth>,
-}
-
-/// A page of tenants.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TenantList {
-    items: Vec<TenantView>,
-    next_cursor: Option<String>,
-}
-
-/// `POST /admin/tenants/{id}/tokens` body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TokenForCreate {
-    sub: String,
-    /// `viewer`, `member`, `admin`.
-    roles: Vec<String>,
-    /// 1..2592000, default 3600.
-    ttl_seconds: Option<u64>,
-}
-
-/// A minted token.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TokenView {
-    token: String,
-    expires_at: String,
-}
-
-/// A name or plan, parsed by its type in `tenancy`; a bad one is a field error.
-fn parsed<T>(
-    f: &mut Fields,
-    field: &str,
-    raw: Option<String>,
-    parse: fn(&str) -> Result<T, String>,
-) -> Option<T> {
-    match parse(raw.as_deref()?) {
-        Ok(value) => Some(value),
-        Err(message) => {
-            f.reject(field, message);
-            None
-        }
+impl Field for TenantName {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        parsed(value, path, errors, |raw: String| TenantName::parse(&raw))
     }
 }
 
-fn parse_domains(f: &mut Fields, raw: Vec<String>) -> Vec<String> {
-    let mut domains = Vec::new();
-    for (i, d) in raw.iter().enumerate() {
-        match parse_domain(d) {
-            Ok(d) if !domains.contains(&d) => domains.push(d),
-            Ok(_) => f.reject(&format!("domains[{i}]"), "is listed twice"),
-            Err(message) => f.reject(&format!("domains[{i}]"), message),
-        }
+impl Field for Plan {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        parsed(value, path, errors, |raw: String| Plan::parse(&raw))
     }
-    domains
+}
+
+impl Field for Isolation {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        parsed(value, path, errors, |raw: String| {
+            Isolation::parse(&raw).ok_or_else(|| "must be 'shared' or 'dedicated'".to_string())
+        })
+    }
+}
+
+impl QueryValue for TenantStatus {
+    fn parse_query(raw: &str) -> Result<Self, String> {
+        TenantStatus::parse(raw)
+            .ok_or_else(|| "must be one of provisioning, active, suspended, deleting".to_string())
+    }
 }
 
 /// `auth`: `{"issuer": "https://...", "audience": "..."}`.
-fn parse_auth(f: &mut Fields, map: Map<String, Value>) -> Option<TenantAuth> {
-    let mut nested = Fields::nested(map, "auth");
-    let issuer: Option<String> = nested.required("issuer");
-    let audience: Option<String> = nested.required("audience");
-    let auth = match (issuer, audience) {
-        (Some(issuer), Some(audience)) => match TenantAuth::parse(&issuer, &audience) {
-            Ok(auth) => Some(auth),
-            Err(message) if message.contains("audience") => {
-                nested.reject("audience", message);
-                None
-            }
-            Err(message) => {
-                nested.reject("issuer", message);
-                None
-            }
-        },
-        _ => None,
-    };
-    f.absorb(nested);
-    auth
+impl Field for TenantAuth {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        let before = errors.len();
+        let mut fields = Fields::object(value, path, errors)?;
+        let issuer: Option<String> = fields.take("issuer");
+        let audience: Option<String> = fields.take("audience");
+        let parsed = match (&issuer, &audience) {
+            (Some(issuer), Some(audience)) => match TenantAuth::parse(issuer, audience) {
+                Ok(auth) => Some(auth),
+                Err(message) if message.contains("audience") => {
+                    fields.reject("audience", message);
+                    None
+                }
+                Err(message) => {
+                    fields.reject("issuer", message);
+                    None
+                }
+            },
+            _ => None,
+        };
+        fields.finish(before)?;
+        parsed
+    }
 }
 
-/// `POST /admin/tenants` body → a `TenantSpec`. A bad id is `invalid_tenant_id` (docs/API.md).
-pub fn tenant_for_create(body: JsonObject, default_cluster: &str) -> Result<TenantSpec, ApiError> {
-    let mut f = Fields::new(body);
-    let id: Option<String> = f.required("id");
-    let name: Option<String> = f.required("name");
-    let plan: Option<String> = f.optional("plan");
-    let cluster: Option<String> = f.optional("cluster");
-    let isolation: Option<String> = f.optional("isolation");
-    let domains: Option<Vec<String>> = f.optional("domains");
-    let auth: Option<Map<String, Value>> = f.optional("auth");
-    let name = parsed(&mut f, "name", name, TenantName::parse);
-    let plan = parsed(&mut f, "plan", plan, Plan::parse);
-    let auth = auth.and_then(|map| parse_auth(&mut f, map));
-    let isolation = match isolation.as_deref().map(Isolation::parse) {
-        None => Some(Isolation::Shared),
-        Some(Some(i)) => Some(i),
-        Some(None) => {
-            f.reject("isolation", "must be 'shared' or 'dedicated'");
-            None
-        }
-    };
-    let domains = parse_domains(&mut f, domains.unwrap_or_default());
-    f.finish()?;
-    let (Some(id), Some(name), Some(isolation)) = (id, name, isolation) else {
-        return Err(ApiError::field("$", "incomplete body"));
-    };
-    Ok(TenantSpec {
-        id: TenantId::parse(&id)?,
-        name,
-        plan: plan.unwrap_or_else(Plan::default_plan),
-        cluster: cluster.unwrap_or_else(|| default_cluster.to_string()),
-        isolation,
-        domains,
-        auth,
-    })
-}
-
-/// `PATCH /admin/tenants/{id}` body → a `TenantPatch` (name, plan, limits, domains, auth).
-pub fn tenant_patch(body: JsonObject) -> Result<TenantPatch, ApiError> {
-    let mut f = Fields::new(body);
-    let name: Option<String> = f.optional("name");
-    let plan: Option<String> = f.optional("plan");
-    let limits: Option<Map<String, Value>> = f.optional("limits");
-    let domains: Option<Vec<String>> = f.optional("domains");
-    let auth: Option<Option<Map<String, Value>>> = f.nullable("auth");
-    let name = parsed(&mut f, "name", name, TenantName::parse);
-    let plan = parsed(&mut f, "plan", plan, Plan::parse);
-    let auth = auth.map(|auth| auth.and_then(|map| parse_auth(&mut f, map)));
-    let limits = limits.map(|map| {
-        let mut nested = Fields::nested(map, "limits");
-        let max: Option<u32> = nested.optional("max_concurrent_requests");
-        let rate: Option<u32> = nested.optional("requests_per_second");
+/// `limits`: each limit at least 1.
+impl Field for TenantLimits {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        let before = errors.len();
+        let mut fields = Fields::object(value, path, errors)?;
+        let max = fields.take::<Option<u32>>("max_concurrent_requests");
+        let rate = fields.take::<Option<u32>>("requests_per_second");
         for (name, value) in [
             ("max_concurrent_requests", max),
             ("requests_per_second", rate),
         ] {
-            if value == Some(0) {
-                nested.reject(name, "must be at least 1");
+            if value == Some(Some(0)) {
+                fields.reject(name, "must be at least 1");
             }
         }
-        f.absorb(nested);
-        TenantLimits {
-            max_concurrent_requests: max,
-            requests_per_second: rate,
+        fields.finish(before)?;
+        Some(TenantLimits {
+            max_concurrent_requests: max?,
+            requests_per_second: rate?,
+        })
+    }
+}
+
+/// Custom domains, normalised, each once.
+#[derive(Debug, Clone, Default)]
+pub struct Domains(pub Vec<String>);
+
+impl Field for Domains {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        let raw: Vec<String> = Field::read(value, path, errors)?;
+        let before = errors.len();
+        let mut domains = Vec::new();
+        for (i, d) in raw.iter().enumerate() {
+            match parse_domain(d) {
+                Ok(d) if !domains.contains(&d) => domains.push(d),
+                Ok(_) => reject(errors, &format!("{path}[{i}]"), "is listed twice"),
+                Err(message) => reject(errors, &format!("{path}[{i}]"), message),
+            }
         }
-    });
-    let domains = domains.map(|d| parse_domains(&mut f, d));
-    f.finish()?;
-    Ok(TenantPatch {
-        name,
-        plan,
-        limits,
-        domains,
-        auth,
-    })
+        (errors.len() == before).then_some(Domains(domains))
+    }
+}
+
+crate::request_body! {
+    /// `POST /admin/tenants` body.
+    pub struct TenantForCreate {
+        /// A DNS label, not a reserved word (`admin`, `api`, `www`, ...).
+        #[schema(pattern = "^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")]
+        pub id: String,
+        #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "\\S")]
+        pub name: TenantName,
+        /// Default `free`.
+        #[schema(value_type = Option<String>, nullable = false, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+        pub plan: Option<Plan>,
+        /// A configured cluster; default `default`.
+        #[schema(nullable = false, min_length = 1)]
+        pub cluster: Option<String>,
+        /// Default `shared`.
+        #[schema(nullable = false)]
+        pub isolation: Option<Isolation>,
+        /// Custom domains that select this tenant; one of another tenant: 409 `domain_taken`.
+        #[schema(value_type = Option<Vec<String>>, nullable = false)]
+        pub domains: Option<Domains>,
+        /// The tenant's own identity provider; one of another tenant: 409 `issuer_taken`.
+        #[schema(nullable = false)]
+        pub auth: Option<TenantAuth>,
+    }
+}
+
+impl TenantForCreate {
+    /// The tenant to provision. A bad id is `invalid_tenant_id`.
+    pub fn into_spec(self, default_cluster: &str) -> Result<TenantSpec, ApiError> {
+        Ok(TenantSpec {
+            id: tenancy::TenantId::parse(&self.id)?,
+            name: self.name,
+            plan: self.plan.unwrap_or_else(Plan::default_plan),
+            cluster: self.cluster.unwrap_or_else(|| default_cluster.to_string()),
+            isolation: self.isolation.unwrap_or_default(),
+            domains: self.domains.unwrap_or_default().0,
+            auth: self.auth,
+        })
+    }
+}
+
+crate::request_body! {
+    /// `PATCH /admin/tenants/{id}` body.
+    pub struct TenantForUpdate {
+        #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 200, pattern = "\\S")]
+        pub name: Option<TenantName>,
+        #[schema(value_type = Option<String>, nullable = false, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+        pub plan: Option<Plan>,
+        #[schema(nullable = false)]
+        pub limits: Option<TenantLimits>,
+        /// Replaces the custom domains; one of another tenant: 409 `domain_taken`.
+        #[schema(value_type = Option<Vec<String>>, nullable = false)]
+        pub domains: Option<Domains>,
+        /// Sets the tenant's own identity provider (`null` removes it); an issuer of another
+        /// tenant: 409 `issuer_taken`.
+        #[schema(value_type = Option<TenantAuth>)]
+        pub auth: Nullable<TenantAuth>,
+    }
+}
+
+impl From<TenantForUpdate> for TenantPatch {
+    fn from(body: TenantForUpdate) -> TenantPatch {
+        TenantPatch {
+            name: body.name,
+            plan: body.plan,
+            limits: body.limits,
+            domains: body.domains.map(|d| d.0),
+            auth: body.auth.into_change(),
+        }
+    }
+}
+
+/// A role a minted token may carry: `viewer`, `member` or `admin`.
+impl Field for Role {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        parsed(value, path, errors, |raw: String| {
+            raw.parse::<Role>()
+                .map_err(|_| "must be viewer, member or admin".to_string())
+        })
+    }
+}
+
+/// `roles`: an array of the tenant roles (from `Role::ALL`).
+fn roles_schema() -> RefOr<Schema> {
+    let role = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Role::ALL.map(Role::as_str)));
+    ArrayBuilder::new().items(role).into()
+}
+
+/// A token's subject: 1 to 256 characters, not blank.
+#[derive(Debug, Clone)]
+pub struct Subject(pub String);
+
+impl Field for Subject {
+    fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
+        parsed(value, path, errors, |raw: String| {
+            if raw.trim().is_empty() || raw.chars().count() > 256 {
+                Err("must have 1 to 256 characters".to_string())
+            } else {
+                Ok(Subject(raw))
+            }
+        })
+    }
+}
+
+/// The longest a minted token lives: 30 days.
+pub const MAX_TTL_SECONDS: u32 = 30 * 24 * 3600;
+
+crate::request_body! {
+    /// `POST /admin/tenants/{id}/tokens` body.
+    pub struct TokenForCreate {
+        #[schema(value_type = String, min_length = 1, max_length = 256, pattern = "\\S")]
+        pub sub: Subject,
+        #[schema(schema_with = roles_schema)]
+        pub roles: Vec<Role>,
+        /// Seconds, default 3600.
+        #[schema(value_type = Option<u32>, nullable = false, minimum = 1, maximum = 2_592_000)]
+        pub ttl_seconds: Option<Bounded<1, MAX_TTL_SECONDS>>,
+    }
+}
+
+/// A minted token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
 }

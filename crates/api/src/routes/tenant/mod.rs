@@ -4,10 +4,10 @@
 
 mod conventions;
 mod current;
+mod headers;
 mod orders;
 mod products;
 mod reports;
-mod schemas;
 
 use axum::middleware::from_fn_with_state;
 use utoipa_axum::router::OpenApiRouter;

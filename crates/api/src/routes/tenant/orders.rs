@@ -1,31 +1,72 @@
-//! `/v1/orders`: thin handlers — parse, dispatch, map.
+//! `/v1/orders`: the request shapes and thin handlers — parse, dispatch, map.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use commerce::CommerceError;
-use commerce::model::{Customer, OrderStatus};
+use commerce::model::{Customer, OrderStatus, OrderView};
 use commerce::read::{GetOrder, ListOrders};
 use commerce::write::{
     CancelOrder, CommerceWrites, Committed, FulfilOrder, NewOrderLine, PlaceOrder,
 };
 use cqrs::{Command, Handler};
-use serde_json::{Map, Value};
 use tenantry_auth::Role;
 
-use super::conventions::{
-    IfMatch, MinPosition, committed, idempotency_key, page_request, page_response, resource,
-};
-use super::schemas::{OrderForCreate, OrderList};
-use crate::extract::{Fields, JsonObject, QueryMap};
+use super::conventions::{committed, page_request, page_response, resource};
+use super::headers::{Idempotency, IfMatch, MinPosition};
+use crate::extract::{Body, PageQuery, QueryValue};
 use crate::http::ApiError;
-use crate::openapi::{
-    BodyErrors, Idempotency, PageQuery, Precondition, Problem, ReadAfter, TenantErrors,
-    TenantSelectors,
-};
+use crate::openapi::{BodyErrors, Problem, TenantErrors, TenantSelectors};
 use crate::resolution::Tenanted;
 use crate::state::AppState;
-use commerce::model::OrderView;
+use crate::views::ListPage;
+
+crate::request_body! {
+    /// The customer of a new order.
+    pub struct CustomerForOrder {
+        #[schema(min_length = 1, max_length = 128)]
+        pub id: String,
+        #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+        pub name: String,
+    }
+}
+
+crate::request_body! {
+    /// A line of a new order.
+    pub struct OrderLineForCreate {
+        #[schema(min_length = 1)]
+        pub product_id: String,
+        #[schema(minimum = 1, maximum = 10_000)]
+        pub qty: i64,
+    }
+}
+
+crate::request_body! {
+    /// `POST /v1/orders` body.
+    pub struct OrderForCreate {
+        pub customer: CustomerForOrder,
+        /// Each product once.
+        #[schema(min_items = 1, max_items = 100)]
+        pub lines: Vec<OrderLineForCreate>,
+    }
+}
+
+impl QueryValue for OrderStatus {
+    fn parse_query(raw: &str) -> Result<Self, String> {
+        OrderStatus::parse(raw).ok_or_else(|| "must be placed, cancelled or fulfilled".into())
+    }
+}
+
+crate::query_params! {
+    /// The filters of `GET /v1/orders`.
+    pub struct OrderFilters {
+        #[param(nullable = false)]
+        pub status: Option<OrderStatus>,
+        #[param(nullable = false)]
+        pub customer_id: Option<String>,
+    }
+}
 
 /// Place an order (member): prices snapshotted, stock taken atomically.
 #[utoipa::path(post, path = "/v1/orders", security(("jwt" = [])), tag = "orders",
@@ -40,45 +81,23 @@ use commerce::model::OrderView;
 pub async fn place_order(
     State(state): State<AppState>,
     request: Tenanted,
-    headers: HeaderMap,
-    body: JsonObject,
+    idempotency: Idempotency,
+    body: Body<OrderForCreate>,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Member)?;
-    let idempotency = idempotency_key(&headers, "POST /v1/orders", &body)?;
-    let mut f = Fields::new(body);
-    let customer: Option<Map<String, Value>> = f.required("customer");
-    let lines: Option<Vec<Value>> = f.required("lines");
-    let customer = customer.map(|map| {
-        let mut c = Fields::nested(map, "customer");
-        let (id, name) = (c.required::<String>("id"), c.required::<String>("name"));
-        f.absorb(c);
-        Customer {
-            id: id.unwrap_or_default(),
-            name: name.unwrap_or_default(),
-        }
-    });
-    let lines: Vec<NewOrderLine> = lines
-        .unwrap_or_default()
+    let idempotency = idempotency.bind("POST /v1/orders", &body);
+    let OrderForCreate { customer, lines } = body.value;
+    let customer = Customer {
+        id: customer.id,
+        name: customer.name,
+    };
+    let lines = lines
         .into_iter()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let Value::Object(map) = line else {
-                f.reject(&format!("lines[{i}]"), "must be an object");
-                return None;
-            };
-            let mut l = Fields::nested(map, &format!("lines[{i}]"));
-            let (product_id, qty) = (l.required::<String>("product_id"), l.required::<i64>("qty"));
-            f.absorb(l);
-            Some(NewOrderLine {
-                product_id: product_id?,
-                qty: qty?,
-            })
+        .map(|line| NewOrderLine {
+            product_id: line.product_id,
+            qty: line.qty,
         })
         .collect();
-    f.finish()?;
-    let Some(customer) = customer else {
-        return Err(ApiError::field("customer", "is required"));
-    };
     let placed = state
         .commands
         .dispatch(request.envelope(PlaceOrder {
@@ -92,7 +111,7 @@ pub async fn place_order(
 
 /// placed → cancelled (member); stock restored.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", security(("jwt" = [])), tag = "orders",
-    params(("id" = String, Path), TenantSelectors, Precondition),
+    params(("id" = String, Path), TenantSelectors, IfMatch),
     responses(
         (status = 200, description = "OK", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
@@ -103,9 +122,9 @@ pub async fn cancel_order(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    IfMatch(expected_version): IfMatch,
+    if_match: IfMatch,
 ) -> Result<Response, ApiError> {
-    transition(&state, &request, expected_version, |expected_version| {
+    transition(&state, &request, if_match.version, |expected_version| {
         CancelOrder {
             id,
             expected_version,
@@ -116,7 +135,7 @@ pub async fn cancel_order(
 
 /// placed → fulfilled (member).
 #[utoipa::path(post, path = "/v1/orders/{id}/fulfil", security(("jwt" = [])), tag = "orders",
-    params(("id" = String, Path), TenantSelectors, Precondition),
+    params(("id" = String, Path), TenantSelectors, IfMatch),
     responses(
         (status = 200, description = "OK", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
@@ -127,9 +146,9 @@ pub async fn fulfil_order(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    IfMatch(expected_version): IfMatch,
+    if_match: IfMatch,
 ) -> Result<Response, ApiError> {
-    transition(&state, &request, expected_version, |expected_version| {
+    transition(&state, &request, if_match.version, |expected_version| {
         FulfilOrder {
             id,
             expected_version,
@@ -158,40 +177,27 @@ where
 
 /// List orders (viewer), from the order-list read model.
 #[utoipa::path(get, path = "/v1/orders", security(("jwt" = [])), tag = "orders",
-    params(
-        ("status" = Option<String>, Query, description = "placed, cancelled or fulfilled"),
-        ("customer_id" = Option<String>, Query),
-        PageQuery, TenantSelectors, ReadAfter,
-    ),
-    responses((status = 200, description = "OK", body = OrderList), TenantErrors))]
+    params(OrderFilters, PageQuery, TenantSelectors, MinPosition),
+    responses((status = 200, description = "OK", body = ListPage<OrderView>), TenantErrors))]
 pub async fn list_orders(
     State(state): State<AppState>,
     request: Tenanted,
-    MinPosition(min_position): MinPosition,
-    query: QueryMap,
-) -> Result<Response, ApiError> {
+    min_position: MinPosition,
+    filters: OrderFilters,
+    page: PageQuery,
+) -> Result<Json<ListPage<OrderView>>, ApiError> {
     request.principal.require(Role::Viewer)?;
-    let status = query
-        .get("status")
-        .map(|s| {
-            OrderStatus::parse(s)
-                .ok_or_else(|| ApiError::field("status", "must be placed, cancelled or fulfilled"))
-        })
-        .transpose()?;
-    let customer_id = query.get("customer_id").map(String::from);
-    let filters = format!("{status:?}:{customer_id:?}");
-    let (page, scope) = page_request(
-        &request,
-        "orders",
-        &filters,
-        query.get("limit"),
-        query.get("cursor"),
-    )?;
+    let OrderFilters {
+        status,
+        customer_id,
+    } = filters;
+    let scope_filters = format!("{status:?}:{customer_id:?}");
+    let (page, scope) = page_request(&request, "orders", &scope_filters, &page)?;
     let list = ListOrders {
         status,
         customer_id,
         page,
-        min_position,
+        min_position: min_position.position,
     };
     Ok(page_response(
         state.queries.dispatch(request.envelope(list)).await?,
@@ -201,16 +207,19 @@ pub async fn list_orders(
 
 /// One order (viewer).
 #[utoipa::path(get, path = "/v1/orders/{id}", security(("jwt" = [])), tag = "orders",
-    params(("id" = String, Path), TenantSelectors, ReadAfter),
+    params(("id" = String, Path), TenantSelectors, MinPosition),
     responses((status = 200, description = "OK", body = OrderView, headers(("ETag" = String))), TenantErrors))]
 pub async fn get_order(
     State(state): State<AppState>,
     request: Tenanted,
     Path(id): Path<String>,
-    MinPosition(min_position): MinPosition,
+    min_position: MinPosition,
 ) -> Result<Response, ApiError> {
     request.principal.require(Role::Viewer)?;
-    let query = GetOrder { id, min_position };
+    let query = GetOrder {
+        id,
+        min_position: min_position.position,
+    };
     Ok(resource(
         state.queries.dispatch(request.envelope(query)).await?,
     ))

@@ -2,75 +2,82 @@
 
 use axum::Json;
 use axum::extract::State;
-use commerce::read::{SalesReport, TopProducts};
-use serde_json::{Value, json};
+use commerce::read::{DailySales, ProductSales, SalesReport, TopProducts};
 use tenantry_auth::Role;
 
-use super::conventions::{MinPosition, int_param};
-use super::schemas::{SalesReportItems, TopProductsItems};
-use crate::extract::QueryMap;
+use super::headers::MinPosition;
+use crate::extract::Bounded;
 use crate::http::ApiError;
-use crate::openapi::{ReadAfter, TenantErrors, TenantSelectors};
+use crate::openapi::{TenantErrors, TenantSelectors};
 use crate::resolution::Tenanted;
 use crate::state::AppState;
+use crate::views::Items;
+
+crate::query_params! {
+    /// The days of `GET /v1/reports/sales` (both required).
+    pub struct SalesDays {
+        /// First day, YYYY-MM-DD (inclusive).
+        #[param(required = true, nullable = false, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$")]
+        pub from: Option<String>,
+        /// Last day, YYYY-MM-DD (inclusive, from `from` to 366 days after it).
+        #[param(required = true, nullable = false, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$")]
+        pub to: Option<String>,
+    }
+}
+
+crate::query_params! {
+    /// How many of the top products.
+    pub struct TopN {
+        /// 1..100, default 10.
+        #[param(value_type = Option<u32>, nullable = false, minimum = 1, maximum = 100)]
+        pub limit: Option<Bounded<1, 100>>,
+    }
+}
 
 /// Sales per UTC day (viewer), from the sales projection.
 #[utoipa::path(get, path = "/v1/reports/sales", security(("jwt" = [])), tag = "reports",
-    params(
-        ("from" = String, Query, description = "First day, YYYY-MM-DD (inclusive)"),
-        ("to" = String, Query, description = "Last day, YYYY-MM-DD (inclusive, at most 366 days)"),
-        TenantSelectors, ReadAfter,
-    ),
-    responses((status = 200, description = "OK", body = SalesReportItems), TenantErrors))]
+    params(SalesDays, TenantSelectors, MinPosition),
+    responses((status = 200, description = "OK", body = Items<DailySales>), TenantErrors))]
 pub async fn sales_report(
     State(state): State<AppState>,
     request: Tenanted,
-    MinPosition(min_position): MinPosition,
-    query: QueryMap,
-) -> Result<Json<Value>, ApiError> {
+    min_position: MinPosition,
+    days: SalesDays,
+) -> Result<Json<Items<DailySales>>, ApiError> {
     request.principal.require(Role::Viewer)?;
-    let (from, to) = (query.get("from"), query.get("to"));
-    let mut missing = Vec::new();
-    for (name, value) in [("from", from), ("to", to)] {
-        if value.is_none() {
-            missing.push(crate::http::FieldError {
-                field: name.into(),
-                message: "is required".into(),
-            });
+    let (Some(from), Some(to)) = (days.from.clone(), days.to.clone()) else {
+        let mut missing = Vec::new();
+        for (name, value) in [("from", &days.from), ("to", &days.to)] {
+            if value.is_none() {
+                crate::extract::reject(&mut missing, name, "is required");
+            }
         }
-    }
-    if !missing.is_empty() {
         return Err(ApiError::validation(missing));
-    }
+    };
     let report = SalesReport {
-        from: from.unwrap_or_default().to_string(),
-        to: to.unwrap_or_default().to_string(),
-        min_position,
+        from,
+        to,
+        min_position: min_position.position,
     };
     let items = state.queries.dispatch(request.envelope(report)).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
 
 /// Products by units sold, cancelled orders excluded (viewer).
 #[utoipa::path(get, path = "/v1/reports/top-products", security(("jwt" = [])), tag = "reports",
-    params(("limit" = Option<u32>, Query, description = "1..100, default 10"), TenantSelectors, ReadAfter),
-    responses((status = 200, description = "OK", body = TopProductsItems), TenantErrors))]
+    params(TopN, TenantSelectors, MinPosition),
+    responses((status = 200, description = "OK", body = Items<ProductSales>), TenantErrors))]
 pub async fn top_products(
     State(state): State<AppState>,
     request: Tenanted,
-    MinPosition(min_position): MinPosition,
-    query: QueryMap,
-) -> Result<Json<Value>, ApiError> {
+    min_position: MinPosition,
+    top: TopN,
+) -> Result<Json<Items<ProductSales>>, ApiError> {
     request.principal.require(Role::Viewer)?;
-    let limit = match int_param("limit", query.get("limit"))? {
-        None => 10,
-        Some(n) if (1..=100).contains(&n) => n as u32,
-        Some(_) => return Err(ApiError::field("limit", "must be an integer from 1 to 100")),
-    };
     let top = TopProducts {
-        limit,
-        min_position,
+        limit: top.limit.map_or(10, |Bounded(n)| n),
+        min_position: min_position.position,
     };
     let items = state.queries.dispatch(request.envelope(top)).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(Items { items }))
 }
