@@ -75,3 +75,8 @@ fi
 # The OpenAPI document the tests compared with the running server is valid OpenAPI 3.1.
 log "OpenAPI 3.1 validation"
 python3 -m openapi_spec_validator crates/api/tests/api/snapshots/openapi.json
+
+# The running server against that document (schemathesis): what it documents is what it
+# accepts and answers. The tests above built target/debug/tenantry.
+log "API contract: schemathesis against /openapi.json (tests/api-contract)"
+python3 tests/api-contract/run.py

@@ -112,6 +112,9 @@ pub enum AdminErrors {
     /// `tenant_not_found`.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
+    /// `tenant_unavailable`: the tenant is being deleted, or its cluster cannot be reached.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
 }
 
 /// Errors of routes with a JSON body.
@@ -143,4 +146,19 @@ pub struct TenantSelectors {
     /// Echoed on the response; generated when absent.
     #[param(rename = "X-Request-Id")]
     x_request_id: Option<String>,
+}
+
+/// The document of this deployment: a new tenant's `cluster` is one of the configured ones.
+pub fn name_clusters(openapi: &mut utoipa::openapi::OpenApi, clusters: &[&str]) {
+    use utoipa::openapi::{RefOr, Schema};
+    let body = openapi
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("TenantForCreate"));
+    let Some(RefOr::T(Schema::Object(body))) = body else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(cluster))) = body.properties.get_mut("cluster") {
+        cluster.enum_values = Some(clusters.iter().map(|c| (*c).into()).collect());
+    }
 }

@@ -61,9 +61,11 @@ impl Isolation {
 pub struct TenantLimits {
     /// Concurrent database operations this tenant may hold on its cluster's pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     pub max_concurrent_requests: Option<u32>,
     /// Requests per second this tenant may send (429 `rate_limited` beyond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64)]
     pub requests_per_second: Option<u32>,
 }
 
@@ -156,7 +158,7 @@ impl TenantAuth {
             .ok_or_else(|| format!("'{issuer}' is not an https:// issuer URL"))?;
         if rest.is_empty()
             || rest.starts_with('/')
-            || rest.contains(['?', '#', ' '])
+            || rest.contains(|c: char| c.is_whitespace() || c == '?' || c == '#')
             || issuer.len() > 512
         {
             return Err(format!("'{issuer}' is not an issuer URL"));

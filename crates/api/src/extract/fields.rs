@@ -74,24 +74,38 @@ impl Field for String {
     }
 }
 
+/// A JSON number that is an integer, written `3` or `3.0` (JSON Schema's `integer` is both).
+pub fn integer(value: &Value) -> Option<i128> {
+    if let Some(n) = value.as_i64() {
+        return Some(i128::from(n));
+    }
+    if let Some(n) = value.as_u64() {
+        return Some(i128::from(n));
+    }
+    // Exact below 2^53; an `f64` this side of ±2^63 converts without saturating.
+    let f = value.as_f64()?;
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i128)
+}
+
 impl Field for i64 {
     fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
-        scalar(value, path, errors, |v| v.as_i64(), "must be an integer")
+        let int = |v: Value| integer(&v).and_then(|n| i64::try_from(n).ok());
+        scalar(value, path, errors, int, "must be an integer")
     }
 }
 
 impl Field for u64 {
     fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
-        let expected = "must be a non-negative integer";
-        scalar(value, path, errors, |v| v.as_u64(), expected)
+        let int = |v: Value| integer(&v).and_then(|n| u64::try_from(n).ok());
+        scalar(value, path, errors, int, "must be a non-negative integer")
     }
 }
 
 impl Field for u32 {
     fn read(value: Value, path: &str, errors: &mut Errors) -> Option<Self> {
-        let small = |v: Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
+        let int = |v: Value| integer(&v).and_then(|n| u32::try_from(n).ok());
         let expected = "must be a non-negative integer below 2^32";
-        scalar(value, path, errors, small, expected)
+        scalar(value, path, errors, int, expected)
     }
 }
 
@@ -252,6 +266,7 @@ macro_rules! request_body {
         $($(#[$field_meta:meta])* pub $field:ident: $type:ty),* $(,)?
     }) => {
         #[derive(Debug, Clone, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
         $(#[$meta])*
         pub struct $name {
             $($(#[$field_meta])* pub $field: $type),*
@@ -320,6 +335,16 @@ mod tests {
                 "more"
             ]
         );
+    }
+
+    #[test]
+    fn integers_may_be_written_as_integral_floats() {
+        let mut errors = Errors::new();
+        assert_eq!(i64::read(json!(324.0), "n", &mut errors), Some(324));
+        assert_eq!(u32::read(json!(-1.0), "n", &mut errors), None);
+        assert_eq!(i64::read(json!(1.5), "n", &mut errors), None);
+        assert_eq!(i64::read(json!(i64::MIN), "n", &mut errors), Some(i64::MIN));
+        assert_eq!(errors.len(), 2);
     }
 
     #[test]

@@ -70,8 +70,7 @@ impl<const MIN: u32, const MAX: u32> QueryValue for Bounded<MIN, MAX> {
 /// The same bounds on a body field (a JSON integer).
 impl<const MIN: u32, const MAX: u32> super::Field for Bounded<MIN, MAX> {
     fn read(value: serde_json::Value, path: &str, errors: &mut super::Errors) -> Option<Self> {
-        let bounded = value
-            .as_u64()
+        let bounded = super::fields::integer(&value)
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| (MIN..=MAX).contains(n));
         if bounded.is_none() {

@@ -41,7 +41,9 @@ fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let config = Arc::clone(&state.config);
-    let (router, openapi) = documented_routes(&state).split_for_parts();
+    let (router, mut openapi) = documented_routes(&state).split_for_parts();
+    let clusters: Vec<&str> = config.clusters.iter().map(|c| c.name.as_str()).collect();
+    crate::openapi::name_clusters(&mut openapi, &clusters);
     let router = router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::not_found("no such route") })

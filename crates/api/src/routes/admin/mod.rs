@@ -2,6 +2,7 @@
 
 mod instances;
 mod migrations;
+mod path;
 mod projections;
 mod stats;
 mod tenants;

@@ -2,11 +2,11 @@
 //! beside the live ones, then switch (queries never see an empty or half-built read model).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::tenants::parse_id;
+use super::path::TenantPath;
 use crate::http::ApiError;
 use crate::openapi::{AdminErrors, Problem};
 use crate::state::AppState;
@@ -26,7 +26,7 @@ pub struct Rebuilt {
 /// Rebuild the tenant's read models from its outbox (blue-green: queries keep reading the live
 /// ones until the new ones have caught up).
 #[utoipa::path(post, path = "/admin/tenants/{id}/projections/rebuild", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses(
         (status = 200, description = "Rebuilt and switched", body = Rebuilt),
         (status = 409, description = "`rebuild_in_progress`", body = Problem, content_type = "application/problem+json"),
@@ -34,9 +34,9 @@ pub struct Rebuilt {
     ))]
 pub async fn rebuild_projections(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
 ) -> Result<Json<Rebuilt>, ApiError> {
-    let tenant = state.catalog.store().require(&parse_id(&id)?).await?;
+    let tenant = state.catalog.store().require(&id).await?;
     // Its own task: a client that goes away does not cut a rebuild short (it would only
     // be left to expire and be started again).
     let projector = state.projector.clone();

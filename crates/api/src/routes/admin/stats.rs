@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use cqrs::projector::ProjectionStatus;
 use serde::Serialize;
 use tenancy::clusters::PoolSnapshot;
 use tenancy::{Isolation, TenantStatus};
 use utoipa::ToSchema;
 
-use super::tenants::parse_id;
+use super::path::TenantPath;
 use crate::http::ApiError;
 use crate::openapi::AdminErrors;
 use crate::state::AppState;
@@ -50,13 +50,12 @@ pub enum Connections {
 
 /// Requests served, budget and pool use, document counts, projection status.
 #[utoipa::path(get, path = "/admin/tenants/{id}/stats", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses((status = 200, description = "Statistics", body = TenantStats), AdminErrors))]
 pub async fn tenant_stats(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
 ) -> Result<Json<TenantStats>, ApiError> {
-    let id = parse_id(&id)?;
     let tenant = state.catalog.store().require(&id).await?;
     let db = state.pools.maintenance_db(&tenant).await?;
     let data = TenantData::read(&db, &state.projector.projection_names()).await?;

@@ -1,12 +1,13 @@
 //! Tenant lifecycle handlers: parse, call the provisioner, map the result.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tenancy::lifecycle::Created;
 use tenancy::{TenantId, TenantStatus};
 
+use super::path::TenantPath;
 use super::views::{TenantForCreate, TenantForUpdate, TenantView};
 use crate::extract::{Body, Cursor, PageParams, PageQuery};
 use crate::http::{ApiError, ErrorChain};
@@ -77,25 +78,21 @@ pub async fn list_tenants(
     Ok(Json(ListPage { items, next_cursor }))
 }
 
-pub fn parse_id(raw: &str) -> Result<TenantId, ApiError> {
-    Ok(TenantId::parse(raw)?)
-}
-
 /// One tenant.
 #[utoipa::path(get, path = "/admin/tenants/{id}", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses((status = 200, description = "OK", body = TenantView), AdminErrors))]
 pub async fn get_tenant(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
 ) -> Result<Json<TenantView>, ApiError> {
-    let tenant = state.catalog.store().require(&parse_id(&id)?).await?;
+    let tenant = state.catalog.store().require(&id).await?;
     Ok(Json(TenantView::from(&tenant)))
 }
 
 /// Change name, plan, limits or custom domains.
 #[utoipa::path(patch, path = "/admin/tenants/{id}", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     request_body = TenantForUpdate,
     responses(
         (status = 200, description = "OK", body = TenantView),
@@ -104,10 +101,9 @@ pub async fn get_tenant(
     ))]
 pub async fn update_tenant(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
     body: Body<TenantForUpdate>,
 ) -> Result<Json<TenantView>, ApiError> {
-    let id = parse_id(&id)?;
     let patch = body.value.into();
     let tenant = state.provisioner.update(&id, &patch).await?;
     Ok(Json(TenantView::from(&tenant)))
@@ -115,37 +111,36 @@ pub async fn update_tenant(
 
 /// Suspend: the tenant's requests get 403 `tenant_suspended` on every instance.
 #[utoipa::path(post, path = "/admin/tenants/{id}/suspend", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses((status = 200, description = "OK", body = TenantView), (status = 409, description = "`invalid_tenant_state`", body = Problem, content_type = "application/problem+json"), AdminErrors))]
 pub async fn suspend_tenant(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
 ) -> Result<Json<TenantView>, ApiError> {
-    let tenant = state.provisioner.suspend(&parse_id(&id)?).await?;
+    let tenant = state.provisioner.suspend(&id).await?;
     Ok(Json(TenantView::from(&tenant)))
 }
 
 /// Resume a suspended tenant.
 #[utoipa::path(post, path = "/admin/tenants/{id}/resume", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses((status = 200, description = "OK", body = TenantView), (status = 409, description = "`invalid_tenant_state`", body = Problem, content_type = "application/problem+json"), AdminErrors))]
 pub async fn resume_tenant(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
 ) -> Result<Json<TenantView>, ApiError> {
-    let tenant = state.provisioner.resume(&parse_id(&id)?).await?;
+    let tenant = state.provisioner.resume(&id).await?;
     Ok(Json(TenantView::from(&tenant)))
 }
 
 /// 202: the tenant is `deleting` now; its database is dropped in the background.
 #[utoipa::path(delete, path = "/admin/tenants/{id}", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     responses((status = 202, description = "Deletion started", body = TenantView), AdminErrors))]
 pub async fn delete_tenant(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
     let tenant = state.provisioner.begin_deletion(&id).await?;
     let provisioner = state.provisioner.clone();
     let key = tenant.key();

@@ -2,11 +2,11 @@
 //! service-to-service use); only when `TENANTRY_JWT_SECRET` is set.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use tenantry_auth::MintRequest;
 
-use super::tenants::parse_id;
+use super::path::TenantPath;
 use super::views::{TokenForCreate, TokenView};
 use crate::extract::{Body, Bounded};
 use crate::http::{ApiError, ProblemCode};
@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 /// Mint a tenant-scoped HS256 token (needs `TENANTRY_JWT_SECRET`).
 #[utoipa::path(post, path = "/admin/tenants/{id}/tokens", security(("admin_key" = [])), tag = "admin",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(TenantPath),
     request_body = TokenForCreate,
     responses(
         (status = 201, description = "Created", body = TokenView),
@@ -24,10 +24,9 @@ use crate::state::AppState;
     ))]
 pub async fn mint_token(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    TenantPath { id }: TenantPath,
     body: Body<TokenForCreate>,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
-    let id = parse_id(&id)?;
     let minter = state.minter.clone().ok_or_else(|| {
         ApiError::new(
             ProblemCode::TokenSigningDisabled,

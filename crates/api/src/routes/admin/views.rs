@@ -10,6 +10,7 @@ use tenancy::{
 };
 use tenantry_auth::Role;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
 use utoipa::openapi::{ArrayBuilder, ObjectBuilder, RefOr, Schema, Type};
 
 pub use crate::views::TenantView;
@@ -113,6 +114,42 @@ impl Field for Domains {
     }
 }
 
+/// `domains`: host names of DNS labels (any case; a trailing dot is dropped).
+fn domains_schema() -> RefOr<Schema> {
+    let label = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let domain = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(253))
+        .pattern(Some(format!("^{label}(\\.{label})+\\.?$")));
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(domain)
+        .unique_items(true)
+        .into()
+}
+
+/// `auth`: an `https://` issuer (plain `http://` only on a loopback host) and an audience.
+fn auth_schema() -> RefOr<Schema> {
+    let issuer = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(512))
+        .pattern(Some(
+            "^\\s*(https://[^/?#\\s][^?#\\s]*|http://(127\\.0\\.0\\.1|localhost|\\[::1\\])([:/][^?#\\s]*)?)\\s*$",
+        ));
+    let audience = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(512))
+        .pattern(Some("\\S"));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .property("issuer", issuer)
+        .property("audience", audience)
+        .required("issuer")
+        .required("audience")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .into()
+}
+
 crate::request_body! {
     /// `POST /admin/tenants` body.
     pub struct TenantForCreate {
@@ -122,19 +159,18 @@ crate::request_body! {
         #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "\\S")]
         pub name: TenantName,
         /// Default `free`.
-        #[schema(value_type = Option<String>, nullable = false, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+        #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{1,64}$")]
         pub plan: Option<Plan>,
         /// A configured cluster; default `default`.
-        #[schema(nullable = false, min_length = 1)]
+        #[schema(min_length = 1)]
         pub cluster: Option<String>,
         /// Default `shared`.
-        #[schema(nullable = false)]
         pub isolation: Option<Isolation>,
         /// Custom domains that select this tenant; one of another tenant: 409 `domain_taken`.
-        #[schema(value_type = Option<Vec<String>>, nullable = false)]
+        #[schema(schema_with = domains_schema)]
         pub domains: Option<Domains>,
         /// The tenant's own identity provider; one of another tenant: 409 `issuer_taken`.
-        #[schema(nullable = false)]
+        #[schema(schema_with = auth_schema)]
         pub auth: Option<TenantAuth>,
     }
 }
@@ -154,21 +190,44 @@ impl TenantForCreate {
     }
 }
 
+/// `limits`: each limit from 1 to 2^32 - 1; absent or `null`, no limit of the plan's own.
+fn limits_schema() -> RefOr<Schema> {
+    let limit = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .minimum(Some(1))
+            .maximum(Some(u32::MAX))
+            .description(Some(description))
+    };
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .property(
+            "max_concurrent_requests",
+            limit("Concurrent database operations this tenant may hold on its cluster's pool."),
+        )
+        .property(
+            "requests_per_second",
+            limit("Requests per second this tenant may send (429 `rate_limited` beyond)."),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .into()
+}
+
 crate::request_body! {
     /// `PATCH /admin/tenants/{id}` body.
     pub struct TenantForUpdate {
-        #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 200, pattern = "\\S")]
+        #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "\\S")]
         pub name: Option<TenantName>,
-        #[schema(value_type = Option<String>, nullable = false, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+        #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{1,64}$")]
         pub plan: Option<Plan>,
-        #[schema(nullable = false)]
+        #[schema(schema_with = limits_schema)]
         pub limits: Option<TenantLimits>,
         /// Replaces the custom domains; one of another tenant: 409 `domain_taken`.
-        #[schema(value_type = Option<Vec<String>>, nullable = false)]
+        #[schema(schema_with = domains_schema)]
         pub domains: Option<Domains>,
         /// Sets the tenant's own identity provider (`null` removes it); an issuer of another
         /// tenant: 409 `issuer_taken`.
-        #[schema(value_type = Option<TenantAuth>)]
+        #[schema(schema_with = auth_schema, required = false)]
         pub auth: Nullable<TenantAuth>,
     }
 }
@@ -230,7 +289,7 @@ crate::request_body! {
         #[schema(schema_with = roles_schema)]
         pub roles: Vec<Role>,
         /// Seconds, default 3600.
-        #[schema(value_type = Option<u32>, nullable = false, minimum = 1, maximum = 2_592_000)]
+        #[schema(value_type = Option<u32>, minimum = 1, maximum = 2_592_000)]
         pub ttl_seconds: Option<Bounded<1, MAX_TTL_SECONDS>>,
     }
 }
