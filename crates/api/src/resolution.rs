@@ -14,6 +14,8 @@
 
 use crate::http::ProblemCode;
 use std::sync::Arc;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -131,6 +133,39 @@ pub struct Tenanted {
     pub ctx: TenantContext,
     pub principal: Principal,
     pub request_id: RequestId,
+}
+
+/// The explicit tenant selectors of `/v1` routes, the headers this extractor reads (the JWT's
+/// `tid` decides when neither a header nor a host names the tenant).
+impl utoipa::IntoParams for Tenanted {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let tenant_id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(3))
+            .max_length(Some(32))
+            .pattern(Some("^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$"));
+        let header = |name: &str, description: &str, schema: ObjectBuilder| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build()
+        };
+        vec![
+            header(
+                "X-Tenant-ID",
+                "Names the tenant; must be authorised by the token. A tenant id: a DNS label, not one of the reserved words (`admin`, `api`, `www`, ...).",
+                tenant_id,
+            ),
+            header(
+                "X-Request-Id",
+                "Echoed on the response; generated when absent.",
+                ObjectBuilder::new().schema_type(Type::String),
+            ),
+        ]
+    }
 }
 
 impl Tenanted {

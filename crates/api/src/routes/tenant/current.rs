@@ -7,7 +7,7 @@ use tenantry_auth::Role;
 use utoipa::ToSchema;
 
 use crate::http::ApiError;
-use crate::openapi::{TenantErrors, TenantSelectors};
+use crate::openapi::TenantErrors;
 use crate::resolution::Tenanted;
 
 /// The resolved tenant and who is asking.
@@ -26,7 +26,7 @@ pub struct CurrentTenant {
 
 /// The resolved tenant (viewer).
 #[utoipa::path(get, path = "/v1/tenant", security(("jwt" = [])), tag = "tenant",
-    params(TenantSelectors),
+    params(Tenanted),
     responses((status = 200, description = "OK", body = CurrentTenant), TenantErrors))]
 pub async fn current_tenant(
     Tenanted { ctx, principal, .. }: Tenanted,

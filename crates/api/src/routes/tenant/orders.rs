@@ -17,7 +17,7 @@ use super::conventions::{committed, page_request, page_response, resource};
 use super::headers::{Idempotency, IfMatch, MinPosition};
 use crate::extract::{Body, PageQuery, QueryValue};
 use crate::http::ApiError;
-use crate::openapi::{BodyErrors, Problem, TenantErrors, TenantSelectors};
+use crate::openapi::{BodyErrors, Problem, TenantErrors};
 use crate::resolution::Tenanted;
 use crate::state::AppState;
 use crate::views::ListPage;
@@ -70,7 +70,7 @@ crate::query_params! {
 
 /// Place an order (member): prices snapshotted, stock taken atomically.
 #[utoipa::path(post, path = "/v1/orders", security(("jwt" = [])), tag = "orders",
-    params(TenantSelectors, Idempotency),
+    params(Tenanted, Idempotency),
     request_body = OrderForCreate,
     responses(
         (status = 201, description = "Created", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
@@ -111,7 +111,7 @@ pub async fn place_order(
 
 /// placed → cancelled (member); stock restored.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", security(("jwt" = [])), tag = "orders",
-    params(("id" = String, Path), TenantSelectors, IfMatch),
+    params(Tenanted, ("id" = String, Path), IfMatch),
     responses(
         (status = 200, description = "OK", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
@@ -135,7 +135,7 @@ pub async fn cancel_order(
 
 /// placed → fulfilled (member).
 #[utoipa::path(post, path = "/v1/orders/{id}/fulfil", security(("jwt" = [])), tag = "orders",
-    params(("id" = String, Path), TenantSelectors, IfMatch),
+    params(Tenanted, ("id" = String, Path), IfMatch),
     responses(
         (status = 200, description = "OK", body = OrderView, headers(("ETag" = String), ("X-Event-Position" = i64))),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json"),
@@ -177,7 +177,7 @@ where
 
 /// List orders (viewer), from the order-list read model.
 #[utoipa::path(get, path = "/v1/orders", security(("jwt" = [])), tag = "orders",
-    params(OrderFilters, PageQuery, TenantSelectors, MinPosition),
+    params(Tenanted, OrderFilters, PageQuery, MinPosition),
     responses((status = 200, description = "OK", body = ListPage<OrderView>), TenantErrors))]
 pub async fn list_orders(
     State(state): State<AppState>,
@@ -207,7 +207,7 @@ pub async fn list_orders(
 
 /// One order (viewer).
 #[utoipa::path(get, path = "/v1/orders/{id}", security(("jwt" = [])), tag = "orders",
-    params(("id" = String, Path), TenantSelectors, MinPosition),
+    params(Tenanted, ("id" = String, Path), MinPosition),
     responses((status = 200, description = "OK", body = OrderView, headers(("ETag" = String))), TenantErrors))]
 pub async fn get_order(
     State(state): State<AppState>,

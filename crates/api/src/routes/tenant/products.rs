@@ -14,7 +14,7 @@ use super::conventions::{committed, committed_empty, page_request, page_response
 use super::headers::{Idempotency, IfMatch, MinPosition};
 use crate::extract::{Body, PageQuery};
 use crate::http::ApiError;
-use crate::openapi::{BodyErrors, Problem, TenantErrors, TenantSelectors};
+use crate::openapi::{BodyErrors, Problem, TenantErrors};
 use crate::resolution::Tenanted;
 use crate::state::AppState;
 use crate::views::ListPage;
@@ -65,7 +65,7 @@ crate::query_params! {
 
 /// Create a product (member). Duplicate sku in this tenant: 409 `sku_taken`.
 #[utoipa::path(post, path = "/v1/products", security(("jwt" = [])), tag = "products",
-    params(TenantSelectors, Idempotency),
+    params(Tenanted, Idempotency),
     request_body = ProductForCreate,
     responses(
         (status = 201, description = "Created", body = ProductView, headers(("ETag" = String), ("X-Event-Position" = i64))),
@@ -100,7 +100,7 @@ pub async fn create_product(
 
 /// Change name, price or stock (member); `If-Match` honoured.
 #[utoipa::path(patch, path = "/v1/products/{id}", security(("jwt" = [])), tag = "products",
-    params(("id" = String, Path), TenantSelectors, IfMatch),
+    params(Tenanted, ("id" = String, Path), IfMatch),
     request_body = ProductForUpdate,
     responses(
         (status = 200, description = "OK", body = ProductView, headers(("ETag" = String), ("X-Event-Position" = i64))),
@@ -133,7 +133,7 @@ pub async fn update_product(
 
 /// Delete a product (admin); `If-Match` honoured.
 #[utoipa::path(delete, path = "/v1/products/{id}", security(("jwt" = [])), tag = "products",
-    params(("id" = String, Path), TenantSelectors, IfMatch),
+    params(Tenanted, ("id" = String, Path), IfMatch),
     responses(
         (status = 204, description = "Deleted", headers(("X-Event-Position" = i64))),
         (status = 412, description = "`version_mismatch`", body = Problem, content_type = "application/problem+json"),
@@ -156,7 +156,7 @@ pub async fn delete_product(
 
 /// Search products (viewer), from the product-list read model.
 #[utoipa::path(get, path = "/v1/products", security(("jwt" = [])), tag = "products",
-    params(ProductFilters, PageQuery, TenantSelectors, MinPosition),
+    params(Tenanted, ProductFilters, PageQuery, MinPosition),
     responses((status = 200, description = "OK", body = ListPage<ProductView>), TenantErrors))]
 pub async fn list_products(
     State(state): State<AppState>,
@@ -186,7 +186,7 @@ pub async fn list_products(
 
 /// One product (viewer), from the product-list read model.
 #[utoipa::path(get, path = "/v1/products/{id}", security(("jwt" = [])), tag = "products",
-    params(("id" = String, Path), TenantSelectors, MinPosition),
+    params(Tenanted, ("id" = String, Path), MinPosition),
     responses((status = 200, description = "OK", body = ProductView, headers(("ETag" = String))), TenantErrors))]
 pub async fn get_product(
     State(state): State<AppState>,

@@ -8,7 +8,7 @@ use tenantry_auth::Role;
 use super::headers::MinPosition;
 use crate::extract::Bounded;
 use crate::http::ApiError;
-use crate::openapi::{TenantErrors, TenantSelectors};
+use crate::openapi::TenantErrors;
 use crate::resolution::Tenanted;
 use crate::state::AppState;
 use crate::views::Items;
@@ -36,7 +36,7 @@ crate::query_params! {
 
 /// Sales per UTC day (viewer), from the sales projection.
 #[utoipa::path(get, path = "/v1/reports/sales", security(("jwt" = [])), tag = "reports",
-    params(SalesDays, TenantSelectors, MinPosition),
+    params(Tenanted, SalesDays, MinPosition),
     responses((status = 200, description = "OK", body = Items<DailySales>), TenantErrors))]
 pub async fn sales_report(
     State(state): State<AppState>,
@@ -65,7 +65,7 @@ pub async fn sales_report(
 
 /// Products by units sold, cancelled orders excluded (viewer).
 #[utoipa::path(get, path = "/v1/reports/top-products", security(("jwt" = [])), tag = "reports",
-    params(TopN, TenantSelectors, MinPosition),
+    params(Tenanted, TopN, MinPosition),
     responses((status = 200, description = "OK", body = Items<ProductSales>), TenantErrors))]
 pub async fn top_products(
     State(state): State<AppState>,

@@ -5,9 +5,13 @@
 
 use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::http::FieldError;
+
+mod problems;
+
+pub use problems::{AdminErrors, BodyErrors, TenantErrors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -66,86 +70,6 @@ pub struct Problem {
     /// Validation errors, one per bad field (`lines[0].qty`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
-}
-
-/// Errors any `/v1` route may answer.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum TenantErrors {
-    /// `validation_failed`, `invalid_tenant_id`, `tenant_conflict`, `tenant_required`;
-    /// `malformed_request` (a repeated `Host`, `X-Tenant-ID`, `Authorization`,
-    /// `Idempotency-Key`, `If-Match` or `X-Min-Position`; a `Host` that is not `host[:port]`;
-    /// a path or query that is not UTF-8 once percent-decoded).
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(Problem),
-    /// Missing, invalid or expired token (`WWW-Authenticate: Bearer`).
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// `forbidden` (role), `tenant_mismatch`, `tenant_suspended`.
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
-    /// `not_found`, `tenant_not_found`.
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(Problem),
-    /// `rate_limited`: the tenant's request rate is exceeded (with `Retry-After`).
-    #[response(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(Problem),
-    /// `tenant_unavailable`, `unavailable`, `projection_lagging` (with `Retry-After`).
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(Problem),
-}
-
-/// Errors any `/admin` route may answer.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum AdminErrors {
-    /// `validation_failed`, `invalid_tenant_id`; `malformed_request` (a repeated or invalid
-    /// `Host`, a repeated `Authorization`, a path or query that is not UTF-8 once decoded).
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(Problem),
-    /// No or a wrong admin credential.
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// A token without the `platform-admin` role.
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
-    /// `tenant_not_found`.
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(Problem),
-    /// `tenant_unavailable`: the tenant is being deleted, or its cluster cannot be reached.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(Problem),
-}
-
-/// Errors of routes with a JSON body.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum BodyErrors {
-    /// `payload_too_large`.
-    #[response(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Problem),
-    /// `unsupported_media_type`: bodies are `application/json`.
-    #[response(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Problem),
-}
-
-/// The explicit tenant selectors of `/v1` routes (the JWT's `tid` decides when neither is given).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct TenantSelectors {
-    /// Names the tenant; must be authorised by the token. A tenant id: a DNS label, not one of
-    /// the reserved words (`admin`, `api`, `www`, ...).
-    #[param(
-        rename = "X-Tenant-ID",
-        min_length = 3,
-        max_length = 32,
-        pattern = "^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$"
-    )]
-    x_tenant_id: Option<String>,
-    /// Echoed on the response; generated when absent.
-    #[param(rename = "X-Request-Id")]
-    x_request_id: Option<String>,
 }
 
 /// The document of this deployment: a new tenant's `cluster` is one of the configured ones.
