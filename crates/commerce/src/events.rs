@@ -5,6 +5,7 @@
 use mongodb::bson::DateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::customers::CustomerRecord;
 use crate::model::{Order, Product};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,8 @@ pub enum CommerceEvent {
     OrderCancelled(Order),
     #[serde(rename = "order.fulfilled")]
     OrderFulfilled(Order),
+    #[serde(rename = "customer.created")]
+    CustomerCreated(CustomerRecord),
     /// An event of another domain sharing the outbox: projections ignore it.
     #[serde(other)]
     Other,
@@ -94,7 +97,7 @@ mod tests {
     #[test]
     fn other_domains_events_are_other_and_bad_payloads_are_errors() {
         let mut s = stored(&CommerceEvent::ProductDeleted(Deleted { id: "p".into() }));
-        s.event_type = "customer.created".into();
+        s.event_type = "invoice.created".into();
         assert_eq!(s.decode::<CommerceEvent>(), Ok(CommerceEvent::Other));
         s.event_type = "order.placed".into();
         assert!(s.decode::<CommerceEvent>().is_err());

@@ -11,6 +11,7 @@
 //! - `write`: commands and their handlers; `read`: queries and their handlers;
 //!   `projections`: read models; `events`: the event vocabulary; `model`: documents and views.
 
+pub mod customers;
 mod error;
 pub mod events;
 pub mod model;

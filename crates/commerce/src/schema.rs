@@ -33,6 +33,16 @@ pub static COMPONENT: Component = Component {
             name: "read_models",
             apply: read_models,
         },
+        Migration {
+            version: 3,
+            name: "customers",
+            apply: |db| {
+                Box::pin(async move {
+                    ensure_all(db, crate::customers::WRITE_MODEL).await?;
+                    read_models(db).await
+                })
+            },
+        },
     ],
 };
 

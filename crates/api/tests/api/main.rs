@@ -6,6 +6,7 @@ mod admin_auth;
 mod cli;
 mod conventions;
 mod crashes;
+mod customers;
 mod fleet;
 mod hostile;
 mod idempotency;

@@ -30,10 +30,11 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(order_list::OrderList),
         Arc::new(daily_sales::DailySales),
         Arc::new(product_sales::ProductSales),
+        Arc::new(crate::customers::CustomerList),
     ]
 }
 
 /// An event as the domain's; one whose payload does not fit its type is poison.
-fn decode(event: &StoredEvent) -> Result<CommerceEvent, ProjectionError> {
+pub(crate) fn decode(event: &StoredEvent) -> Result<CommerceEvent, ProjectionError> {
     event.decode().map_err(ProjectionError::Poison)
 }

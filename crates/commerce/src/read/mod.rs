@@ -32,7 +32,7 @@ impl CommerceReads {
         CommerceReads { reads }
     }
 
-    async fn read_db<M>(
+    pub(crate) async fn read_db<M>(
         &self,
         envelope: &Envelope<M>,
         min_position: Option<i64>,

@@ -30,7 +30,7 @@ pub(crate) const ORDERS: &str = "orders";
 #[derive(Clone)]
 pub struct CommerceWrites {
     pools: ClusterPools,
-    unit: UnitOfWork,
+    pub(crate) unit: UnitOfWork,
 }
 
 impl CommerceWrites {
@@ -38,7 +38,7 @@ impl CommerceWrites {
         CommerceWrites { pools, unit }
     }
 
-    async fn db<M>(&self, envelope: &Envelope<M>) -> Result<TenantDb> {
+    pub(crate) async fn db<M>(&self, envelope: &Envelope<M>) -> Result<TenantDb> {
         Ok(self.pools.tenant_db(envelope.ctx()).await?)
     }
 }

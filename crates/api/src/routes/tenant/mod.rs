@@ -4,6 +4,7 @@
 
 mod conventions;
 mod current;
+mod customers;
 mod headers;
 mod orders;
 mod products;
@@ -31,5 +32,10 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(orders::fulfil_order))
         .routes(routes!(reports::sales_report))
         .routes(routes!(reports::top_products))
+        .routes(routes!(
+            customers::create_customer,
+            customers::list_customers
+        ))
+        .routes(routes!(customers::get_customer))
         .route_layer(from_fn_with_state(state.clone(), resolve_tenant))
 }
