@@ -73,7 +73,8 @@ def schemathesis(base, token, paths):
     ]
     env = dict(os.environ, SCHEMATHESIS_HOOKS="hooks", PYTHONPATH=str(HERE))
     print(f"==> schemathesis over {paths}", flush=True)
-    return subprocess.run(command, env=env).returncode
+    # Its working directory is under target/: schemathesis keeps a cache where it runs.
+    return subprocess.run(command, env=env, cwd=LOG.parent).returncode
 
 
 def main():
