@@ -439,6 +439,8 @@ mod tests {
         }
         let missing = Config::from_pairs([]).unwrap_err();
         assert_eq!(missing.setting, "TENANTRY_MONGODB_URI");
+        let misspelt = config(&[("TENANTRY_PROJECTION_WAIT", "5")]).unwrap_err();
+        assert_eq!(misspelt.setting, "TENANTRY_PROJECTION_WAIT");
     }
 
     #[test]

@@ -115,10 +115,18 @@ impl Config {
     }
 
     /// Builds a configuration from explicit values (tests, tools): `name` → value, like env.
+    /// A name that is no setting is an error (a misspelt one would otherwise do nothing).
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, String)>,
     ) -> Result<Config, ConfigError> {
         let map: std::collections::HashMap<&str, String> = pairs.into_iter().collect();
+        let known = |name: &str| SETTINGS.iter().chain(OTEL_SETTINGS).any(|s| s.env == name);
+        if let Some(unknown) = map.keys().find(|name| !known(name)) {
+            return Err(ConfigError {
+                setting: (*unknown).to_string(),
+                message: "is not a setting (see `tenantry config`)".to_string(),
+            });
+        }
         load::load(None, |name| map.get(name).cloned())
     }
 }

@@ -257,25 +257,29 @@ roles = { "tenant-admin" = "admin", "reader" = "viewer" }
             ),
             (
                 "[[oidc_issuer]]\naudience = \"a\"\n",
-                ("X", ""),
+                ("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "30"),
                 "TENANTRY_CONFIG",
             ),
             (
                 "[[oidc_issuer]]\nissuer = \"https://a.example\"\nalgorithms = [\"HS256\"]\n",
-                ("X", ""),
+                ("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "30"),
                 "TENANTRY_CONFIG",
             ),
             (
                 "[[oidc_issuer]]\nissuer = \"https://a.example\"\nroles = { x = \"platform-admin\" }\n",
-                ("X", ""),
+                ("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "30"),
                 "TENANTRY_CONFIG",
             ),
             (
                 "[[oidc_issuer]]\nissuer = \"https://a.example\"\ncolour = \"red\"\n",
-                ("X", ""),
+                ("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "30"),
                 "TENANTRY_CONFIG",
             ),
-            ("oidc_issuer = 1\n", ("X", ""), "TENANTRY_CONFIG"),
+            (
+                "oidc_issuer = 1\n",
+                ("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "30"),
+                "TENANTRY_CONFIG",
+            ),
         ] {
             let error = with_file(toml, &[env]).unwrap_err();
             assert_eq!(error.setting, setting, "{toml} {env:?}: {error}");
