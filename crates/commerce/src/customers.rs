@@ -7,7 +7,6 @@
 //! command returns), so an order placed before its customer exists is counted all the same.
 
 use cqrs::command::{Changes, Committed, IdempotencyKey};
-use cqrs::outbox::StoredEvent;
 use cqrs::projector::{Projection, ProjectionError, Writes};
 use cqrs::query::{Page, PageRequest, find_page};
 use cqrs::{Command, Envelope, Handler, Invalid, Message, Query};
@@ -204,6 +203,8 @@ impl Handler<GetCustomer> for CommerceReads {
 pub struct CustomerList;
 
 impl Projection for CustomerList {
+    type Event = CommerceEvent;
+
     fn name(&self) -> &'static str {
         CUSTOMER_LIST
     }
@@ -212,20 +213,26 @@ impl Projection for CustomerList {
         READ_MODELS
     }
 
-    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+    fn project(
+        &self,
+        events: &[CommerceEvent],
+        writes: &mut Writes,
+    ) -> Result<(), ProjectionError> {
         for event in events {
-            let (customer, orders, spent) = match crate::projections::decode(event)? {
+            let (customer, orders, spent) = match event {
                 CommerceEvent::CustomerCreated(customer) => {
                     let set = doc! {"$set": {"name": &customer.name, "name_lower": customer.name.to_lowercase(), "created_at": customer.created_at}};
-                    writes.upsert(CUSTOMER_LIST, customer.id, set);
+                    writes.upsert(CUSTOMER_LIST, customer.id.clone(), set);
                     continue;
                 }
-                CommerceEvent::OrderPlaced(order) => (order.customer.id, 1_i64, order.total_cents),
-                CommerceEvent::OrderCancelled(order) => (order.customer.id, -1, -order.total_cents),
+                CommerceEvent::OrderPlaced(order) => (&order.customer.id, 1_i64, order.total_cents),
+                CommerceEvent::OrderCancelled(order) => {
+                    (&order.customer.id, -1, -order.total_cents)
+                }
                 _ => continue,
             };
             let inc = doc! {"$inc": {"orders": orders, "spent_cents": spent}};
-            writes.upsert(CUSTOMER_LIST, customer, inc);
+            writes.upsert(CUSTOMER_LIST, customer.clone(), inc);
         }
         Ok(())
     }
@@ -263,13 +270,12 @@ mod tests {
             created_at: DateTime::from_millis(0),
         };
         let events = [
-            crate::events::stored(1, &CommerceEvent::CustomerCreated(created)),
-            crate::events::stored(2, &CommerceEvent::OrderPlaced(order(500))),
-            crate::events::stored(3, &CommerceEvent::OrderCancelled(order(500))),
+            CommerceEvent::CustomerCreated(created),
+            CommerceEvent::OrderPlaced(order(500)),
+            CommerceEvent::OrderCancelled(order(500)),
         ];
-        let refs: Vec<&StoredEvent> = events.iter().collect();
         let mut writes = Writes::default();
-        CustomerList.project(&refs, &mut writes).unwrap();
+        CustomerList.project(&events, &mut writes).unwrap();
         let ops = writes.ops();
         assert_eq!(ops.len(), 3);
         let Write::Update { update, upsert, .. } = &ops[0].1 else {

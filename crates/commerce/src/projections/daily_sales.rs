@@ -1,14 +1,13 @@
 //! `sales_daily`: per UTC day of placement, orders placed, how many of them were cancelled since,
 //! and the revenue of the others.
 
-use cqrs::outbox::StoredEvent;
 use cqrs::projector::{Projection, ProjectionError, Writes};
 use std::collections::BTreeMap;
 
 use mongodb::bson::doc;
 use tenancy::migrations::CollectionSpec;
 
-use super::{SALES_DAILY, decode};
+use super::SALES_DAILY;
 use crate::events::CommerceEvent;
 use crate::model::Order;
 
@@ -36,6 +35,8 @@ struct Day {
 }
 
 impl Projection for DailySales {
+    type Event = CommerceEvent;
+
     fn name(&self) -> &'static str {
         SALES_DAILY
     }
@@ -45,17 +46,21 @@ impl Projection for DailySales {
     }
 
     /// Only additions: the events of a batch are summed per day, one write per day touched.
-    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+    fn project(
+        &self,
+        events: &[CommerceEvent],
+        writes: &mut Writes,
+    ) -> Result<(), ProjectionError> {
         let mut days: BTreeMap<String, Day> = BTreeMap::new();
         for event in events {
-            match decode(event)? {
+            match event {
                 CommerceEvent::OrderPlaced(order) => {
-                    let day = days.entry(day_of(&order)).or_default();
+                    let day = days.entry(day_of(order)).or_default();
                     day.orders += 1;
                     day.revenue_cents += order.total_cents;
                 }
                 CommerceEvent::OrderCancelled(order) => {
-                    let day = days.entry(day_of(&order)).or_default();
+                    let day = days.entry(day_of(order)).or_default();
                     day.cancelled += 1;
                     day.revenue_cents -= order.total_cents;
                 }
@@ -72,7 +77,6 @@ impl Projection for DailySales {
 
 #[cfg(test)]
 mod tests {
-    use cqrs::outbox::StoredEvent;
     use cqrs::projector::Write;
     use mongodb::bson::DateTime;
 
@@ -95,22 +99,17 @@ mod tests {
         }
     }
 
-    fn stored(position: i64, event: CommerceEvent) -> StoredEvent {
-        crate::events::stored(position, &event)
-    }
-
     #[test]
     fn a_batch_is_one_write_per_day() {
         const DAY: i64 = 86_400_000;
         let events = [
-            stored(1, CommerceEvent::OrderPlaced(order("a", 100, 0))),
-            stored(2, CommerceEvent::OrderPlaced(order("b", 250, 10))),
-            stored(3, CommerceEvent::OrderCancelled(order("a", 100, 0))),
-            stored(4, CommerceEvent::OrderPlaced(order("c", 7, DAY))),
+            CommerceEvent::OrderPlaced(order("a", 100, 0)),
+            CommerceEvent::OrderPlaced(order("b", 250, 10)),
+            CommerceEvent::OrderCancelled(order("a", 100, 0)),
+            CommerceEvent::OrderPlaced(order("c", 7, DAY)),
         ];
         let mut writes = Writes::default();
-        let refs: Vec<&StoredEvent> = events.iter().collect();
-        DailySales.project(&refs, &mut writes).unwrap();
+        DailySales.project(&events, &mut writes).unwrap();
         assert_eq!(
             writes.ops(),
             [

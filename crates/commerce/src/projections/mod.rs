@@ -1,8 +1,9 @@
 //! The read models and the projections that build them from outbox events.
 //!
-//! To add a projection: write a struct implementing `cqrs::projector::Projection` (a `name`, the
-//! read models it owns with their indexes, and `project`, which turns a run of events into
-//! writes — setting state from an event's snapshot, ignoring event types it does not use), list
+//! To add a projection: write a struct implementing `cqrs::projector::Projection` (`Event =
+//! CommerceEvent`, a `name`, the read models it owns with their indexes, and `project`, which
+//! turns a run of decoded events into writes — setting state from an event's snapshot, ignoring
+//! event types it does not use), list
 //! it in `all()`, and add a migration to `schema` that creates its read models (`ensure` on the
 //! live generation, like `read_models`). Projections are pure: test them without a database.
 
@@ -13,10 +14,7 @@ mod product_sales;
 
 use std::sync::Arc;
 
-use cqrs::outbox::StoredEvent;
-use cqrs::projector::{Projection, ProjectionError};
-
-use crate::events::CommerceEvent;
+use cqrs::projector::ProjectStored;
 
 pub const PRODUCT_LIST: &str = "product_list";
 pub const ORDER_LIST: &str = "order_list";
@@ -24,7 +22,7 @@ pub const SALES_DAILY: &str = "sales_daily";
 pub const PRODUCT_SALES: &str = "product_sales";
 
 /// Every projection of the domain, in the order they are applied.
-pub fn all() -> Vec<Arc<dyn Projection>> {
+pub fn all() -> Vec<Arc<dyn ProjectStored>> {
     vec![
         Arc::new(product_list::ProductList),
         Arc::new(order_list::OrderList),
@@ -32,9 +30,4 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(product_sales::ProductSales),
         Arc::new(crate::customers::CustomerList),
     ]
-}
-
-/// An event as the domain's; one whose payload does not fit its type is poison.
-pub(crate) fn decode(event: &StoredEvent) -> Result<CommerceEvent, ProjectionError> {
-    event.decode().map_err(ProjectionError::Poison)
 }

@@ -1,11 +1,10 @@
 //! `order_list`: every order as the list view needs it (customer id flattened for filtering).
 
-use cqrs::outbox::StoredEvent;
 use cqrs::projector::{Projection, ProjectionError, Writes};
 use mongodb::bson::to_document;
 use tenancy::migrations::{CollectionSpec, IndexSpec};
 
-use super::{ORDER_LIST, decode};
+use super::ORDER_LIST;
 use crate::events::CommerceEvent;
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
@@ -19,6 +18,8 @@ static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
 pub struct OrderList;
 
 impl Projection for OrderList {
+    type Event = CommerceEvent;
+
     fn name(&self) -> &'static str {
         ORDER_LIST
     }
@@ -27,13 +28,17 @@ impl Projection for OrderList {
         READ_MODELS
     }
 
-    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+    fn project(
+        &self,
+        events: &[CommerceEvent],
+        writes: &mut Writes,
+    ) -> Result<(), ProjectionError> {
         for event in events {
-            match decode(event)? {
+            match event {
                 CommerceEvent::OrderPlaced(order)
                 | CommerceEvent::OrderCancelled(order)
                 | CommerceEvent::OrderFulfilled(order) => {
-                    let mut row = to_document(&order)?;
+                    let mut row = to_document(order)?;
                     row.insert("customer_id", &order.customer.id);
                     writes.put(ORDER_LIST, order.id.clone(), row);
                 }

@@ -1,12 +1,11 @@
 //! `product_list`: every product as the list/search view needs it (with lowercase name and sku
 //! for case-insensitive prefix search).
 
-use cqrs::outbox::StoredEvent;
 use cqrs::projector::{Projection, ProjectionError, Writes};
 use mongodb::bson::{doc, to_document};
 use tenancy::migrations::{CollectionSpec, IndexSpec};
 
-use super::{PRODUCT_LIST, decode};
+use super::PRODUCT_LIST;
 use crate::events::CommerceEvent;
 use crate::model::Product;
 
@@ -22,6 +21,8 @@ static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
 pub struct ProductList;
 
 impl Projection for ProductList {
+    type Event = CommerceEvent;
+
     fn name(&self) -> &'static str {
         PRODUCT_LIST
     }
@@ -30,17 +31,23 @@ impl Projection for ProductList {
         READ_MODELS
     }
 
-    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+    fn project(
+        &self,
+        events: &[CommerceEvent],
+        writes: &mut Writes,
+    ) -> Result<(), ProjectionError> {
         for event in events {
-            match decode(event)? {
+            match event {
                 CommerceEvent::ProductCreated(product) | CommerceEvent::ProductUpdated(product) => {
-                    writes.put(PRODUCT_LIST, product.id.clone(), row(&product)?);
+                    writes.put(PRODUCT_LIST, product.id.clone(), row(product)?);
                 }
                 CommerceEvent::StockChanged(change) => {
                     let set = doc! {"$set": {"stock": change.stock, "version": change.version, "updated_at": change.updated_at}};
-                    writes.update(PRODUCT_LIST, change.id, set);
+                    writes.update(PRODUCT_LIST, change.id.clone(), set);
                 }
-                CommerceEvent::ProductDeleted(deleted) => writes.delete(PRODUCT_LIST, deleted.id),
+                CommerceEvent::ProductDeleted(deleted) => {
+                    writes.delete(PRODUCT_LIST, deleted.id.clone())
+                }
                 _ => {}
             }
         }

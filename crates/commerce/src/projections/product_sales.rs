@@ -1,11 +1,10 @@
 //! `product_sales`: per product, units sold and revenue over orders not cancelled.
 
-use cqrs::outbox::StoredEvent;
 use cqrs::projector::{Projection, ProjectionError, Writes};
 use mongodb::bson::doc;
 use tenancy::migrations::{CollectionSpec, IndexSpec};
 
-use super::{PRODUCT_SALES, decode};
+use super::PRODUCT_SALES;
 use crate::events::CommerceEvent;
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
@@ -16,6 +15,8 @@ static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
 pub struct ProductSales;
 
 impl Projection for ProductSales {
+    type Event = CommerceEvent;
+
     fn name(&self) -> &'static str {
         PRODUCT_SALES
     }
@@ -24,14 +25,18 @@ impl Projection for ProductSales {
         READ_MODELS
     }
 
-    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError> {
+    fn project(
+        &self,
+        events: &[CommerceEvent],
+        writes: &mut Writes,
+    ) -> Result<(), ProjectionError> {
         for event in events {
-            let (order, sign) = match decode(event)? {
+            let (order, sign) = match event {
                 CommerceEvent::OrderPlaced(order) => (order, 1),
                 CommerceEvent::OrderCancelled(order) => (order, -1),
                 CommerceEvent::ProductUpdated(product) => {
                     let set = doc! {"$set": {"sku": &product.sku, "name": &product.name}};
-                    writes.update(PRODUCT_SALES, product.id, set);
+                    writes.update(PRODUCT_SALES, product.id.clone(), set);
                     continue;
                 }
                 _ => continue,

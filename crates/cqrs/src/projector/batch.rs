@@ -23,7 +23,7 @@ use tenancy::transaction;
 
 use super::apply::BatchWrites;
 use super::checkpoints::{self, Checkpoint, Progress};
-use super::projection::{Projection, ProjectionError, Writes};
+use super::projection::{ProjectStored, ProjectionError, Writes};
 use crate::outbox::{OUTBOX, StoredEvent};
 use crate::read_models::{Generation, POINTER};
 
@@ -116,7 +116,7 @@ pub(crate) enum Batch {
     },
 }
 
-fn names(projections: &[Arc<dyn Projection>]) -> Vec<&'static str> {
+fn names(projections: &[Arc<dyn ProjectStored>]) -> Vec<&'static str> {
     projections.iter().map(|p| p.name()).collect()
 }
 
@@ -150,7 +150,7 @@ async fn last_event(db: &Database, session: &mut ClientSession) -> mongodb::erro
 /// Applies the next batch of events (see the module documentation).
 pub(crate) async fn run(
     db: &TenantDb,
-    projections: &[Arc<dyn Projection>],
+    projections: &[Arc<dyn ProjectStored>],
     track: Track<'_>,
 ) -> Result<Batch, ProjectionError> {
     let database = db.database();
@@ -200,7 +200,7 @@ pub(crate) async fn run(
                     continue;
                 }
                 let mut planned = Writes::default();
-                projection.project(&pending, &mut planned)?;
+                projection.project_stored(&pending, &mut planned)?;
                 writes.read_model_writes(planned);
                 writes.checkpoint(
                     checkpoints::id(track.prefix(), projection.name()),
@@ -283,7 +283,7 @@ enum Step {
 /// dead-letters the events a projection cannot apply. Returns how many were dead-lettered.
 pub(crate) async fn isolate_poison(
     db: &TenantDb,
-    projections: &[Arc<dyn Projection>],
+    projections: &[Arc<dyn ProjectStored>],
     track: Track<'_>,
 ) -> Result<u64, ProjectionError> {
     let mut dead = 0;
@@ -310,7 +310,7 @@ pub(crate) async fn isolate_poison(
 /// Applies the projection's next event (or, with `poison`, dead-letters it) in a transaction.
 async fn step(
     db: &TenantDb,
-    projection: &dyn Projection,
+    projection: &dyn ProjectStored,
     track: Track<'_>,
     poison: Option<&str>,
 ) -> Result<Step, ProjectionError> {
@@ -330,7 +330,7 @@ async fn step(
             let done = match poison {
                 None => {
                     let mut planned = Writes::default();
-                    projection.project(&[event], &mut planned)?;
+                    projection.project_stored(&[event], &mut planned)?;
                     writes.read_model_writes(planned);
                     Step::Applied
                 }

@@ -9,7 +9,7 @@ use tenancy::fleet::Fence;
 use tracing::Instrument;
 
 use super::batch::{self, Batch, Track};
-use super::projection::{Projection, ProjectionError};
+use super::projection::{ProjectStored, ProjectionError};
 
 /// What one catch-up did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct CatchUp {
 
 pub(crate) async fn catch_up(
     db: &TenantDb,
-    projections: &[Arc<dyn Projection>],
+    projections: &[Arc<dyn ProjectStored>],
     fence: Fence,
 ) -> Result<CatchUp, ProjectionError> {
     let track = Track::Live { token: fence.token };

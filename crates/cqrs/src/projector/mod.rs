@@ -41,7 +41,7 @@ pub use catch_up::CatchUp;
 pub use checkpoints::{DEAD_LETTERS, ProjectionStatus, status, wait_for_position};
 pub use feed_state::FeedState;
 pub use lag::Lag;
-pub use projection::{Projection, ProjectionError, Write, Writes};
+pub use projection::{ProjectStored, Projection, ProjectionError, Write, Writes};
 pub use rebuild::{Rebuilt, rebuild_read_models};
 
 use crate::read_models::ReadModelCache;
@@ -58,7 +58,7 @@ struct Inner {
     pools: ClusterPools,
     catalog: CatalogCache,
     prefix: DbPrefix,
-    projections: Vec<Arc<dyn Projection>>,
+    projections: Vec<Arc<dyn ProjectStored>>,
     ownership: Ownership,
     generations: ReadModelCache,
     queues: HashMap<String, ClusterQueue>,
@@ -107,7 +107,7 @@ impl Projector {
         pools: ClusterPools,
         catalog: CatalogCache,
         prefix: DbPrefix,
-        projections: Vec<Arc<dyn Projection>>,
+        projections: Vec<Arc<dyn ProjectStored>>,
         ownership: Ownership,
         generations: ReadModelCache,
     ) -> Projector {
@@ -136,7 +136,7 @@ impl Projector {
         self.inner.projections.iter().map(|p| p.name()).collect()
     }
 
-    pub fn projections(&self) -> &[Arc<dyn Projection>] {
+    pub fn projections(&self) -> &[Arc<dyn ProjectStored>] {
         &self.inner.projections
     }
 

@@ -7,6 +7,7 @@
 //! is a pure function that is tested without a database.
 
 use mongodb::bson::{Bson, Document, doc};
+use serde::de::DeserializeOwned;
 use tenancy::migrations::CollectionSpec;
 use tenancy::transaction::{Abandoned, DriverError};
 
@@ -133,8 +134,14 @@ impl Write {
     }
 }
 
-/// A read model built from events.
+/// A read model built from the domain's events.
+///
+/// `Event` is the domain's event enum (serde, `{type, payload}`-tagged, with an `#[serde(other)]`
+/// variant for the types of other domains): the projector decodes each outbox event into it, an
+/// event that does not decode being poison.
 pub trait Projection: Send + Sync + 'static {
+    type Event: DeserializeOwned;
+
     /// Stable name: the key of its checkpoint.
     fn name(&self) -> &'static str;
 
@@ -144,5 +151,42 @@ pub trait Projection: Send + Sync + 'static {
     /// Adds to `writes` what `events` (in position order, each applied exactly once) change in
     /// its read models. Event types it does not use are ignored; an event it cannot apply is
     /// `Poison` (it is then dead-lettered, the projection moves on).
-    fn project(&self, events: &[&StoredEvent], writes: &mut Writes) -> Result<(), ProjectionError>;
+    fn project(&self, events: &[Self::Event], writes: &mut Writes) -> Result<(), ProjectionError>;
+}
+
+/// A projection as the projector runs it, whatever its event type: it decodes the stored
+/// events first (every `Projection` is one).
+pub trait ProjectStored: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    fn read_models(&self) -> &'static [CollectionSpec];
+
+    fn project_stored(
+        &self,
+        events: &[&StoredEvent],
+        writes: &mut Writes,
+    ) -> Result<(), ProjectionError>;
+}
+
+impl<P: Projection> ProjectStored for P {
+    fn name(&self) -> &'static str {
+        Projection::name(self)
+    }
+
+    fn read_models(&self) -> &'static [CollectionSpec] {
+        Projection::read_models(self)
+    }
+
+    fn project_stored(
+        &self,
+        events: &[&StoredEvent],
+        writes: &mut Writes,
+    ) -> Result<(), ProjectionError> {
+        let decoded = events
+            .iter()
+            .map(|event| event.decode::<P::Event>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ProjectionError::Poison)?;
+        self.project(&decoded, writes)
+    }
 }

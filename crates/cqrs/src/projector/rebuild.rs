@@ -15,7 +15,7 @@ use tenancy::migrations::ensure;
 
 use super::batch::{self, Batch, REBUILD_LEASE, REBUILD_MARKER, Track};
 use super::checkpoints::{self, DEAD_LETTERS};
-use super::projection::{Projection, ProjectionError};
+use super::projection::{ProjectStored, ProjectionError};
 use crate::read_models::{
     Generation, RETIRED_GRACE, collection_name, live_generation, parse_collection_name,
 };
@@ -35,7 +35,7 @@ pub struct Rebuilt {
 /// stays readable meanwhile. `Projector::rebuild` also forgets this instance's pointer at once.
 pub async fn rebuild_read_models(
     db: &TenantDb,
-    projections: &[Arc<dyn Projection>],
+    projections: &[Arc<dyn ProjectStored>],
 ) -> Result<Rebuilt, ProjectionError> {
     let database = db.database();
     let current = live_generation(database).await?;
@@ -98,7 +98,7 @@ async fn take_marker(
 /// Drops the collections and dead letters of every generation but `keep`.
 async fn drop_generations(
     db: &Database,
-    projections: &[Arc<dyn Projection>],
+    projections: &[Arc<dyn ProjectStored>],
     keep: &[Generation],
 ) -> mongodb::error::Result<()> {
     let models: Vec<&'static str> = projections
@@ -126,7 +126,7 @@ async fn drop_generations(
 
 /// After the grace period (longer than any cached pointer lives), every generation but the live
 /// one and a rebuild's in progress goes. If this process stops first, the next rebuild drops it.
-fn retire_later(db: Database, projections: Vec<Arc<dyn Projection>>) {
+fn retire_later(db: Database, projections: Vec<Arc<dyn ProjectStored>>) {
     tokio::spawn(async move {
         tokio::time::sleep(RETIRED_GRACE).await;
         let dropped = async {
