@@ -29,12 +29,27 @@ pub const CUSTOMER_LIST: &str = "customer_list";
 pub static WRITE_MODEL: &[CollectionSpec] = &[CollectionSpec {
     name: CUSTOMERS,
     indexes: &[],
+    validator: Some(customer_schema),
 }];
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     name: CUSTOMER_LIST,
     indexes: &[IndexSpec::on(&[("name_lower", 1), ("_id", 1)])],
+    validator: None,
 }];
+
+/// A customer (`CustomerRecord`).
+fn customer_schema() -> mongodb::bson::Document {
+    doc! {
+        "bsonType": "object",
+        "required": ["_id", "name", "created_at"],
+        "properties": {
+            "_id": {"bsonType": "string"},
+            "name": {"bsonType": "string", "minLength": 1},
+            "created_at": {"bsonType": "date"},
+        },
+    }
+}
 
 /// A customer as created (the write model and the `customer.created` event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

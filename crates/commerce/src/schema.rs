@@ -4,6 +4,7 @@
 
 use futures::future::BoxFuture;
 use mongodb::Database;
+use mongodb::bson::{Document, doc};
 use tenancy::migrations::{CollectionSpec, Component, IndexSpec, Migration, ensure, ensure_all};
 
 use crate::projections;
@@ -13,12 +14,49 @@ pub static WRITE_MODEL: &[CollectionSpec] = &[
     CollectionSpec {
         name: PRODUCTS,
         indexes: &[IndexSpec::unique(&[("sku", 1)])],
+        validator: Some(product_schema),
     },
     CollectionSpec {
         name: ORDERS,
         indexes: &[],
+        validator: Some(order_schema),
     },
 ];
+
+/// A product (`model::Product`): prices and stock never negative, whatever writes it.
+fn product_schema() -> Document {
+    doc! {
+        "bsonType": "object",
+        "required": ["_id", "sku", "name", "price_cents", "stock", "version", "created_at", "updated_at"],
+        "properties": {
+            "_id": {"bsonType": "string"},
+            "sku": {"bsonType": "string", "minLength": 1, "maxLength": 64},
+            "name": {"bsonType": "string", "minLength": 1},
+            "price_cents": {"bsonType": "long", "minimum": 0_i64},
+            "stock": {"bsonType": "long", "minimum": 0_i64},
+            "version": {"bsonType": "long", "minimum": 1_i64},
+            "created_at": {"bsonType": "date"},
+            "updated_at": {"bsonType": "date"},
+        },
+    }
+}
+
+/// An order (`model::Order`).
+fn order_schema() -> Document {
+    doc! {
+        "bsonType": "object",
+        "required": ["_id", "customer", "lines", "total_cents", "status", "version", "placed_at"],
+        "properties": {
+            "_id": {"bsonType": "string"},
+            "customer": {"bsonType": "object", "required": ["id", "name"]},
+            "lines": {"bsonType": "array", "minItems": 1},
+            "total_cents": {"bsonType": "long", "minimum": 0_i64},
+            "status": {"enum": ["placed", "cancelled", "fulfilled"]},
+            "version": {"bsonType": "long", "minimum": 1_i64},
+            "placed_at": {"bsonType": "date"},
+        },
+    }
+}
 
 pub static COMPONENT: Component = Component {
     name: "commerce",
@@ -42,6 +80,11 @@ pub static COMPONENT: Component = Component {
                     read_models(db).await
                 })
             },
+        },
+        Migration {
+            version: 4,
+            name: "validators",
+            apply: |db| Box::pin(ensure_all(db, WRITE_MODEL)),
         },
     ],
 };

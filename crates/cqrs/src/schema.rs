@@ -28,29 +28,57 @@ pub static COLLECTIONS: &[CollectionSpec] = &[
     CollectionSpec {
         name: OUTBOX,
         indexes: &[],
+        validator: Some(outbox_schema),
     },
     CollectionSpec {
         name: IDEMPOTENCY_KEYS,
         indexes: &[IndexSpec::ttl(&[("created_at", 1)], IDEMPOTENCY_TTL_SECS)],
+        validator: None,
     },
     CollectionSpec {
         name: DEAD_LETTERS,
         indexes: &[],
+        validator: None,
     },
     CollectionSpec {
         name: META,
         indexes: &[],
+        validator: None,
     },
 ];
+
+/// An event: its position, type and payload, when and by whom (see `outbox::StoredEvent`).
+fn outbox_schema() -> Document {
+    doc! {
+        "bsonType": "object",
+        "required": ["_id", "type", "payload", "occurred_at"],
+        "properties": {
+            "_id": {"bsonType": "long", "minimum": 1_i64},
+            "id": {"bsonType": "string"},
+            "type": {"bsonType": "string", "minLength": 1},
+            "payload": {"bsonType": "object"},
+            "occurred_at": {"bsonType": "date"},
+            "correlation_id": {"bsonType": "string"},
+            "actor": {"bsonType": "string"},
+        },
+    }
+}
 
 /// The `cqrs` migrations component.
 pub static COMPONENT: Component = Component {
     name: "cqrs",
-    migrations: &[Migration {
-        version: 1,
-        name: "outbox_fences_and_checkpoints",
-        apply: |db| Box::pin(m0001(db)),
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "outbox_fences_and_checkpoints",
+            apply: |db| Box::pin(m0001(db)),
+        },
+        Migration {
+            version: 2,
+            name: "outbox_validator",
+            apply: |db| Box::pin(ensure_all(db, COLLECTIONS)),
+        },
+    ],
 };
 
 fn m0001(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {

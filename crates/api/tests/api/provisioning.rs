@@ -136,3 +136,38 @@ async fn a_tenant_costs_the_namespaces_the_readme_states() {
         "the README does not say {stated} (a provisioned tenant has {namespaces})"
     );
 }
+
+/// The write model and the outbox carry validators: a malformed document written behind the
+/// code's back (a negative stock, an event without a type) is refused by the database.
+#[tokio::test]
+async fn the_write_model_refuses_malformed_documents() {
+    let app = TestApp::spawn().await;
+    let id = app.create_tenant().await;
+    let database = mongo().await.database(&app.database_of(&id).await);
+    let now = mongodb::bson::DateTime::now();
+    let product = |stock: i64| {
+        doc! {"_id": format!("p{stock}"), "sku": format!("S{stock}"), "name": "N", "price_cents": 1_i64,
+        "stock": stock, "version": 1_i64, "created_at": now, "updated_at": now}
+    };
+    let products = database.collection::<Document>("products");
+    products
+        .insert_one(product(3))
+        .await
+        .expect("a well-formed product");
+    let refused = products.insert_one(product(-1)).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("121")
+            || refused.to_string().to_lowercase().contains("validation"),
+        "{refused}"
+    );
+    let decrement = products
+        .update_one(doc! {"_id": "p3"}, doc! {"$inc": {"stock": -4_i64}})
+        .await;
+    assert!(decrement.is_err(), "stock below zero was stored");
+    let event = doc! {"_id": 1_i64, "payload": {}, "occurred_at": now};
+    let outbox = database.collection::<Document>("outbox");
+    assert!(
+        outbox.insert_one(event).await.is_err(),
+        "an event without a type was stored"
+    );
+}

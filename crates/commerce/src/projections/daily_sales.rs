@@ -14,6 +14,7 @@ use crate::model::Order;
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     name: SALES_DAILY,
     indexes: &[],
+    validator: None,
 }];
 
 pub struct DailySales;

@@ -13,6 +13,7 @@ static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
         IndexSpec::on(&[("status", 1), ("_id", 1)]),
         IndexSpec::on(&[("customer_id", 1), ("status", 1), ("_id", 1)]),
     ],
+    validator: None,
 }];
 
 pub struct OrderList;

@@ -16,6 +16,7 @@ static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
         IndexSpec::on(&[("sku_lower", 1), ("_id", 1)]),
         IndexSpec::on(&[("price_cents", 1), ("_id", 1)]),
     ],
+    validator: None,
 }];
 
 pub struct ProductList;

@@ -10,6 +10,7 @@ use crate::events::CommerceEvent;
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     name: PRODUCT_SALES,
     indexes: &[IndexSpec::on(&[("units_sold", -1), ("_id", 1)])],
+    validator: None,
 }];
 
 pub struct ProductSales;

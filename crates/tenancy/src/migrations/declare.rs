@@ -1,15 +1,19 @@
 //! Declared collections and indexes: the schema vocabulary every crate uses to say what its
 //! collections are, so that migrations, rebuilds and the namespace count read one declaration.
 
-use mongodb::bson::Document;
-use mongodb::options::IndexOptions;
+use mongodb::action::Action;
+use mongodb::bson::{Document, doc};
+use mongodb::options::{IndexOptions, ValidationAction, ValidationLevel};
 use mongodb::{Database, IndexModel};
 
-/// A collection and its secondary indexes (the `_id` index is implicit).
+/// A collection, its secondary indexes (the `_id` index is implicit) and, for a collection the
+/// code writes in one shape, a validator: a `$jsonSchema` the server checks on every write, so
+/// a bug (or a hand) that writes a malformed document fails instead of storing it.
 #[derive(Debug)]
 pub struct CollectionSpec {
     pub name: &'static str,
     pub indexes: &'static [IndexSpec],
+    pub validator: Option<fn() -> Document>,
 }
 
 /// One secondary index: keys in order (`1` ascending, `-1` descending).
@@ -70,15 +74,29 @@ impl CollectionSpec {
 const NAMESPACE_EXISTS: i32 = 48;
 
 /// Creates the collection (under `physical`, which may differ from the declared name, e.g. a
-/// read model's new generation) and its indexes if missing; safe to run again.
+/// read model's new generation), its validator and its indexes if missing; safe to run again
+/// (an existing collection gets the declared validator).
 pub async fn ensure(
     db: &Database,
     spec: &CollectionSpec,
     physical: &str,
 ) -> mongodb::error::Result<()> {
-    match db.create_collection(physical).await {
-        Err(e) if matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == NAMESPACE_EXISTS) =>
-            {}
+    let validator = spec.validator.map(|schema| doc! {"$jsonSchema": schema()});
+    let create = db
+        .create_collection(physical)
+        .optional(validator.clone(), |create, validator| {
+            create
+                .validator(validator)
+                .validation_level(ValidationLevel::Strict)
+                .validation_action(ValidationAction::Error)
+        });
+    match create.await {
+        Err(e) if matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == NAMESPACE_EXISTS) => {
+            if let Some(validator) = validator {
+                let modify = doc! {"collMod": physical, "validator": validator, "validationLevel": "strict", "validationAction": "error"};
+                db.run_command(modify).await?;
+            }
+        }
         other => other?,
     }
     let collection = db.collection::<Document>(physical);
