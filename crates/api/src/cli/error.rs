@@ -19,28 +19,64 @@ pub enum Kind {
     Failed,
 }
 
+/// The code of an operator command's error: a problem code of the API's catalogue (the same
+/// failure has the same name everywhere), or one only an operator command can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CliCode {
+    Problem(ProblemCode),
+    /// The configuration cannot be used.
+    InvalidConfiguration,
+    /// A destructive command without its confirmation.
+    ConfirmationRequired,
+    /// A tenant's migration failed.
+    MigrationFailed,
+    /// The database failed.
+    DatabaseError,
+    /// The output could not be written.
+    Io,
+}
+
+impl CliCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CliCode::Problem(code) => code.as_str(),
+            CliCode::InvalidConfiguration => "invalid_configuration",
+            CliCode::ConfirmationRequired => "confirmation_required",
+            CliCode::MigrationFailed => "migration_failed",
+            CliCode::DatabaseError => "database_error",
+            CliCode::Io => "io",
+        }
+    }
+}
+
+impl From<ProblemCode> for CliCode {
+    fn from(code: ProblemCode) -> CliCode {
+        CliCode::Problem(code)
+    }
+}
+
 #[derive(Debug)]
 pub struct CliError {
     kind: Kind,
-    code: &'static str,
+    code: CliCode,
     error: anyhow::Error,
 }
 
 impl CliError {
     /// Invalid input or a refused command: exit 2.
-    pub fn invalid(code: &'static str, message: impl Display) -> CliError {
+    pub fn invalid(code: impl Into<CliCode>, message: impl Display) -> CliError {
         CliError {
             kind: Kind::Invalid,
-            code,
+            code: code.into(),
             error: anyhow::anyhow!("{message}"),
         }
     }
 
     /// A valid request that did not succeed: exit 1.
-    pub fn failed(code: &'static str, error: impl Into<anyhow::Error>) -> CliError {
+    pub fn failed(code: impl Into<CliCode>, error: impl Into<anyhow::Error>) -> CliError {
         CliError {
             kind: Kind::Failed,
-            code,
+            code: code.into(),
             error: error.into(),
         }
     }
@@ -65,7 +101,7 @@ impl CliError {
     pub fn report(&self, json: bool) {
         let message = format!("{:#}", self.error);
         let line = if json {
-            serde_json::json!({"error": self.code, "message": message}).to_string()
+            serde_json::json!({"error": self.code.as_str(), "message": message}).to_string()
         } else {
             format!("tenantry: {message}")
         };
@@ -76,24 +112,24 @@ impl CliError {
 
 impl From<TenancyError> for CliError {
     fn from(error: TenancyError) -> CliError {
-        let (kind, code) = match &error {
-            TenancyError::NotFound(_) => (Kind::Failed, ProblemCode::TenantNotFound.as_str()),
-            TenancyError::Exists(_) => (Kind::Failed, ProblemCode::TenantExists.as_str()),
-            TenancyError::DomainTaken(_) => (Kind::Failed, ProblemCode::DomainTaken.as_str()),
-            TenancyError::IssuerTaken(_) => (Kind::Failed, ProblemCode::IssuerTaken.as_str()),
+        let (kind, code): (Kind, CliCode) = match &error {
+            TenancyError::NotFound(_) => (Kind::Failed, ProblemCode::TenantNotFound.into()),
+            TenancyError::Exists(_) => (Kind::Failed, ProblemCode::TenantExists.into()),
+            TenancyError::DomainTaken(_) => (Kind::Failed, ProblemCode::DomainTaken.into()),
+            TenancyError::IssuerTaken(_) => (Kind::Failed, ProblemCode::IssuerTaken.into()),
             TenancyError::UnknownCluster(_) => {
-                (Kind::Invalid, ProblemCode::ValidationFailed.as_str())
+                (Kind::Invalid, ProblemCode::ValidationFailed.into())
             }
             TenancyError::InvalidState { .. } => {
-                (Kind::Failed, ProblemCode::InvalidTenantState.as_str())
+                (Kind::Failed, ProblemCode::InvalidTenantState.into())
             }
             TenancyError::BudgetExhausted(_)
             | TenancyError::ClusterDown(_)
-            | TenancyError::Abandoned(_) => (Kind::Failed, ProblemCode::Unavailable.as_str()),
-            TenancyError::Fenced(_) => (Kind::Failed, ProblemCode::TenantUnavailable.as_str()),
-            TenancyError::Migration { .. } => (Kind::Failed, "migration_failed"),
+            | TenancyError::Abandoned(_) => (Kind::Failed, ProblemCode::Unavailable.into()),
+            TenancyError::Fenced(_) => (Kind::Failed, ProblemCode::TenantUnavailable.into()),
+            TenancyError::Migration { .. } => (Kind::Failed, CliCode::MigrationFailed),
             TenancyError::Database(_) | TenancyError::Decode(_) | TenancyError::Encode(_) => {
-                (Kind::Failed, "database_error")
+                (Kind::Failed, CliCode::DatabaseError)
             }
         };
         CliError {
@@ -106,15 +142,15 @@ impl From<TenancyError> for CliError {
 
 impl From<ProjectionError> for CliError {
     fn from(error: ProjectionError) -> CliError {
-        let code = match &error {
-            ProjectionError::RebuildInProgress => ProblemCode::RebuildInProgress.as_str(),
-            ProjectionError::Fenced(_) => ProblemCode::TenantUnavailable.as_str(),
-            ProjectionError::Abandoned(_) => ProblemCode::Unavailable.as_str(),
-            ProjectionError::Database(_) => "database_error",
+        let code: CliCode = match &error {
+            ProjectionError::RebuildInProgress => ProblemCode::RebuildInProgress.into(),
+            ProjectionError::Fenced(_) => ProblemCode::TenantUnavailable.into(),
+            ProjectionError::Abandoned(_) => ProblemCode::Unavailable.into(),
+            ProjectionError::Database(_) => CliCode::DatabaseError,
             ProjectionError::Poison(_)
             | ProjectionError::Stale
             | ProjectionError::Decode(_)
-            | ProjectionError::Encode(_) => ProblemCode::Internal.as_str(),
+            | ProjectionError::Encode(_) => ProblemCode::Internal.into(),
         };
         CliError::failed(code, error)
     }
@@ -153,14 +189,14 @@ mod tests {
         ];
         for (error, kind, code) in cases {
             let e = CliError::from(error);
-            assert_eq!((e.kind, e.code), (kind, code));
+            assert_eq!((e.kind, e.code.as_str()), (kind, code));
         }
         let busy = CliError::from(ProjectionError::RebuildInProgress);
         assert_eq!(
-            (busy.kind, busy.code),
+            (busy.kind, busy.code.as_str()),
             (Kind::Failed, "rebuild_in_progress")
         );
-        let refused = CliError::invalid("confirmation_required", "no").context("deleting");
+        let refused = CliError::invalid(CliCode::ConfirmationRequired, "no").context("deleting");
         assert_eq!(refused.kind, Kind::Invalid);
         assert_eq!(format!("{:#}", refused.error), "deleting: no");
     }

@@ -3,6 +3,7 @@
 //! progress bar on stderr, then reports per tenant. A failing tenant does not stop the others;
 //! it makes the exit status 1. `--status` changes nothing and lists what is pending.
 
+use super::error::CliCode;
 use std::io::IsTerminal;
 
 use clap::Args;
@@ -63,7 +64,7 @@ pub async fn run(args: MigrateArgs, config: &Config, out: Output) -> Result<(), 
     }
     if report.failed > 0 {
         return Err(CliError::failed(
-            "migration_failed",
+            CliCode::MigrationFailed,
             anyhow::anyhow!(
                 "{} of {} tenants failed to migrate",
                 report.failed,

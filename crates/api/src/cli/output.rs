@@ -2,7 +2,9 @@
 //! with `--json` (tenants in the admin API's `TenantView` shape). Notes meant for the operator
 //! go to stdout in human mode and to stderr in JSON mode, so that stdout stays one JSON document.
 
+use super::error::CliCode;
 use std::io::Write;
+use tenantry_api::http::ProblemCode;
 
 use serde::Serialize;
 use tenancy::{Isolation, Tenant};
@@ -45,8 +47,9 @@ impl Output {
 
     /// A JSON document on stdout.
     pub fn json(&self, value: &impl Serialize) -> Result<(), CliError> {
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|e| CliError::failed("internal", e).context("cannot encode the output"))?;
+        let text = serde_json::to_string_pretty(value).map_err(|e| {
+            CliError::failed(ProblemCode::Internal, e).context("cannot encode the output")
+        })?;
         stdout(&format!("{text}\n"))
     }
 
@@ -71,7 +74,7 @@ fn stdout(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::failed("io", e).context("cannot write to stdout"))
+            Err(CliError::failed(CliCode::Io, e).context("cannot write to stdout"))
         }
         _ => Ok(()),
     }

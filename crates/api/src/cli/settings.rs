@@ -1,6 +1,7 @@
 //! `tenantry config`: the effective configuration (every setting, its value and its source:
 //! default, file or environment), secrets masked; exit 2 if a setting is invalid.
 
+use super::error::CliCode;
 use std::path::Path;
 
 use tenantry_api::config;
@@ -10,7 +11,7 @@ use super::output::{Output, table};
 
 pub fn run(file: Option<&Path>, out: Output) -> Result<(), CliError> {
     let settings = config::effective(file, |name| std::env::var(name).ok())
-        .map_err(|e| CliError::invalid("invalid_configuration", e))?;
+        .map_err(|e| CliError::invalid(CliCode::InvalidConfiguration, e))?;
     if out.json {
         return out.json(&settings);
     }

@@ -1,6 +1,7 @@
 //! `tenantry tenants ...`: create, list, show, update, suspend, resume and delete tenants, straight on
 //! the catalog through the provisioner, with the admin API's validation and lifecycle rules.
 
+use super::error::CliCode;
 use clap::{Args, Subcommand, ValueEnum};
 use tenancy::clusters::DEFAULT_CLUSTER;
 use tenancy::lifecycle::Created;
@@ -8,6 +9,7 @@ use tenancy::{
     Isolation, Plan, TenancyError, Tenant, TenantAuth, TenantId, TenantName, TenantPatch,
     TenantSpec, TenantStatus,
 };
+use tenantry_api::http::ProblemCode;
 
 use super::output::Output;
 use super::{CliError, tenant_id};
@@ -96,7 +98,10 @@ impl IssuerArgs {
             (Some(issuer), Some(audience)) => TenantAuth::parse(&issuer, &audience)
                 .map(Some)
                 .map_err(|message| {
-                    CliError::invalid("validation_failed", format!("--issuer: {message}"))
+                    CliError::invalid(
+                        ProblemCode::ValidationFailed,
+                        format!("--issuer: {message}"),
+                    )
                 }),
             _ => Ok(None),
         }
@@ -211,7 +216,7 @@ async fn update(args: UpdateArgs, config: &Config, out: Output) -> Result<(), Cl
     if args.name.is_none() && args.plan.is_none() && !limited && domains.is_none() && auth.is_none()
     {
         return Err(CliError::invalid(
-            "validation_failed",
+            ProblemCode::ValidationFailed,
             "nothing to change: give --name, --plan, a limit, --domain, --no-domains, \
              --issuer/--audience or --no-issuer",
         ));
@@ -245,7 +250,7 @@ async fn create(args: CreateArgs, config: &Config, out: Output) -> Result<(), Cl
     if platform.pools.cluster(&spec.cluster).is_err() {
         let known: Vec<&str> = platform.pools.clusters().map(|c| c.name.as_str()).collect();
         return Err(CliError::invalid(
-            "validation_failed",
+            ProblemCode::ValidationFailed,
             format!(
                 "--cluster: unknown cluster '{}' (configured: {})",
                 spec.cluster,
@@ -281,7 +286,7 @@ fn spec_of(args: CreateArgs) -> Result<TenantSpec, CliError> {
     for domain in args.domains {
         if domains.contains(&domain) {
             return Err(CliError::invalid(
-                "validation_failed",
+                ProblemCode::ValidationFailed,
                 format!("--domain: '{domain}' is given twice"),
             ));
         }
@@ -336,7 +341,7 @@ async fn delete(args: DeleteArgs, config: &Config, out: Output) -> Result<(), Cl
     let id = args.id;
     if !args.yes {
         return Err(CliError::invalid(
-            "confirmation_required",
+            CliCode::ConfirmationRequired,
             format!(
                 "refusing to delete tenant {id} without --yes: its database is dropped and cannot be recovered"
             ),

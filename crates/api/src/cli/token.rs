@@ -4,6 +4,7 @@
 use clap::Args;
 use tenancy::TenantId;
 use tenantry_api::Config;
+use tenantry_api::http::ProblemCode;
 use tenantry_auth::{MintRequest, Role, TokenMinter};
 
 use super::output::{Output, rfc3339};
@@ -35,7 +36,7 @@ pub struct TokenArgs {
 pub async fn run(args: TokenArgs, config: &Config, out: Output) -> Result<(), CliError> {
     let Some(secret) = &config.jwt_secret else {
         return Err(CliError::invalid(
-            "token_signing_disabled",
+            ProblemCode::TokenSigningDisabled,
             "TENANTRY_JWT_SECRET is not set: tokens cannot be signed (use the secret the servers verify with)",
         ));
     };
@@ -57,7 +58,7 @@ pub async fn run(args: TokenArgs, config: &Config, out: Output) -> Result<(), Cl
     };
     let minted = minter
         .mint(&request)
-        .map_err(|e| CliError::failed("internal", e).context("cannot sign the token"))?;
+        .map_err(|e| CliError::failed(ProblemCode::Internal, e).context("cannot sign the token"))?;
     if out.json {
         let expires_at =
             mongodb::bson::DateTime::from_millis(minted.expires_at.saturating_mul(1000));
