@@ -64,6 +64,9 @@ def schemathesis(base, token, paths):
         "st", "--config-file", str(HERE / "schemathesis.toml"), "run", base + "/openapi.json",
         "--header", f"Authorization: Bearer {token}",
         "--include-path-regex", paths,
+        # An import's body is a stream of NDJSON lines, which no JSON Schema describes (and
+        # schemathesis cannot send): tests/api/transfer.rs covers it.
+        "--exclude-path-regex", "/import$",
         "--checks", "all",
         "--phases", "examples,coverage,fuzzing",
         "--max-examples", EXAMPLES,

@@ -23,6 +23,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tenant_data;
 mod tenant_stats;
+pub mod transfer;
 pub mod views;
 
 pub use app::Application;

@@ -11,12 +11,14 @@
 //! - `query`: the read side's door to read models (`ReadDb`), read-your-writes, pages.
 //! - `projector`: applies outbox events to read models exactly once, per tenant, across any
 //!   number of instances; `read_models`: generations and blue-green rebuilds.
-//! - `schema`: what the library keeps in every tenant database (a migrations component).
+//! - `schema`: what the library keeps in every tenant database (a migrations component);
+//!   `import_fence`: the outbox closed to commands while a tenant's data is imported.
 
 mod bulk;
 mod bus;
 pub mod command;
 mod envelope;
+pub mod import_fence;
 mod message;
 pub mod outbox;
 pub mod projector;

@@ -21,6 +21,7 @@ mod settings;
 mod stats;
 mod tenants;
 mod token;
+mod transfer;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -52,6 +52,16 @@ pub enum TenantsCommand {
     Resume(IdArg),
     /// Delete a tenant and drop its database. Irreversible: requires --yes.
     Delete(DeleteArgs),
+    /// Write a tenant's data to standard output as NDJSON (MongoDB Extended JSON v2), every
+    /// collection as of one point in time; read models and metadata are left out.
+    #[command(after_help = "Example:\n  tenantry tenants export acme > acme.ndjson")]
+    Export(super::transfer::ExportArgs),
+    /// Load an export into a tenant that has no data yet, then rebuild its read models.
+    /// Commands to the tenant wait meanwhile; a failed import can be run again.
+    #[command(
+        after_help = "Example:\n  tenantry tenants create --id acme-copy --name 'Acme' \\\n    && tenantry tenants import acme-copy < acme.ndjson"
+    )]
+    Import(super::transfer::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +208,8 @@ pub async fn run(command: TenantsCommand, config: &Config, out: Output) -> Resul
         TenantsCommand::Stats(IdArg { id }) => super::stats::run(id, config, out).await,
         TenantsCommand::Update(args) => update(args, config, out).await,
         TenantsCommand::Delete(args) => delete(args, config, out).await,
+        TenantsCommand::Export(args) => super::transfer::export(args, config).await,
+        TenantsCommand::Import(args) => super::transfer::import(args, config, out).await,
     }
 }
 

@@ -253,6 +253,22 @@ impl From<commerce::CommerceError> for ApiError {
     }
 }
 
+impl From<crate::transfer::ImportError> for ApiError {
+    fn from(e: crate::transfer::ImportError) -> ApiError {
+        use crate::transfer::ImportError as E;
+        match e {
+            E::NotEmpty => ApiError::new(ProblemCode::TenantNotEmpty, e.to_string()),
+            E::InProgress | E::TakenOver => {
+                ApiError::new(ProblemCode::ImportInProgress, e.to_string())
+            }
+            E::Line { ref message, line } => ApiError::field(format!("line {line}"), message),
+            E::Gaps { .. } => ApiError::field("outbox", e.to_string()),
+            E::Read(_) => ApiError::field("$", e.to_string()),
+            E::Database(ref d) => database_error(d, &e),
+        }
+    }
+}
+
 impl<E: Into<ApiError>> From<cqrs::DispatchError<E>> for ApiError {
     fn from(e: cqrs::DispatchError<E>) -> ApiError {
         match e {

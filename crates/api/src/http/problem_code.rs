@@ -38,6 +38,8 @@ pub enum ProblemCode {
     InvalidTenantState,
     IdempotencyKeyInFlight,
     RebuildInProgress,
+    TenantNotEmpty,
+    ImportInProgress,
     // 412
     VersionMismatch,
     // 413
@@ -61,7 +63,7 @@ pub enum ProblemCode {
 
 impl ProblemCode {
     /// Every code, in the order above.
-    pub const ALL: [ProblemCode; 34] = [
+    pub const ALL: [ProblemCode; 36] = [
         ProblemCode::ValidationFailed,
         ProblemCode::InvalidTenantId,
         ProblemCode::TenantConflict,
@@ -85,6 +87,8 @@ impl ProblemCode {
         ProblemCode::InvalidTenantState,
         ProblemCode::IdempotencyKeyInFlight,
         ProblemCode::RebuildInProgress,
+        ProblemCode::TenantNotEmpty,
+        ProblemCode::ImportInProgress,
         ProblemCode::VersionMismatch,
         ProblemCode::PayloadTooLarge,
         ProblemCode::UnsupportedMediaType,
@@ -125,6 +129,8 @@ impl ProblemCode {
             C::InvalidTenantState => "invalid_tenant_state",
             C::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             C::RebuildInProgress => "rebuild_in_progress",
+            C::TenantNotEmpty => "tenant_not_empty",
+            C::ImportInProgress => "import_in_progress",
             C::VersionMismatch => "version_mismatch",
             C::PayloadTooLarge => "payload_too_large",
             C::UnsupportedMediaType => "unsupported_media_type",
@@ -160,7 +166,9 @@ impl ProblemCode {
             | C::InvalidTransition
             | C::InvalidTenantState
             | C::IdempotencyKeyInFlight
-            | C::RebuildInProgress => StatusCode::CONFLICT,
+            | C::RebuildInProgress
+            | C::TenantNotEmpty
+            | C::ImportInProgress => StatusCode::CONFLICT,
             C::VersionMismatch => StatusCode::PRECONDITION_FAILED,
             C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -201,6 +209,8 @@ impl ProblemCode {
             C::InvalidTenantState => "Invalid tenant state",
             C::IdempotencyKeyInFlight => "Idempotency key in flight",
             C::RebuildInProgress => "Rebuild in progress",
+            C::TenantNotEmpty => "Tenant not empty",
+            C::ImportInProgress => "Import in progress",
             C::VersionMismatch => "Version mismatch",
             C::PayloadTooLarge => "Payload too large",
             C::UnsupportedMediaType => "Unsupported media type",

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::{from_fn, from_fn_with_state};
 use std::sync::Arc;
 
@@ -21,10 +21,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::openapi::ApiDoc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::http::{
-    ApiError, assign_request_id, catch_panics, check_framing, record_request, render_problems,
+    ApiError, assign_request_id, catch_panics, check_framing, enforce_deadline, record_request,
+    render_problems,
 };
 use crate::state::AppState;
 use crate::telemetry::request_span;
@@ -58,10 +58,7 @@ pub fn router(state: AppState) -> Router {
     // resolution → handler).
     router
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            config.request_timeout,
-        ))
+        .layer(from_fn_with_state(config.request_timeout, enforce_deadline))
         .layer(from_fn_with_state(state.clone(), check_framing))
         .layer(tower::util::option_layer(cors(&config.cors_origins)))
         .layer(catch_panics())

@@ -861,3 +861,40 @@ async fn cli_stats_and_rebuild_agree_with_the_admin_api() {
     assert_eq!(run.error()["error"], "tenant_not_found");
     cli.expect(&["tenants", "stats", "Bad_Id"], 2).await;
 }
+
+#[tokio::test]
+async fn cli_exports_a_tenant_and_imports_it_into_another() {
+    let cli = Tenantry::new();
+    let app = TestApp::spawn_on_catalog(&cli.catalog_db, &[]).await;
+    let (source, token) = app.tenant_with_token(&["admin"]).await;
+    app.product(&token, "PEN", "Pen", 150, 10).await;
+    let file = std::env::temp_dir().join(format!("{}.ndjson", testkit::unique_name("export")));
+    let path = file.to_str().unwrap();
+    let run = cli
+        .ok(&["tenants", "export", &source, "--output", path])
+        .await;
+    assert!(run.stderr.contains("exported"), "{}", run.stderr);
+    let to_stdout = cli.ok(&["tenants", "export", &source]).await;
+    assert_eq!(to_stdout.stdout, std::fs::read_to_string(&file).unwrap());
+
+    let target = app.new_tenant_id();
+    cli.ok(&["tenants", "create", "--id", &target, "--name", "Copy"])
+        .await;
+    let imported = cli
+        .ok(&["--json", "tenants", "import", &target, "--input", path])
+        .await
+        .json();
+    assert_eq!(imported["documents"]["products"], 1, "{imported}");
+    assert_eq!(imported["last_position"], 1, "{imported}");
+    let again = cli
+        .expect(
+            &["--json", "tenants", "import", &target, "--input", path],
+            2,
+        )
+        .await;
+    assert_eq!(again.error()["error"], "tenant_not_empty");
+    let target_token = app.mint(&target, &["viewer"]).await;
+    let listed = app.products_at(&target_token, 1).await;
+    assert_eq!(listed["items"][0]["sku"], "PEN");
+    let _ = std::fs::remove_file(&file);
+}

@@ -30,4 +30,5 @@ mod shutdown;
 mod support;
 mod tenant_auth;
 mod traces;
+mod transfer;
 mod workload;

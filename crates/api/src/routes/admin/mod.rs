@@ -7,6 +7,7 @@ mod projections;
 mod stats;
 mod tenants;
 mod tokens;
+mod transfer;
 mod views;
 
 use axum::middleware::from_fn_with_state;
@@ -31,5 +32,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(projections::rebuild_projections))
         .routes(routes!(migrations::run_migrations))
         .routes(routes!(instances::list_instances))
+        .routes(routes!(transfer::export_tenant))
+        .routes(routes!(transfer::import_tenant))
         .route_layer(from_fn_with_state(state.clone(), require_platform_admin))
 }

@@ -1,0 +1,107 @@
+//! `GET /admin/tenants/{id}/export` and `POST /admin/tenants/{id}/import`: a tenant's data as an
+//! NDJSON stream and back (`crate::transfer`).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+
+use super::path::TenantPath;
+use crate::http::{ApiError, ErrorChain, ProblemCode};
+use crate::openapi::{AdminErrors, Problem};
+use crate::state::AppState;
+use crate::transfer::{self, Imported};
+
+const NDJSON: &str = "application/x-ndjson";
+/// Lines buffered between the database and a slow client.
+const BUFFERED_LINES: usize = 256;
+
+/// The tenant's data as NDJSON: one line `{"collection", "document"}` per document (MongoDB
+/// Extended JSON v2, canonical), every collection as of one point in time. Read models and
+/// `_meta` are left out (an import rebuilds them). A failure after the first line ends the
+/// stream early (an incomplete transfer).
+#[utoipa::path(get, path = "/admin/tenants/{id}/export", security(("admin_key" = [])), tag = "admin",
+    params(TenantPath),
+    responses((status = 200, description = "The tenant's data", content_type = "application/x-ndjson", body = String), AdminErrors))]
+pub async fn export_tenant(
+    State(state): State<AppState>,
+    TenantPath { id }: TenantPath,
+) -> Result<Response, ApiError> {
+    let tenant = state.catalog.store().require(&id).await?;
+    let db = state.pools.maintenance_db(&tenant).await?;
+    let collections = transfer::data_collections(db.database(), state.projector.projections())
+        .await
+        .map_err(tenancy::TenancyError::from)?;
+    let (lines, mut received) = mpsc::channel(BUFFERED_LINES);
+    let key = tenant.key();
+    tokio::spawn(async move {
+        if let Err(e) = transfer::export(db.database(), &collections, lines.clone()).await {
+            tracing::error!(tenant = %key, error = %ErrorChain(&e), "export failed; the stream ends early");
+            let _ = lines.send(Err(std::io::Error::other(e))).await;
+        }
+    });
+    let stream = futures::stream::poll_fn(move |cx| received.poll_recv(cx));
+    let disposition = format!("attachment; filename=\"{}.ndjson\"", tenant.id);
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// What an import loaded, and the read models built from it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub tenant_id: String,
+    #[serde(flatten)]
+    pub imported: Imported,
+    /// The generation of read models rebuilt from the imported outbox.
+    pub generation: u32,
+}
+
+/// Loads an export into a tenant that has no events yet; commands wait behind the outbox's
+/// import fence (503) meanwhile. Then the read models are rebuilt from the imported outbox.
+/// An import that failed or was interrupted can be sent again: what it loaded is cleared first.
+#[utoipa::path(post, path = "/admin/tenants/{id}/import", security(("admin_key" = [])), tag = "admin",
+    params(TenantPath),
+    request_body(content = String, content_type = "application/x-ndjson", description = "An export: NDJSON lines `{collection, document}`"),
+    responses(
+        (status = 200, description = "Imported and rebuilt", body = ImportReport),
+        (status = 409, description = "`tenant_not_empty`, `import_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: send application/x-ndjson", body = Problem, content_type = "application/problem+json"),
+        AdminErrors,
+    ))]
+pub async fn import_tenant(
+    State(state): State<AppState>,
+    TenantPath { id }: TenantPath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ImportReport>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if !content_type.is_some_and(|c| c.trim_start().starts_with(NDJSON)) {
+        let detail = "an import is application/x-ndjson (an export)";
+        return Err(ApiError::new(ProblemCode::UnsupportedMediaType, detail));
+    }
+    let tenant = state.catalog.store().require(&id).await?;
+    let db = state.pools.maintenance_db(&tenant).await?;
+    let collections = transfer::data_collections(db.database(), state.projector.projections())
+        .await
+        .map_err(tenancy::TenancyError::from)?;
+    let lines = transfer::lines(body.into_data_stream());
+    let imported = transfer::import(db.database(), &collections, lines).await?;
+    let rebuilt = state.projector.rebuild(&tenant).await?;
+    tracing::info!(tenant = %tenant.key(), events = imported.last_position, generation = rebuilt.generation, "tenant imported");
+    Ok(Json(ImportReport {
+        tenant_id: tenant.id.to_string(),
+        imported,
+        generation: rebuilt.generation,
+    }))
+}
