@@ -17,7 +17,7 @@
 //!   4. inserts two events (stock changed, order placed) at those positions into `bench_outbox`.
 //!
 //!   Tenantry's `PlaceOrder` additionally reads the ordered products (`find {_id: {$in}}`) first,
-//!   and its projector applies the events to four read models after the commit. The baseline's
+//!   and its projector applies the events to five read models after the commit. The baseline's
 //!   events go to `bench_outbox` (not `outbox`) and use their own counter document: Tenantry's
 //!   projector watches `outbox` inserts, and baseline events in it would be projected (or
 //!   dead-lettered) in the background during the baseline's own measurement.

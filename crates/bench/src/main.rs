@@ -575,7 +575,7 @@ fn notes(plan: &Plan, runs: &[RunResult]) -> Vec<String> {
          product_list sorted by _id, limit 21; order = one transaction (conditional stock $inc \
          on products, insert into orders, $inc of a _counters document, two events into \
          bench_outbox), retried like cqrs::transaction. Tenantry's order also reads the products \
-         first and its projector updates four read models afterwards."
+         first and its projector updates five read models afterwards."
             .to_string(),
         format!(
             "Requests are spread round-robin over the tenants of a run, and over the {} products \
