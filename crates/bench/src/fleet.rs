@@ -189,5 +189,9 @@ async fn lowest_checkpoint(db: &Client, database: &str) -> Result<i64> {
         count += 1;
     }
     // Every projection must have a checkpoint.
-    Ok(if count < PROJECTIONS { 0 } else { lowest.unwrap_or(0) })
+    Ok(if count < PROJECTIONS {
+        0
+    } else {
+        lowest.unwrap_or(0)
+    })
 }

@@ -187,6 +187,7 @@ impl<'a> Batch<'a> {
             .collection::<Document>(&self.collection)
             .insert_many(documents)
             .await?;
+        tenancy::failpoint::hit("import.after_batch");
         let total = self
             .done
             .documents

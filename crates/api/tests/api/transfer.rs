@@ -272,3 +272,59 @@ async fn an_export_under_writes_is_consistent_as_of_one_point_in_time() {
         orders.len()
     );
 }
+
+/// `kill -9` of the importing instance after its first batch: the tenant stays fenced (its
+/// commands get 503, a second import waits for the lease: 409 `import_in_progress`), and once the
+/// crashed importer's heartbeat is 30 s old, an import on another instance clears the partial
+/// data and completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_midway_is_taken_over_after_its_lease() {
+    let fleet = crate::process::Fleet::new(&[]);
+    let crashing = fleet
+        .start_with("crashing", &[("TENANTRY_FAILPOINTS", "import.after_batch")])
+        .await;
+    let survivor = fleet.start("survivor").await;
+    let (source, token) = survivor.tenant_and_token().await;
+    for sku in ["A", "B", "C"] {
+        let body = json!({"sku": sku, "name": sku, "price_cents": 1, "stock": 1});
+        survivor
+            .call(Method::POST, "/v1/products", &token, Some(body), &[])
+            .await
+            .expect("an answer")
+            .expect(StatusCode::CREATED);
+    }
+    let exported = survivor
+        .admin(Method::GET, &format!("/admin/tenants/{source}/export"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (target, target_token) = survivor.tenant_and_token().await;
+    let import_on = |server: &crate::process::Server| {
+        server
+            .admin(Method::POST, &format!("/admin/tenants/{target}/import"))
+            .header("content-type", "application/x-ndjson")
+            .body(exported.clone())
+            .send()
+    };
+    assert!(
+        import_on(&crashing).await.is_err(),
+        "the importer died mid-request"
+    );
+    assert!(crashing.wait_exit(std::time::Duration::from_secs(30)));
+
+    let busy = import_on(&survivor).await.unwrap();
+    problem(busy, StatusCode::CONFLICT, "import_in_progress").await;
+    let body = json!({"sku": "D", "name": "D", "price_cents": 1});
+    survivor
+        .call(Method::POST, "/v1/products", &target_token, Some(body), &[])
+        .await
+        .expect("an answer")
+        .problem(StatusCode::SERVICE_UNAVAILABLE, "tenant_unavailable");
+    tokio::time::sleep(cqrs::import_fence::IMPORT_LEASE).await;
+    let imported = json_of(import_on(&survivor).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(imported["documents"]["products"], 3, "{imported}");
+    assert_eq!(imported["last_position"], 3, "{imported}");
+}
