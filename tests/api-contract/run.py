@@ -60,8 +60,9 @@ def wait_ready(base, server):
 
 
 def schemathesis(base, token, paths):
+    # `python -m schemathesis.cli` (the `st` script may not be on PATH where pip put it).
     command = [
-        "st", "--config-file", str(HERE / "schemathesis.toml"), "run", base + "/openapi.json",
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(HERE / "schemathesis.toml"), "run", base + "/openapi.json",
         "--header", f"Authorization: Bearer {token}",
         "--include-path-regex", paths,
         # An import's body is a stream of NDJSON lines, which no JSON Schema describes (and
