@@ -220,13 +220,8 @@ pub struct CustomerList;
 impl Projection for CustomerList {
     type Event = CommerceEvent;
 
-    fn name(&self) -> &'static str {
-        CUSTOMER_LIST
-    }
-
-    fn read_models(&self) -> &'static [CollectionSpec] {
-        READ_MODELS
-    }
+    const NAME: &'static str = CUSTOMER_LIST;
+    const READ_MODELS: &'static [CollectionSpec] = READ_MODELS;
 
     fn project(
         &self,

@@ -47,14 +47,33 @@ fn io_error(context: &'static str) -> impl FnOnce(std::io::Error) -> CliError {
     move |e| CliError::failed(CliCode::Io, e).context(context)
 }
 
-pub async fn export(args: ExportArgs, config: &Config) -> Result<(), CliError> {
+/// The tenant, its database and its data collections.
+struct Opened {
+    tenant: tenancy::Tenant,
+    db: tenancy::clusters::TenantDb,
+    collections: Vec<String>,
+}
+
+async fn open(id: &TenantId, config: &Config) -> Result<Opened, CliError> {
     let platform = Platform::connect(config).await?;
-    let tenant = platform.store().require(&args.id).await?;
+    let tenant = platform.store().require(id).await?;
     let db = platform.pools.maintenance_db(&tenant).await?;
-    let projections = commerce::projections::all();
-    let collections = transfer::data_collections(db.database(), &projections)
+    let collections = transfer::data_collections(db.database(), &commerce::projections::all())
         .await
         .map_err(|e| CliError::failed(CliCode::DatabaseError, e))?;
+    Ok(Opened {
+        tenant,
+        db,
+        collections,
+    })
+}
+
+pub async fn export(args: ExportArgs, config: &Config) -> Result<(), CliError> {
+    let Opened {
+        tenant,
+        db,
+        collections,
+    } = open(&args.id, config).await?;
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             std::fs::File::create(path).map_err(io_error("cannot create the output file"))?,
@@ -84,13 +103,11 @@ pub async fn export(args: ExportArgs, config: &Config) -> Result<(), CliError> {
 }
 
 pub async fn import(args: ImportArgs, config: &Config, out: Output) -> Result<(), CliError> {
-    let platform = Platform::connect(config).await?;
-    let tenant = platform.store().require(&args.id).await?;
-    let db = platform.pools.maintenance_db(&tenant).await?;
-    let projections = commerce::projections::all();
-    let collections = transfer::data_collections(db.database(), &projections)
-        .await
-        .map_err(|e| CliError::failed(CliCode::DatabaseError, e))?;
+    let Opened {
+        tenant,
+        db,
+        collections,
+    } = open(&args.id, config).await?;
     let source: Box<dyn BufRead + Send> = match &args.input {
         Some(path) => Box::new(std::io::BufReader::new(
             std::fs::File::open(path).map_err(io_error("cannot open the input file"))?,
@@ -111,7 +128,7 @@ pub async fn import(args: ImportArgs, config: &Config, out: Output) -> Result<()
     let imported = transfer::import(db.database(), &collections, lines)
         .await
         .map_err(import_error)?;
-    let rebuilt = rebuild_read_models(&db, &projections).await?;
+    let rebuilt = rebuild_read_models(&db, &commerce::projections::all()).await?;
     if out.json {
         return out.json(&serde_json::json!({
             "tenant_id": tenant.id,

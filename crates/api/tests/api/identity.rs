@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::oidc_provider::{AUDIENCE, Client, Provider, sign};
-use crate::support::{TestApp, json_of, now, problem};
+use crate::support::{TestApp, json_of, now, problem, text_of};
 
 /// A server trusting `provider` through the configuration file's `[[oidc_issuer]]` table.
 async fn trusting(provider: &Provider, table: &str, extra: &[(&str, &str)]) -> TestApp {
@@ -304,14 +304,7 @@ async fn keys_rotate_without_a_restart_and_a_provider_outage_costs_nothing_known
     );
     // That fetch failed: readiness says so (degraded, still 200), the keys are still used.
     assert_keys_stale(&readiness(&app).await, &issuer, "2 key(s) in use");
-    let metrics = app
-        .request(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text_of(app.request(Method::GET, "/metrics")).await;
     assert!(
         metrics.contains(&format!("tenantry_oidc_keys{{issuer=\"{issuer}\"}} 2")),
         "{metrics}"

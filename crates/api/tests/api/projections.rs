@@ -8,7 +8,7 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, mongo};
+use crate::support::{TestApp, all_documents, mongo};
 
 const READ_MODELS: [&str; 4] = ["product_list", "order_list", "sales_daily", "product_sales"];
 
@@ -18,16 +18,8 @@ async fn snapshot(database: &str) -> Vec<Vec<Document>> {
     let generation = cqrs::read_models::live_generation(&db).await.unwrap();
     let mut all = Vec::new();
     for name in READ_MODELS {
-        let docs: Vec<Document> = db
-            .collection::<Document>(&cqrs::read_models::collection_name(name, generation))
-            .find(doc! {})
-            .sort(doc! {"_id": 1})
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        all.push(docs);
+        let physical = cqrs::read_models::collection_name(name, generation);
+        all.push(all_documents(&db, &physical).await);
     }
     all
 }

@@ -469,3 +469,30 @@ pub fn problem_errors<'a>(problem: &'a Value, key: &str) -> Vec<&'a str> {
         .map(|e| e[key].as_str().expect("each error names it"))
         .collect()
 }
+
+/// Every document of `collection`, in `_id` order.
+pub async fn all_documents(
+    db: &mongodb::Database,
+    collection: &str,
+) -> Vec<mongodb::bson::Document> {
+    use futures::TryStreamExt;
+    db.collection::<mongodb::bson::Document>(collection)
+        .find(mongodb::bson::doc! {})
+        .sort(mongodb::bson::doc! {"_id": 1})
+        .await
+        .expect("find")
+        .try_collect()
+        .await
+        .expect("documents")
+}
+
+/// The body of the answer to `request`, as text.
+pub async fn text_of(request: RequestBuilder) -> String {
+    request
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("a text body")
+}

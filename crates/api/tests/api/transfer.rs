@@ -1,12 +1,11 @@
 //! Export and import: a tenant's data as NDJSON (Extended JSON v2) and back into another tenant,
 //! equal document for document, read models rebuilt, the event sequence continuing.
 
-use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, json_of, mongo, problem};
+use crate::support::{TestApp, all_documents, json_of, mongo, problem, text_of};
 
 /// Every document of the tenant's data collections, by collection, in `_id` order.
 async fn data_of(app: &TestApp, id: &str) -> Vec<(String, Vec<Document>)> {
@@ -19,16 +18,7 @@ async fn data_of(app: &TestApp, id: &str) -> Vec<(String, Vec<Document>)> {
         "outbox",
         "products",
     ] {
-        let docs: Vec<Document> = db
-            .collection::<Document>(name)
-            .find(doc! {})
-            .sort(doc! {"_id": 1})
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        data.push((name.to_string(), docs));
+        data.push((name.to_string(), all_documents(&db, name).await));
     }
     data
 }
@@ -293,14 +283,8 @@ async fn an_import_killed_midway_is_taken_over_after_its_lease() {
             .expect("an answer")
             .expect(StatusCode::CREATED);
     }
-    let exported = survivor
-        .admin(Method::GET, &format!("/admin/tenants/{source}/export"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exported =
+        text_of(survivor.admin(Method::GET, &format!("/admin/tenants/{source}/export"))).await;
     let (target, target_token) = survivor.tenant_and_token().await;
     let import_on = |server: &crate::process::Server| {
         server

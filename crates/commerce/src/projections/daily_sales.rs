@@ -38,13 +38,8 @@ struct Day {
 impl Projection for DailySales {
     type Event = CommerceEvent;
 
-    fn name(&self) -> &'static str {
-        SALES_DAILY
-    }
-
-    fn read_models(&self) -> &'static [CollectionSpec] {
-        READ_MODELS
-    }
+    const NAME: &'static str = SALES_DAILY;
+    const READ_MODELS: &'static [CollectionSpec] = READ_MODELS;
 
     /// Only additions: the events of a batch are summed per day, one write per day touched.
     fn project(

@@ -21,13 +21,8 @@ pub struct OrderList;
 impl Projection for OrderList {
     type Event = CommerceEvent;
 
-    fn name(&self) -> &'static str {
-        ORDER_LIST
-    }
-
-    fn read_models(&self) -> &'static [CollectionSpec] {
-        READ_MODELS
-    }
+    const NAME: &'static str = ORDER_LIST;
+    const READ_MODELS: &'static [CollectionSpec] = READ_MODELS;
 
     fn project(
         &self,

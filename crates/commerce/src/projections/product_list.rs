@@ -24,13 +24,8 @@ pub struct ProductList;
 impl Projection for ProductList {
     type Event = CommerceEvent;
 
-    fn name(&self) -> &'static str {
-        PRODUCT_LIST
-    }
-
-    fn read_models(&self) -> &'static [CollectionSpec] {
-        READ_MODELS
-    }
+    const NAME: &'static str = PRODUCT_LIST;
+    const READ_MODELS: &'static [CollectionSpec] = READ_MODELS;
 
     fn project(
         &self,

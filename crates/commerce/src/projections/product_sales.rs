@@ -18,13 +18,8 @@ pub struct ProductSales;
 impl Projection for ProductSales {
     type Event = CommerceEvent;
 
-    fn name(&self) -> &'static str {
-        PRODUCT_SALES
-    }
-
-    fn read_models(&self) -> &'static [CollectionSpec] {
-        READ_MODELS
-    }
+    const NAME: &'static str = PRODUCT_SALES;
+    const READ_MODELS: &'static [CollectionSpec] = READ_MODELS;
 
     fn project(
         &self,

@@ -143,10 +143,10 @@ pub trait Projection: Send + Sync + 'static {
     type Event: DeserializeOwned;
 
     /// Stable name: the key of its checkpoint.
-    fn name(&self) -> &'static str;
+    const NAME: &'static str;
 
     /// The read models it owns, with their indexes (created for every generation).
-    fn read_models(&self) -> &'static [CollectionSpec];
+    const READ_MODELS: &'static [CollectionSpec];
 
     /// Adds to `writes` what `events` (in position order, each applied exactly once) change in
     /// its read models. Event types it does not use are ignored; an event it cannot apply is
@@ -170,11 +170,11 @@ pub trait ProjectStored: Send + Sync + 'static {
 
 impl<P: Projection> ProjectStored for P {
     fn name(&self) -> &'static str {
-        Projection::name(self)
+        P::NAME
     }
 
     fn read_models(&self) -> &'static [CollectionSpec] {
-        Projection::read_models(self)
+        P::READ_MODELS
     }
 
     fn project_stored(
