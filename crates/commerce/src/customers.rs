@@ -2,8 +2,10 @@
 //! them, and `customer_list`, the projection that keeps each customer with its order count and
 //! total spent (fed by the order events). A new resource can start as a copy of this file.
 //!
-//! The write model is `customers` (`CustomerRecord`); the read model is `customer_list`
-//! (`CustomerRow`), answered as `CustomerView`. Orders name their customer by id (the id this
+//! A customer has no write model: no later command checks anything about it, so its
+//! `customer.created` event (`CustomerRecord`) is its record (a resource whose commands check
+//! state, like products, keeps it in a write-model collection: see `write::products`). The
+//! read model is `customer_list` (`CustomerRow`), answered as `CustomerView`. Orders name their customer by id (the id this
 //! command returns), so an order placed before its customer exists is counted all the same.
 
 use cqrs::command::{Changes, Committed, IdempotencyKey};
@@ -21,16 +23,8 @@ use crate::read::CommerceReads;
 use crate::validate::Checks;
 use crate::write::CommerceWrites;
 
-/// The write model.
-pub const CUSTOMERS: &str = "customers";
 /// The read model.
 pub const CUSTOMER_LIST: &str = "customer_list";
-
-pub static WRITE_MODEL: &[CollectionSpec] = &[CollectionSpec {
-    name: CUSTOMERS,
-    indexes: &[],
-    validator: Some(customer_schema),
-}];
 
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     name: CUSTOMER_LIST,
@@ -38,20 +32,7 @@ static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     validator: None,
 }];
 
-/// A customer (`CustomerRecord`).
-fn customer_schema() -> mongodb::bson::Document {
-    doc! {
-        "bsonType": "object",
-        "required": ["_id", "name", "created_at"],
-        "properties": {
-            "_id": {"bsonType": "string"},
-            "name": {"bsonType": "string", "minLength": 1},
-            "created_at": {"bsonType": "date"},
-        },
-    }
-}
-
-/// A customer as created (the write model and the `customer.created` event).
+/// A customer as created (the `customer.created` event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerRecord {
     #[serde(rename = "_id")]
@@ -139,9 +120,10 @@ impl Handler<CreateCustomer> for CommerceWrites {
                     spent_cents: 0,
                 });
                 let created = [CommerceEvent::CustomerCreated(customer.clone())];
-                let changes =
-                    Changes::of(view, created).and_then(|c| c.inserting(CUSTOMERS, customer));
-                (session, changes.map_err(CommerceError::from))
+                (
+                    session,
+                    Changes::of(view, created).map_err(CommerceError::from),
+                )
             })
             .await
     }

@@ -3,8 +3,8 @@
 //! ```text
 //!   HTTP POST ─▶ CommandBus ─▶ CommerceWrites ─┬─ products / orders  (write model)
 //!                                              ├─ outbox (events, gap-free positions)   one transaction
-//!                                              └─ idempotency_keys
-//!   outbox ─▶ Projector (per cluster) ─▶ projections ─▶ product_list, order_list, sales_daily, product_sales
+//!                                              └─ _meta (idempotency records)
+//!   outbox ─▶ Projector (per cluster) ─▶ projections ─▶ product_list, order_list, sales, customer_list
 //!   HTTP GET ─▶ QueryBus ─▶ CommerceReads ─▶ read models (waits for X-Min-Position first)
 //! ```
 //!

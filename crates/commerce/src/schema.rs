@@ -1,6 +1,9 @@
 //! The commerce domain's collections, as the `commerce` migrations component: the write model
 //! (`products`, `orders`) and the read models its projections declare. The CQRS library's own
 //! collections come from `cqrs::schema`, before this component.
+//!
+//! Migrations are history: a tenant created today runs them all in order, so an early one may
+//! create what a later one removes.
 
 use futures::future::BoxFuture;
 use mongodb::Database;
@@ -74,20 +77,54 @@ pub static COMPONENT: Component = Component {
         Migration {
             version: 3,
             name: "customers",
-            apply: |db| {
-                Box::pin(async move {
-                    ensure_all(db, crate::customers::WRITE_MODEL).await?;
-                    read_models(db).await
-                })
-            },
+            apply: read_models,
         },
         Migration {
             version: 4,
             name: "validators",
             apply: |db| Box::pin(ensure_all(db, WRITE_MODEL)),
         },
+        Migration {
+            version: 5,
+            name: "fewer_namespaces",
+            apply: |db| Box::pin(m0005(db)),
+        },
     ],
 };
+
+/// Cuts namespaces: `sales` (one projection from the start of the outbox) replaces the
+/// `sales_daily` and `product_sales` projections; the `customers` collection goes (nothing read
+/// it: the `customer.created` events hold every customer); `product_list` loses its price index
+/// (pages go in `_id` order, which it cannot give).
+fn m0005(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
+    Box::pin(async move {
+        for retired in ["sales_daily", "product_sales"] {
+            cqrs::projector::retire_projection(db, retired, &[retired]).await?;
+        }
+        let names = db.list_collection_names().await?;
+        for name in &names {
+            if name == "customers" {
+                db.collection::<Document>(name).drop().await?;
+            }
+            let product_list = [projections::PRODUCT_LIST];
+            if cqrs::read_models::parse_collection_name(name, product_list).is_some() {
+                let collection = db.collection::<Document>(name);
+                if collection
+                    .list_index_names()
+                    .await?
+                    .iter()
+                    .any(|i| i == PRICE_INDEX)
+                {
+                    collection.drop_index(PRICE_INDEX).await?;
+                }
+            }
+        }
+        read_models(db).await
+    })
+}
+
+/// The index `product_list` had on `price_cents` (named as MongoDB names it).
+const PRICE_INDEX: &str = "price_cents_1__id_1";
 
 /// Every projection's read models, in the generation queries read now.
 fn read_models(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {

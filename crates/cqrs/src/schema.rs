@@ -1,14 +1,16 @@
 //! What the CQRS library keeps in every tenant database, as the `cqrs` migrations component:
 //!
 //! - `outbox`: the tenant's events (`_id` = position);
-//! - `idempotency_keys`: recorded responses of creating commands (expire after 48 h; keys are
-//!   promised for at least 24 h);
-//! - `_dead_letters`: events a projection could not apply;
 //! - `_meta` documents: the outbox counter (`outbox`, also the commands' fence), the
-//!   projector's fence (`projector`: the fencing token of the lease holder) and the read models'
-//!   pointer (`read_models`: which generation queries read), plus projection checkpoints.
+//!   projector's fence (`projector`: the fencing token of the lease holder), the read models'
+//!   pointer (`read_models`: which generation queries read), projection checkpoints, the
+//!   recorded responses of creating commands (`idempotency:…`, removed by a TTL index on
+//!   `expires_at` 48 h after they were written; keys are promised for at least 24 h) and events a
+//!   projection could not apply (`dead_letter:…`).
 //!
-//! A domain adds its own component (write model, read models) after this one.
+//! Two collections and three indexes in all: every namespace a tenant has counts against its
+//! cluster's budget, so the small kinds share `_meta`. A domain adds its own component (write
+//! model, read models) after this one.
 
 use futures::future::BoxFuture;
 use mongodb::Database;
@@ -16,13 +18,15 @@ use mongodb::bson::{Document, doc};
 use tenancy::meta::{LIVE, META};
 use tenancy::migrations::{CollectionSpec, Component, IndexSpec, Migration, ensure_all};
 
+use crate::command::idempotency;
 use crate::outbox::{OUTBOX, OUTBOX_COUNTER};
-use crate::projector::{DEAD_LETTERS, PROJECTOR_FENCE};
+use crate::projector::{PROJECTOR_FENCE, dead_letters};
 use crate::read_models::POINTER;
 
-pub const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 /// How long idempotency records are kept.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 48 * 3600;
+/// The field of `_meta` documents that expire (the TTL index's).
+pub const EXPIRES_AT: &str = "expires_at";
 
 pub static COLLECTIONS: &[CollectionSpec] = &[
     CollectionSpec {
@@ -31,18 +35,8 @@ pub static COLLECTIONS: &[CollectionSpec] = &[
         validator: Some(outbox_schema),
     },
     CollectionSpec {
-        name: IDEMPOTENCY_KEYS,
-        indexes: &[IndexSpec::ttl(&[("created_at", 1)], IDEMPOTENCY_TTL_SECS)],
-        validator: None,
-    },
-    CollectionSpec {
-        name: DEAD_LETTERS,
-        indexes: &[],
-        validator: None,
-    },
-    CollectionSpec {
         name: META,
-        indexes: &[],
+        indexes: &[IndexSpec::ttl(&[(EXPIRES_AT, 1)], 0)],
         validator: None,
     },
 ];
@@ -78,6 +72,11 @@ pub static COMPONENT: Component = Component {
             name: "outbox_validator",
             apply: |db| Box::pin(ensure_all(db, COLLECTIONS)),
         },
+        Migration {
+            version: 3,
+            name: "metadata_in_meta",
+            apply: |db| Box::pin(m0003(db)),
+        },
     ],
 };
 
@@ -94,6 +93,42 @@ fn m0001(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
             meta.update_one(doc! {"_id": id}, doc! {"$setOnInsert": fields})
                 .upsert(true)
                 .await?;
+        }
+        Ok(())
+    })
+}
+
+/// The collections of idempotency records and dead letters before they moved into `_meta`.
+const IDEMPOTENCY_KEYS_BEFORE: &str = "idempotency_keys";
+const DEAD_LETTERS_BEFORE: &str = "_dead_letters";
+
+/// Moves idempotency records and dead letters into `_meta` (with the `_id`s and fields they
+/// are written with now) and drops their collections. Repeatable: a copy is an upsert, and a
+/// collection goes only after all of it was copied.
+fn m0003(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
+    Box::pin(async move {
+        ensure_all(db, COLLECTIONS).await?;
+        let meta = db.collection::<Document>(META);
+        let names = db.list_collection_names().await?;
+        let moves: [(&str, fn(Document) -> Option<Document>); 2] = [
+            (IDEMPOTENCY_KEYS_BEFORE, idempotency::moved_record),
+            (DEAD_LETTERS_BEFORE, dead_letters::moved_letter),
+        ];
+        for (name, convert) in moves {
+            if !names.iter().any(|n| n == name) {
+                continue;
+            }
+            let old = db.collection::<Document>(name);
+            let mut cursor = old.find(doc! {}).await?;
+            while cursor.advance().await? {
+                if let Some(moved) = convert(cursor.deserialize_current()?) {
+                    let id = moved.get("_id").cloned().unwrap_or_default();
+                    meta.replace_one(doc! {"_id": id}, moved)
+                        .upsert(true)
+                        .await?;
+                }
+            }
+            old.drop().await?;
         }
         Ok(())
     })

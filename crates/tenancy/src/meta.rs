@@ -1,7 +1,8 @@
 //! `_meta`: the small metadata documents of a tenant database, in one collection (one namespace
 //! instead of one per kind). Tenancy writes the tenant's identity there (`tenant`: id,
 //! incarnation, created) and keeps the migration ledger there (`migration:<component>:<n>`);
-//! other crates add their own documents (the outbox counter, projection checkpoints, ...).
+//! other crates add their own documents (the outbox counter, projection checkpoints, idempotency
+//! records, dead letters, ...), each kind under an `_id` prefix of its own.
 //!
 //! **Fences.** A `_meta` document with `state: "live"` is a *fence*: a writer that must stop when
 //! the tenant goes away (commands, the projector) updates one with `state: "live"` in its filter,
@@ -29,6 +30,12 @@ pub const DELETING: &str = "deleting";
 /// The filter of a live fence document.
 pub fn live_fence(id: &str) -> Document {
     doc! {"_id": id, "state": LIVE}
+}
+
+/// The filter of the `_meta` documents whose `_id` starts with `prefix` (a range on `_id`, so
+/// served by its index).
+pub fn id_prefix(prefix: &str) -> Document {
+    doc! {"_id": {"$gte": prefix, "$lt": format!("{prefix}\u{10FFFF}")}}
 }
 
 /// Records which tenant and incarnation the database belongs to (first thing written to it).

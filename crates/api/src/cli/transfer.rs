@@ -47,24 +47,24 @@ fn io_error(context: &'static str) -> impl FnOnce(std::io::Error) -> CliError {
     move |e| CliError::failed(CliCode::Io, e).context(context)
 }
 
-/// The tenant, its database and its data collections.
+/// The tenant, its database and where its data is.
 struct Opened {
     tenant: tenancy::Tenant,
     db: tenancy::clusters::TenantDb,
-    collections: Vec<String>,
+    sources: Vec<transfer::Source>,
 }
 
 async fn open(id: &TenantId, config: &Config) -> Result<Opened, CliError> {
     let platform = Platform::connect(config).await?;
     let tenant = platform.store().require(id).await?;
     let db = platform.pools.maintenance_db(&tenant).await?;
-    let collections = transfer::data_collections(db.database(), &commerce::projections::all())
+    let sources = transfer::data_sources(db.database(), &commerce::projections::all())
         .await
         .map_err(|e| CliError::failed(CliCode::DatabaseError, e))?;
     Ok(Opened {
         tenant,
         db,
-        collections,
+        sources,
     })
 }
 
@@ -72,7 +72,7 @@ pub async fn export(args: ExportArgs, config: &Config) -> Result<(), CliError> {
     let Opened {
         tenant,
         db,
-        collections,
+        sources,
     } = open(&args.id, config).await?;
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
@@ -83,8 +83,7 @@ pub async fn export(args: ExportArgs, config: &Config) -> Result<(), CliError> {
     let mut sink = std::io::BufWriter::new(sink);
     let (lines, mut received) = mpsc::channel(256);
     let database = db.database().clone();
-    let reading =
-        tokio::spawn(async move { transfer::export(&database, &collections, lines).await });
+    let reading = tokio::spawn(async move { transfer::export(&database, &sources, lines).await });
     while let Some(line) = received.recv().await {
         let line = line.map_err(io_error("the export failed"))?;
         sink.write_all(&line)
@@ -106,7 +105,7 @@ pub async fn import(args: ImportArgs, config: &Config, out: Output) -> Result<()
     let Opened {
         tenant,
         db,
-        collections,
+        sources,
     } = open(&args.id, config).await?;
     let source: Box<dyn BufRead + Send> = match &args.input {
         Some(path) => Box::new(std::io::BufReader::new(
@@ -125,7 +124,7 @@ pub async fn import(args: ImportArgs, config: &Config, out: Output) -> Result<()
     });
     let lines = futures::stream::poll_fn(move |cx| received.poll_recv(cx));
     note(&format!("importing into tenant {}", tenant.id));
-    let imported = transfer::import(db.database(), &collections, lines)
+    let imported = transfer::import(db.database(), &sources, lines)
         .await
         .map_err(import_error)?;
     let rebuilt = rebuild_read_models(&db, &commerce::projections::all()).await?;

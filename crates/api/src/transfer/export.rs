@@ -4,11 +4,11 @@
 //! pinning its reads, and a test catches that).
 
 use mongodb::Database;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, Document};
 use mongodb::options::ReadConcern;
 use tokio::sync::mpsc;
 
-use super::{Line, by_id};
+use super::{Line, Source, by_id};
 
 /// Documents between two progress log lines.
 const PROGRESS_EVERY: u64 = 10_000;
@@ -21,13 +21,13 @@ pub enum ExportError {
     Encode(#[from] serde_json::Error),
 }
 
-/// Sends every document of `collections` to `lines`, one NDJSON line each, collection by
-/// collection in `_id` order; returns how many were sent. Stops early (with what was sent) when
+/// Sends every document of `sources` to `lines`, one NDJSON line each, source by source in
+/// `_id` order; returns how many were sent. Stops early (with what was sent) when
 /// the receiver goes away. An export must finish within the server's transaction lifetime
 /// (MongoDB's `transactionLifetimeLimitSeconds`, 60 s by default: raise it for large tenants).
 pub async fn export(
     db: &Database,
-    collections: &[String],
+    sources: &[Source],
     lines: mpsc::Sender<std::io::Result<Vec<u8>>>,
 ) -> Result<u64, ExportError> {
     let mut session = db.client().start_session().await?;
@@ -36,10 +36,11 @@ pub async fn export(
         .read_concern(ReadConcern::snapshot())
         .await?;
     let mut sent = 0_u64;
-    for name in collections {
+    for source in sources {
+        let name = &source.collection;
         let mut cursor = db
             .collection::<Document>(name)
-            .find(doc! {})
+            .find(source.filter())
             .sort(by_id())
             .session(&mut session)
             .await?;

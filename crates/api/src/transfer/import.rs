@@ -9,10 +9,10 @@ use cqrs::import_fence::{self, ImportStart};
 use cqrs::outbox::OUTBOX;
 use futures::{Stream, StreamExt};
 use mongodb::Database;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, Document};
 use serde::Serialize;
 
-use super::Line;
+use super::{Line, Source};
 
 /// Documents inserted per round trip.
 const BATCH: usize = 1000;
@@ -51,12 +51,8 @@ pub struct Imported {
     pub last_position: i64,
 }
 
-/// Loads `lines` into `db` (whose data collections are `collections`).
-pub async fn import<S>(
-    db: &Database,
-    collections: &[String],
-    lines: S,
-) -> Result<Imported, ImportError>
+/// Loads `lines` into `db` (whose data is in `sources`).
+pub async fn import<S>(db: &Database, sources: &[Source], lines: S) -> Result<Imported, ImportError>
 where
     S: Stream<Item = io::Result<String>>,
 {
@@ -67,15 +63,17 @@ where
                 database = db.name(),
                 "an interrupted import is cleared and done again"
             );
-            for name in collections {
-                db.collection::<Document>(name).delete_many(doc! {}).await?;
+            for source in sources {
+                db.collection::<Document>(&source.collection)
+                    .delete_many(source.filter())
+                    .await?;
             }
             token
         }
         ImportStart::NotEmpty => return Err(ImportError::NotEmpty),
         ImportStart::InProgress => return Err(ImportError::InProgress),
     };
-    let loaded = load(db, collections, lines, &token).await;
+    let loaded = load(db, sources, lines, &token).await;
     if let Err(e) = &loaded
         && !matches!(e, ImportError::TakenOver)
     {
@@ -87,7 +85,7 @@ where
 /// Loads the lines behind the fence held with `token`, then opens the outbox.
 async fn load<S>(
     db: &Database,
-    collections: &[String],
+    sources: &[Source],
     lines: S,
     token: &str,
 ) -> Result<Imported, ImportError>
@@ -112,16 +110,21 @@ where
             document,
         } = serde_json::from_str(&line)
             .map_err(|e| invalid(format!("not {{\"collection\", \"document\"}}: {e}")))?;
-        if !collections.contains(&collection) {
+        let Some(source) = sources.iter().find(|s| s.collection == collection) else {
             return Err(invalid(format!(
                 "'{collection}' is not one of the tenant's data collections"
             )));
-        }
+        };
         let Ok(Bson::Document(document)) = Bson::try_from(document) else {
             return Err(invalid(
                 "the document is not Extended JSON of an object".into(),
             ));
         };
+        if !source.holds(&document) {
+            return Err(invalid(format!(
+                "this document of '{collection}' is not data an import may write"
+            )));
+        }
         batch.push(collection, document).await?;
     }
     batch.flush().await?;

@@ -4,19 +4,21 @@
 //! time; `import` loads such a stream into a tenant without events and rebuilds its read models
 //! from the imported outbox. Memory stays flat in the tenant's size both ways.
 //!
-//! The data collections are the tenant database's own: the write model, the outbox and the
-//! idempotency records (so replays keep working). Left out, because they are derived or belong
-//! to the database rather than to the data: `_meta` (identity, migration ledger, counters and
-//! checkpoints), `_dead_letters`, `system.*` and the read models of every generation.
+//! The data is the tenant database's own: the write model, the outbox and the idempotency
+//! records of `_meta` (so replays keep working). Left out, because they are derived or belong to
+//! the database rather than to the data: the rest of `_meta` (identity, migration ledger,
+//! counters, checkpoints, dead letters), `system.*` and the read models of every generation.
 
 mod export;
 mod import;
 
+use cqrs::command::IDEMPOTENCY_RECORDS;
 use cqrs::projector::ProjectStored;
 use mongodb::Database;
 use mongodb::bson::{Document, doc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tenancy::meta::{self, META};
 
 pub use export::{ExportError, export};
 pub use import::{ImportError, Imported, import, lines};
@@ -28,11 +30,36 @@ pub struct Line {
     pub document: serde_json::Value,
 }
 
-/// The tenant database's data collections, by name.
-pub async fn data_collections(
+/// A collection of the tenant's data, or the part of one that is (the idempotency records among
+/// the database's own documents in `_meta`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub collection: String,
+    /// Only the documents whose `_id` starts with this.
+    pub id_prefix: Option<&'static str>,
+}
+
+impl Source {
+    /// Its documents, as a filter on its collection.
+    fn filter(&self) -> Document {
+        self.id_prefix.map_or_else(Document::new, meta::id_prefix)
+    }
+
+    /// Whether `document` belongs to it.
+    fn holds(&self, document: &Document) -> bool {
+        self.id_prefix.is_none_or(|prefix| {
+            document
+                .get_str("_id")
+                .is_ok_and(|id| id.starts_with(prefix))
+        })
+    }
+}
+
+/// Where the tenant database's data is, in the order an export writes it.
+pub async fn data_sources(
     db: &Database,
     projections: &[Arc<dyn ProjectStored>],
-) -> mongodb::error::Result<Vec<String>> {
+) -> mongodb::error::Result<Vec<Source>> {
     let read_models: Vec<&'static str> = projections
         .iter()
         .flat_map(|p| p.read_models().iter().map(|spec| spec.name))
@@ -45,7 +72,15 @@ pub async fn data_collections(
         cqrs::read_models::parse_collection_name(name, read_models.iter().copied()).is_none()
     });
     names.sort();
-    Ok(names)
+    let idempotency = Source {
+        collection: META.to_string(),
+        id_prefix: Some(IDEMPOTENCY_RECORDS),
+    };
+    let collections = names.into_iter().map(|collection| Source {
+        collection,
+        id_prefix: None,
+    });
+    Ok(std::iter::once(idempotency).chain(collections).collect())
 }
 
 /// The `_id` order documents are written in (an export is sorted, so two exports of the same

@@ -31,4 +31,5 @@ mod support;
 mod tenant_auth;
 mod traces;
 mod transfer;
+mod upgrades;
 mod workload;

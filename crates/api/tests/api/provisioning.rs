@@ -5,7 +5,7 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, json_of, mongo};
+use crate::support::{TestApp, json_of, mongo, namespaces};
 
 #[tokio::test]
 async fn an_interrupted_provisioning_is_completed_by_a_retry() {
@@ -119,15 +119,7 @@ async fn a_tenant_costs_the_namespaces_the_readme_states() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
     let database = mongo().await.database(&app.database_of(&id).await);
-    let mut namespaces = 0;
-    for collection in database.list_collection_names().await.unwrap() {
-        let indexes = database
-            .collection::<Document>(&collection)
-            .list_index_names()
-            .await
-            .unwrap();
-        namespaces += 1 + indexes.len();
-    }
+    let namespaces = namespaces(&database).await;
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let stated = format!("**{namespaces} namespaces per tenant**");

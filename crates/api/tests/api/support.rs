@@ -486,6 +486,20 @@ pub async fn all_documents(
         .expect("documents")
 }
 
+/// Namespaces a database costs its cluster: collections and their indexes, `_id` included.
+pub async fn namespaces(db: &mongodb::Database) -> usize {
+    let mut namespaces = 0;
+    for collection in db.list_collection_names().await.expect("collections") {
+        let indexes = db
+            .collection::<mongodb::bson::Document>(&collection)
+            .list_index_names()
+            .await
+            .expect("indexes");
+        namespaces += 1 + indexes.len();
+    }
+    namespaces
+}
+
 /// The body of the answer to `request`, as text.
 pub async fn text_of(request: RequestBuilder) -> String {
     request

@@ -7,10 +7,9 @@
 //! it in `all()`, and add a migration to `schema` that creates its read models (`ensure` on the
 //! live generation, like `read_models`). Projections are pure: test them without a database.
 
-mod daily_sales;
 mod order_list;
 mod product_list;
-mod product_sales;
+mod sales;
 
 use std::sync::Arc;
 
@@ -18,16 +17,16 @@ use cqrs::projector::ProjectStored;
 
 pub const PRODUCT_LIST: &str = "product_list";
 pub const ORDER_LIST: &str = "order_list";
-pub const SALES_DAILY: &str = "sales_daily";
-pub const PRODUCT_SALES: &str = "product_sales";
+pub const SALES: &str = "sales";
+
+pub use sales::day_id;
 
 /// Every projection of the domain, in the order they are applied.
 pub fn all() -> Vec<Arc<dyn ProjectStored>> {
     vec![
         Arc::new(product_list::ProductList),
         Arc::new(order_list::OrderList),
-        Arc::new(daily_sales::DailySales),
-        Arc::new(product_sales::ProductSales),
+        Arc::new(sales::Sales),
         Arc::new(crate::customers::CustomerList),
     ]
 }

@@ -9,12 +9,13 @@ use super::PRODUCT_LIST;
 use crate::events::CommerceEvent;
 use crate::model::Product;
 
+/// Search by name or sku prefix is indexed; the price filter is not: pages go in `_id` order,
+/// which a price index cannot give, so the `_id` index serves it.
 static READ_MODELS: &[CollectionSpec] = &[CollectionSpec {
     name: PRODUCT_LIST,
     indexes: &[
         IndexSpec::on(&[("name_lower", 1), ("_id", 1)]),
         IndexSpec::on(&[("sku_lower", 1), ("_id", 1)]),
-        IndexSpec::on(&[("price_cents", 1), ("_id", 1)]),
     ],
     validator: None,
 }];

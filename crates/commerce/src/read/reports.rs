@@ -1,4 +1,4 @@
-//! Reports: sales per day (`sales_daily`) and top products (`product_sales`).
+//! Reports: sales per day and top products (the `sales` read model).
 
 use chrono::NaiveDate;
 use cqrs::{Envelope, Handler, Invalid, Message, Query};
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CommerceReads;
 use crate::error::{CommerceError, Result};
-use crate::projections::{PRODUCT_SALES, SALES_DAILY};
+use crate::projections::{SALES, day_id};
 
 pub const MAX_REPORT_DAYS: i64 = 366;
 
@@ -67,7 +67,6 @@ impl Query for SalesReport {}
 
 #[derive(Debug, Deserialize)]
 struct SalesDay {
-    #[serde(rename = "_id")]
     date: String,
     #[serde(default)]
     orders: i64,
@@ -84,8 +83,8 @@ impl Handler<SalesReport> for CommerceReads {
         let query = envelope.message();
         let db = self.read_db(envelope, query.min_position).await?;
         let stored: Vec<SalesDay> = db
-            .collection::<SalesDay>(SALES_DAILY)
-            .find(doc! {"_id": {"$gte": &query.from, "$lte": &query.to}})
+            .collection::<SalesDay>(SALES)
+            .find(doc! {"_id": {"$gte": day_id(&query.from), "$lte": day_id(&query.to)}})
             .sort(doc! {"_id": 1})
             .await?
             .try_collect()
@@ -120,7 +119,6 @@ pub struct TopProducts {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductSales {
-    #[serde(rename(deserialize = "_id"))]
     pub product_id: String,
     pub sku: String,
     pub name: String,
@@ -141,7 +139,7 @@ impl Handler<TopProducts> for CommerceReads {
         let query = envelope.message();
         let db = self.read_db(envelope, query.min_position).await?;
         Ok(db
-            .collection::<ProductSales>(PRODUCT_SALES)
+            .collection::<ProductSales>(SALES)
             .find(doc! {"units_sold": {"$gt": 0}})
             .sort(doc! {"units_sold": -1, "_id": 1})
             .limit(i64::from(query.limit))

@@ -19,7 +19,7 @@
 //! Round trips of a command: its own reads and updates, one for the positions, one for all the
 //! inserts, one for the commit (a one-line order: 4, with or without a key).
 
-mod idempotency;
+pub(crate) mod idempotency;
 mod lanes;
 
 use std::future::Future;
@@ -31,15 +31,15 @@ use mongodb::bson::{Document, to_document};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tenancy::clusters::TenantDb;
+use tenancy::meta::META;
 use tenancy::transaction::{self, Abandoned, DEADLINE, DriverError};
 
-pub use idempotency::IdempotencyKey;
+pub use idempotency::{IDEMPOTENCY_RECORDS, IdempotencyKey};
 
 use crate::Envelope;
 use crate::bulk::{InsertFailed, Inserts};
 use crate::outbox::{self, NewEvent, OUTBOX};
 use crate::projector::Projector;
-use crate::schema::IDEMPOTENCY_KEYS;
 
 /// What a command's work changed: its result, the events to append and the new documents the
 /// unit of work inserts with them.
@@ -216,10 +216,7 @@ impl UnitOfWork {
                     .map_err(|_| Flow::Command(CommandError::Fenced))?;
                 let mut inserts = Inserts::new(database);
                 if let Some(key) = key {
-                    inserts.push(
-                        IDEMPOTENCY_KEYS,
-                        idempotency::record(key, &changes.value, position)?,
-                    );
+                    inserts.push(META, idempotency::record(key, &changes.value, position)?);
                 }
                 for (collection, document) in changes.inserts {
                     inserts.push(collection, document);
@@ -229,8 +226,7 @@ impl UnitOfWork {
                 }
                 inserts.execute(&mut session).await.map_err(|e| match e {
                     InsertFailed::Duplicate { collection }
-                        if key.is_some()
-                            && collection.as_deref().is_none_or(|c| c == IDEMPOTENCY_KEYS) =>
+                        if key.is_some() && collection.as_deref().is_none_or(|c| c == META) =>
                     {
                         Flow::Command(CommandError::KeyTaken)
                     }

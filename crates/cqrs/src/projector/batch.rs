@@ -23,6 +23,7 @@ use tenancy::transaction;
 
 use super::apply::BatchWrites;
 use super::checkpoints::{self, Checkpoint, Progress};
+use super::dead_letters;
 use super::projection::{ProjectStored, ProjectionError, Writes};
 use crate::outbox::{OUTBOX, StoredEvent};
 use crate::read_models::{Generation, POINTER};
@@ -340,7 +341,7 @@ async fn step(
             track.pass(database, &mut session).await?;
             if let Some(reason) = poison {
                 tracing::warn!(projection = name[0], position = event.position, %reason, "event dead-lettered");
-                checkpoints::dead_letter(database, &mut session, name[0], generation, event, reason).await?;
+                dead_letters::write(database, &mut session, name[0], generation, event, reason).await?;
             }
             writes.execute(&mut session).await?;
             Ok(done)

@@ -1,5 +1,5 @@
 //! Projection checkpoints (`_meta` documents `checkpoint:<projection>`, and `rebuild:<projection>`
-//! for a rebuild's new generation) and dead letters (`_dead_letters`).
+//! for a rebuild's new generation).
 //!
 //! A checkpoint holds the last position a projection applied. It is read inside the batch's
 //! transaction (with the read models' pointer, which names the generation live checkpoints
@@ -15,10 +15,10 @@ use mongodb::{ClientSession, Database};
 use serde::Serialize;
 use tenancy::meta::META;
 
-use crate::outbox::{StoredEvent, last_position};
+use super::dead_letters;
+use crate::outbox::last_position;
 use crate::read_models::{Generation, POINTER};
 
-pub const DEAD_LETTERS: &str = "_dead_letters";
 pub(crate) const LIVE: &str = "checkpoint:";
 pub(crate) const SHADOW: &str = "rebuild:";
 
@@ -162,30 +162,6 @@ pub(crate) async fn clear(
     Ok(())
 }
 
-pub(crate) async fn dead_letter(
-    db: &Database,
-    session: &mut ClientSession,
-    projection: &str,
-    generation: Generation,
-    event: &StoredEvent,
-    error: &str,
-) -> mongodb::error::Result<()> {
-    let letter = doc! {
-        "projection": projection,
-        "generation": generation as i32,
-        "position": event.position,
-        "type": &event.event_type,
-        "payload": &event.payload,
-        "error": error,
-        "at": DateTime::now(),
-    };
-    db.collection::<Document>(DEAD_LETTERS)
-        .insert_one(letter)
-        .session(session)
-        .await?;
-    Ok(())
-}
-
 /// The lowest position every one of `projections` has applied, and the generation it is in.
 async fn applied(
     db: &Database,
@@ -212,10 +188,7 @@ pub async fn status(
 ) -> mongodb::error::Result<ProjectionStatus> {
     let last = last_position(db).await?;
     let (applied, generation) = applied(db, projections).await?;
-    let dead_letters = db
-        .collection::<Document>(DEAD_LETTERS)
-        .count_documents(doc! {"generation": generation as i32})
-        .await?;
+    let dead_letters = dead_letters::count(db, generation).await?;
     Ok(ProjectionStatus {
         last_position: last,
         applied_position: applied,

@@ -16,6 +16,7 @@ mod apply;
 mod batch;
 mod catch_up;
 mod checkpoints;
+pub(crate) mod dead_letters;
 mod feed;
 mod feed_state;
 mod lag;
@@ -38,11 +39,11 @@ use tracing::Instrument;
 
 pub use batch::PROJECTOR_FENCE;
 pub use catch_up::CatchUp;
-pub use checkpoints::{DEAD_LETTERS, ProjectionStatus, status, wait_for_position};
+pub use checkpoints::{ProjectionStatus, status, wait_for_position};
 pub use feed_state::FeedState;
 pub use lag::Lag;
 pub use projection::{ProjectStored, Projection, ProjectionError, Write, Writes};
-pub use rebuild::{Rebuilt, rebuild_read_models};
+pub use rebuild::{Rebuilt, rebuild_read_models, retire_projection};
 
 use crate::read_models::ReadModelCache;
 

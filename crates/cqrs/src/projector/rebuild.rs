@@ -14,7 +14,8 @@ use tenancy::meta::META;
 use tenancy::migrations::ensure;
 
 use super::batch::{self, Batch, REBUILD_LEASE, REBUILD_MARKER, Track};
-use super::checkpoints::{self, DEAD_LETTERS};
+use super::checkpoints::{self, LIVE, SHADOW};
+use super::dead_letters;
 use super::projection::{ProjectStored, ProjectionError};
 use crate::read_models::{
     Generation, RETIRED_GRACE, collection_name, live_generation, parse_collection_name,
@@ -114,10 +115,7 @@ async fn drop_generations(
             dropped.insert(generation);
         }
     }
-    let keep: Vec<i32> = keep.iter().map(|g| *g as i32).collect();
-    db.collection::<Document>(DEAD_LETTERS)
-        .delete_many(doc! {"generation": {"$nin": keep}})
-        .await?;
+    dead_letters::retire(db, keep).await?;
     if !dropped.is_empty() {
         tracing::info!(database = %db.name(), generations = ?dropped, "retired read-model generations dropped");
     }
@@ -146,4 +144,24 @@ fn retire_later(db: Database, projections: Vec<Arc<dyn ProjectStored>>) {
             tracing::warn!(database = %db.name(), error = %e, "cannot drop a retired read-model generation");
         }
     });
+}
+
+/// Removes every trace of a projection the domain no longer has: its checkpoints (live and a
+/// rebuild's) and its `read_models` in every generation. For a migration that replaces a
+/// projection with one under a new name, which builds its read models from the first event.
+pub async fn retire_projection(
+    db: &Database,
+    name: &str,
+    read_models: &[&str],
+) -> mongodb::error::Result<()> {
+    let checkpoints = [checkpoints::id(LIVE, name), checkpoints::id(SHADOW, name)];
+    db.collection::<Document>(META)
+        .delete_many(doc! {"_id": {"$in": checkpoints.to_vec()}})
+        .await?;
+    for collection in db.list_collection_names().await? {
+        if parse_collection_name(&collection, read_models.iter().copied()).is_some() {
+            db.collection::<Document>(&collection).drop().await?;
+        }
+    }
+    Ok(())
 }

@@ -12,10 +12,11 @@ use crate::clusters::TenantDb;
 use crate::error::{Result, TenancyError};
 use crate::meta::META;
 
-const PREFIX: &str = "migration:";
+/// The `_id` prefix of the ledger's entries in `_meta`.
+pub const MIGRATION_RECORDS: &str = "migration:";
 
 fn entry_id(component: &str, version: u32) -> String {
-    format!("{PREFIX}{component}:{version}")
+    format!("{MIGRATION_RECORDS}{component}:{version}")
 }
 
 #[derive(Debug, Deserialize)]
@@ -26,7 +27,7 @@ struct LedgerEntry {
 
 /// The (component, version) pairs the tenant's ledger records.
 pub async fn applied_versions(db: &TenantDb) -> Result<HashSet<(String, u32)>> {
-    let filter = doc! {"_id": {"$regex": format!("^{PREFIX}")}};
+    let filter = doc! {"_id": {"$regex": format!("^{MIGRATION_RECORDS}")}};
     let entries: Vec<LedgerEntry> = db
         .collection::<LedgerEntry>(META)
         .find(filter)

@@ -22,7 +22,7 @@ const BUFFERED_LINES: usize = 256;
 
 /// The tenant's data as NDJSON: one line `{"collection", "document"}` per document (MongoDB
 /// Extended JSON v2, canonical), every collection as of one point in time. Read models and
-/// `_meta` are left out (an import rebuilds them). A failure after the first line ends the
+/// `_meta` are left out (an import rebuilds them), but for the idempotency records there. A failure after the first line ends the
 /// stream early (an incomplete transfer).
 #[utoipa::path(get, path = "/admin/tenants/{id}/export", security(("admin_key" = [])), tag = "admin",
     params(TenantPath),
@@ -33,13 +33,13 @@ pub async fn export_tenant(
 ) -> Result<Response, ApiError> {
     let tenant = state.catalog.store().require(&id).await?;
     let db = state.pools.maintenance_db(&tenant).await?;
-    let collections = transfer::data_collections(db.database(), state.projector.projections())
+    let sources = transfer::data_sources(db.database(), state.projector.projections())
         .await
         .map_err(tenancy::TenancyError::from)?;
     let (lines, mut received) = mpsc::channel(BUFFERED_LINES);
     let key = tenant.key();
     tokio::spawn(async move {
-        if let Err(e) = transfer::export(db.database(), &collections, lines.clone()).await {
+        if let Err(e) = transfer::export(db.database(), &sources, lines.clone()).await {
             tracing::error!(tenant = %key, error = %ErrorChain(&e), "export failed; the stream ends early");
             let _ = lines.send(Err(std::io::Error::other(e))).await;
         }
@@ -92,11 +92,11 @@ pub async fn import_tenant(
     }
     let tenant = state.catalog.store().require(&id).await?;
     let db = state.pools.maintenance_db(&tenant).await?;
-    let collections = transfer::data_collections(db.database(), state.projector.projections())
+    let sources = transfer::data_sources(db.database(), state.projector.projections())
         .await
         .map_err(tenancy::TenancyError::from)?;
     let lines = transfer::lines(body.into_data_stream());
-    let imported = transfer::import(db.database(), &collections, lines).await?;
+    let imported = transfer::import(db.database(), &sources, lines).await?;
     let rebuilt = state.projector.rebuild(&tenant).await?;
     tracing::info!(tenant = %tenant.key(), events = imported.last_position, generation = rebuilt.generation, "tenant imported");
     Ok(Json(ImportReport {
