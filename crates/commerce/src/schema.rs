@@ -126,7 +126,8 @@ fn m0005(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
 /// The index `product_list` had on `price_cents` (named as MongoDB names it).
 const PRICE_INDEX: &str = "price_cents_1__id_1";
 
-/// Every projection's read models, in the generation queries read now.
+/// Every projection's read models, in the generation queries read now; then the projector
+/// hears of it (a projection new to the tenant starts from its first event).
 fn read_models(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
     Box::pin(async move {
         let generation = cqrs::read_models::live_generation(db).await?;
@@ -136,6 +137,6 @@ fn read_models(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
                 ensure(db, spec, &physical).await?;
             }
         }
-        Ok(())
+        cqrs::read_models::announce_change(db).await
     })
 }

@@ -70,6 +70,20 @@ pub async fn live_generation(db: &Database) -> mongodb::error::Result<Generation
         .map_or(0, |g| g.max(0) as Generation))
 }
 
+/// Tells every instance that the tenant's read models changed shape (a migration added or
+/// replaced some): the pointer document is touched, so the cluster's change stream reaches
+/// whichever instance projects the tenant (its projector catches up at once: a new projection
+/// starts from the first event) and every instance's cache of the live generation.
+pub async fn announce_change(db: &Database) -> mongodb::error::Result<()> {
+    db.collection::<Document>(META)
+        .update_one(
+            doc! {"_id": POINTER},
+            doc! {"$set": {"changed_at": mongodb::bson::DateTime::now()}},
+        )
+        .await?;
+    Ok(())
+}
+
 /// Live generations by tenant, as queries without `X-Min-Position` use them.
 #[derive(Clone)]
 pub struct ReadModelCache {

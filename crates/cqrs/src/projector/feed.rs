@@ -1,8 +1,8 @@
 //! What feeds a cluster's worker: a change stream on the cluster's outbox collections (and on
-//! the read models' pointers, to keep query caches fresh, and the migration ledgers: a
-//! migration may add a projection, which starts from the first event), and a sweep of the
-//! tenants this instance projects whenever the stream (re)opens or the partitions it holds
-//! change. The stream is the cluster's, so whichever instance projects a tenant hears of it.
+//! the read models' pointers: to keep query caches fresh, and because a migration that adds a
+//! projection touches it, see `read_models::announce_change`), and a sweep of the tenants this
+//! instance projects whenever the stream (re)opens or the partitions it holds change. The
+//! stream is the cluster's, so whichever instance projects a tenant hears of it.
 
 use std::time::Duration;
 
@@ -11,7 +11,6 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::change_stream::event::ChangeStreamEvent;
 use tenancy::fleet::partition_of;
 use tenancy::meta::META;
-use tenancy::migrations::MIGRATION_RECORDS;
 use tenancy::{TenancyError, TenantId, TenantStatus};
 
 use super::{FeedState, Projector};
@@ -40,7 +39,6 @@ impl Projector {
         let pipeline = [doc! {"$match": {"$or": [
             {"ns.coll": OUTBOX, "operationType": "insert"},
             {"ns.coll": META, "documentKey._id": POINTER},
-            {"ns.coll": META, "documentKey._id": {"$regex": format!("^{MIGRATION_RECORDS}")}},
         ]}}];
         let mut stream = client.watch().pipeline(pipeline).await?;
         let mut ownership = self.inner.ownership.subscribe();
@@ -70,15 +68,18 @@ impl Projector {
         else {
             return;
         };
-        let key = event.document_key.as_ref().and_then(|k| k.get("_id"));
         if ns.coll.as_deref() == Some(OUTBOX) {
-            self.mark(cluster, &id, key.and_then(Bson::as_i64));
-        } else if key.and_then(Bson::as_str) == Some(POINTER) {
+            let position = event
+                .document_key
+                .as_ref()
+                .and_then(|k| k.get("_id"))
+                .and_then(Bson::as_i64);
+            self.mark(cluster, &id, position);
+        } else {
+            // The read models changed: a new generation, or new projections to catch up.
+            self.mark(cluster, &id, None);
             let key = tenancy::TenantKey { id, incarnation };
             self.inner.generations.invalidate(&key).await;
-        } else {
-            // A migration was applied: projections it added catch up without waiting for an event.
-            self.mark(cluster, &id, None);
         }
     }
 

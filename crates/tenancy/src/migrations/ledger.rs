@@ -12,11 +12,10 @@ use crate::clusters::TenantDb;
 use crate::error::{Result, TenancyError};
 use crate::meta::META;
 
-/// The `_id` prefix of the ledger's entries in `_meta`.
-pub const MIGRATION_RECORDS: &str = "migration:";
+const PREFIX: &str = "migration:";
 
 fn entry_id(component: &str, version: u32) -> String {
-    format!("{MIGRATION_RECORDS}{component}:{version}")
+    format!("{PREFIX}{component}:{version}")
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,7 +26,7 @@ struct LedgerEntry {
 
 /// The (component, version) pairs the tenant's ledger records.
 pub async fn applied_versions(db: &TenantDb) -> Result<HashSet<(String, u32)>> {
-    let filter = doc! {"_id": {"$regex": format!("^{MIGRATION_RECORDS}")}};
+    let filter = doc! {"_id": {"$regex": format!("^{PREFIX}")}};
     let entries: Vec<LedgerEntry> = db
         .collection::<LedgerEntry>(META)
         .find(filter)

@@ -11,6 +11,6 @@ mod runner;
 mod schema;
 
 pub use declare::{CollectionSpec, IndexSpec, ensure, ensure_all};
-pub use ledger::{MIGRATION_RECORDS, applied_versions, apply_pending};
+pub use ledger::{applied_versions, apply_pending};
 pub use runner::{MigrationReport, TenantMigrationOutcome, migrate_all};
 pub use schema::{BadNumbering, Component, Migration, Schema};
