@@ -102,6 +102,9 @@ fn m0001(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
 const IDEMPOTENCY_KEYS_BEFORE: &str = "idempotency_keys";
 const DEAD_LETTERS_BEFORE: &str = "_dead_letters";
 
+/// A document of a collection of before, as written now (`None`: not one it can convert).
+type Convert = fn(Document) -> Option<Document>;
+
 /// Moves idempotency records and dead letters into `_meta` (with the `_id`s and fields they
 /// are written with now) and drops their collections. Repeatable: a copy is an upsert, and a
 /// collection goes only after all of it was copied.
@@ -110,7 +113,7 @@ fn m0003(db: &Database) -> BoxFuture<'_, mongodb::error::Result<()>> {
         ensure_all(db, COLLECTIONS).await?;
         let meta = db.collection::<Document>(META);
         let names = db.list_collection_names().await?;
-        let moves: [(&str, fn(Document) -> Option<Document>); 2] = [
+        let moves: [(&str, Convert); 2] = [
             (IDEMPOTENCY_KEYS_BEFORE, idempotency::moved_record),
             (DEAD_LETTERS_BEFORE, dead_letters::moved_letter),
         ];

@@ -4,6 +4,7 @@
 
 mod admin_auth;
 mod cli;
+mod contract;
 mod conventions;
 mod crashes;
 mod customers;

@@ -5,12 +5,13 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, RequestBuilder};
+use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::contract::{ApiRequest, Contract};
 use crate::support::{Call, send, sign_with, try_send};
 
 /// Settings shared by every instance of one fleet (one catalog, one secret, one admin key).
@@ -33,6 +34,8 @@ pub struct Server {
     nofile: Option<u32>,
     http: reqwest::Client,
     admin_key: String,
+    /// The OpenAPI document it serves, once it answered (its requests are checked against it).
+    contract: Mutex<Option<Arc<Contract>>>,
 }
 
 impl Fleet {
@@ -103,6 +106,7 @@ impl Fleet {
                 .build()
                 .expect("http client"),
             admin_key: self.admin_key.clone(),
+            contract: Mutex::new(None),
         };
         server.spawn().await;
         server
@@ -153,6 +157,8 @@ impl Server {
         while Instant::now() < deadline {
             let up = self.http.get(self.url("/healthz")).send().await;
             if up.is_ok_and(|r| r.status().is_success()) {
+                let contract = Contract::of(&self.http, &self.base).await;
+                *self.contract.lock().unwrap() = Some(contract);
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -215,10 +221,13 @@ impl Server {
         self.child.lock().unwrap().as_ref().map_or(0, Child::id)
     }
 
-    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(&self.admin_key)
+    pub fn admin(&self, method: Method, path: &str) -> ApiRequest {
+        self.request(method, path).bearer_auth(&self.admin_key)
+    }
+
+    fn request(&self, method: Method, path: &str) -> ApiRequest {
+        let contract = self.contract.lock().unwrap().clone();
+        ApiRequest::new(self.http.request(method, self.url(path)), contract)
     }
 
     /// A JSON call to a tenant route; `None` when the instance does not answer (it is down).
@@ -230,8 +239,7 @@ impl Server {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Option<Call> {
-        let request = self.http.request(method, self.url(path)).bearer_auth(token);
-        try_send(request, body, headers).await
+        try_send(self.request(method, path).bearer_auth(token), body, headers).await
     }
 
     /// An admin call, its JSON answer.

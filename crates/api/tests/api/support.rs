@@ -3,11 +3,14 @@
 use std::net::SocketAddr;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use tenantry_api::state::AppState;
 use tenantry_api::{Application, Config};
 use tokio::sync::oneshot;
+
+use crate::contract::{ApiRequest, Contract};
 
 pub const BASE_DOMAIN: &str = "api.tenantry.test";
 
@@ -18,6 +21,8 @@ pub struct TestApp {
     pub jwt_secret: String,
     pub catalog_db: String,
     pub state: AppState,
+    /// The OpenAPI document it serves: every request through `request` is checked against it.
+    pub contract: Arc<Contract>,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -68,9 +73,12 @@ impl TestApp {
         tokio::spawn(app.run_until(async {
             let _ = rx.await;
         }));
+        let http = reqwest::Client::new();
+        let contract = Contract::of(&http, &format!("http://{addr}")).await;
         TestApp {
             addr,
-            http: reqwest::Client::new(),
+            http,
+            contract,
             admin_key,
             jwt_secret,
             catalog_db: catalog_db.to_string(),
@@ -83,16 +91,18 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path))
+    /// A request to the server, checked against its OpenAPI document (see `contract`).
+    pub fn request(&self, method: Method, path: &str) -> ApiRequest {
+        let request = self.http.request(method, self.url(path));
+        ApiRequest::new(request, Some(Arc::clone(&self.contract)))
     }
 
-    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+    pub fn admin(&self, method: Method, path: &str) -> ApiRequest {
         self.request(method, path).bearer_auth(&self.admin_key)
     }
 
     /// A request to a tenant route with a bearer token.
-    pub fn v1(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+    pub fn v1(&self, method: Method, path: &str, token: &str) -> ApiRequest {
         self.request(method, path).bearer_auth(token)
     }
 
@@ -248,7 +258,7 @@ impl TestApp {
 }
 
 /// Sends a request with an optional JSON body and extra headers; its answer as a `Call`.
-pub async fn send(request: RequestBuilder, body: Option<Value>, headers: &[(&str, &str)]) -> Call {
+pub async fn send(request: ApiRequest, body: Option<Value>, headers: &[(&str, &str)]) -> Call {
     try_send(request, body, headers)
         .await
         .expect("the server answers")
@@ -256,7 +266,7 @@ pub async fn send(request: RequestBuilder, body: Option<Value>, headers: &[(&str
 
 /// `send`, or `None` when the server gives no answer (connection refused or reset).
 pub async fn try_send(
-    request: RequestBuilder,
+    request: ApiRequest,
     body: Option<Value>,
     headers: &[(&str, &str)],
 ) -> Option<Call> {
@@ -501,7 +511,7 @@ pub async fn namespaces(db: &mongodb::Database) -> usize {
 }
 
 /// The body of the answer to `request`, as text.
-pub async fn text_of(request: RequestBuilder) -> String {
+pub async fn text_of(request: ApiRequest) -> String {
     request
         .send()
         .await

@@ -125,6 +125,17 @@ async fn a_tenant_from_before_the_namespace_cuts_is_upgraded_in_place() {
         .unwrap();
     unapply(&db, &cqrs::schema::COMPONENT, "metadata_in_meta").await;
     unapply(&db, &commerce::schema::COMPONENT, "fewer_namespaces").await;
+    let latest = tenantry_api::platform::schema().latest_version();
+    mongo()
+        .await
+        .database(&app.catalog_db)
+        .collection::<Document>("tenants")
+        .update_one(
+            doc! {"_id": &tenant},
+            doc! {"$set": {"schema_version": latest - 2}},
+        )
+        .await
+        .unwrap();
 
     let report = json_of(
         app.admin(Method::POST, "/admin/migrations")
@@ -141,6 +152,8 @@ async fn a_tenant_from_before_the_namespace_cuts_is_upgraded_in_place() {
         .find(|r| r["tenant_id"] == tenant.as_str())
         .unwrap();
     assert_eq!(outcome["ok"], true, "{report}");
+    assert_eq!(outcome["from_version"], latest - 2, "{report}");
+    assert_eq!(outcome["to_version"], latest, "{report}");
 
     let names = db.list_collection_names().await.unwrap();
     for gone in [

@@ -158,6 +158,13 @@ impl Projector {
         self.mark(&tenant.cluster, &tenant.id, Some(position));
     }
 
+    /// The tenant's read models changed shape (a migration of this instance added projections):
+    /// catch it up now, if this instance projects it. Other instances hear of it through the
+    /// cluster's change stream (`read_models::announce_change`).
+    pub fn wake(&self, tenant: &Tenant) {
+        self.mark(&tenant.cluster, &tenant.id, None);
+    }
+
     /// Marks a tenant of `cluster` dirty if this instance projects it.
     fn mark(&self, cluster: &str, id: &TenantId, position: Option<i64>) {
         if !self.inner.ownership.owns(partition_of(id)) {
