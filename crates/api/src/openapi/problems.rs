@@ -52,16 +52,17 @@ macro_rules! problem_responses {
 
 problem_responses! {
     /// Errors any `/v1` route may answer (`unauthorized` with `WWW-Authenticate: Bearer`;
-    /// `rate_limited` and the 503s with `Retry-After`).
+    /// `rate_limited` and the 503s with `Retry-After`; `internal` is a bug, logged with the
+    /// request id it answers with).
     TenantErrors: [
         ValidationFailed, InvalidTenantId, TenantConflict, TenantRequired, MalformedRequest,
         Unauthorized, TokenRevoked, Forbidden, TenantMismatch, TenantSuspended, NotFound,
-        TenantNotFound, RateLimited, TenantUnavailable, Unavailable, ProjectionLagging,
+        TenantNotFound, RateLimited, Internal, TenantUnavailable, Unavailable, ProjectionLagging,
     ];
     /// Errors any `/admin` route may answer.
     AdminErrors: [
         ValidationFailed, InvalidTenantId, MalformedRequest, Unauthorized, Forbidden,
-        TenantNotFound, TenantUnavailable,
+        TenantNotFound, Internal, TenantUnavailable,
     ];
     /// Errors of routes with a JSON body.
     BodyErrors: [PayloadTooLarge, UnsupportedMediaType];
@@ -75,7 +76,7 @@ mod tests {
     fn a_set_documents_each_status_of_its_codes_with_their_names() {
         let documented = TenantErrors::responses();
         let statuses: Vec<&str> = documented.keys().map(String::as_str).collect();
-        assert_eq!(statuses, ["400", "401", "403", "404", "429", "503"]);
+        assert_eq!(statuses, ["400", "401", "403", "404", "429", "500", "503"]);
         let RefOr::T(lagging) = &documented["503"] else {
             panic!("inline response expected");
         };

@@ -510,7 +510,7 @@ async fn cli_migrate_reports_failing_tenants_and_exits_1() {
 #[tokio::test]
 async fn a_running_server_sees_a_cli_suspension() {
     let cli = Tenantry::new();
-    let app = TestApp::spawn_on_catalog(&cli.catalog_db, &[]).await;
+    let app = TestApp::spawn_on_catalog(&cli.catalog_db).await;
     let id = testkit::unique_name("t");
     cli.ok(&["tenants", "create", "--id", &id, "--name", "Served"])
         .await;
@@ -668,7 +668,7 @@ async fn cli_admin_key_prints_a_key_whose_hash_the_server_accepts() {
     let sha256 = first["sha256"].as_str().unwrap();
     assert_eq!(sha256, tenantry_auth::AdminKey::digest_hex_of(key));
     // A server configured with the hash takes the key.
-    let app = TestApp::spawn_with(&[("TENANTRY_ADMIN_KEY_SHA256", sha256)]).await;
+    let app = TestApp::spawn_with_settings(&[("TENANTRY_ADMIN_KEY_SHA256", sha256)]).await;
     let listed = app
         .request(Method::GET, "/admin/tenants")
         .bearer_auth(key)
@@ -865,7 +865,7 @@ async fn cli_stats_and_rebuild_agree_with_the_admin_api() {
 #[tokio::test]
 async fn cli_exports_a_tenant_and_imports_it_into_another() {
     let cli = Tenantry::new();
-    let app = TestApp::spawn_on_catalog(&cli.catalog_db, &[]).await;
+    let app = TestApp::spawn_on_catalog(&cli.catalog_db).await;
     let (source, token) = app.tenant_with_token(&["admin"]).await;
     app.product(&token, "PEN", "Pen", 150, 10).await;
     let file = std::env::temp_dir().join(format!("{}.ndjson", testkit::unique_name("export")));

@@ -152,7 +152,7 @@ async fn bodies_must_be_json_objects_with_known_fields() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413() {
-    let app = TestApp::spawn_with(&[("TENANTRY_BODY_LIMIT_BYTES", "1024")]).await;
+    let app = TestApp::spawn_with(|c| c.body_limit_bytes = 1024).await;
     let big = json!({"id": app.new_tenant_id(), "name": "x".repeat(2000)});
     let response = app
         .admin(Method::POST, "/admin/tenants")
@@ -173,7 +173,8 @@ async fn cors_is_off_by_default_and_configurable() {
         .await
         .unwrap();
     assert!(!plain.headers().contains_key("access-control-allow-origin"));
-    let app = TestApp::spawn_with(&[("TENANTRY_CORS_ORIGINS", "https://app.example.com")]).await;
+    let app =
+        TestApp::spawn_with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
     let allowed = app
         .request(Method::GET, "/healthz")
         .header("origin", "https://app.example.com")

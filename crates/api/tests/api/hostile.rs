@@ -136,7 +136,7 @@ async fn repeated_headers_are_refused_naming_the_header() {
 
 #[tokio::test]
 async fn a_repeated_forwarded_host_is_refused_when_it_is_trusted() {
-    let app = TestApp::spawn_with(&[("TENANTRY_TRUST_FORWARDED_HOST", "true")]).await;
+    let app = TestApp::spawn_with(|c| c.trust_forwarded_host = true).await;
     let answer = raw(
         app.addr,
         "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-Host: a.example.com\r\nX-Forwarded-Host: b.example.com",
@@ -235,7 +235,8 @@ async fn time_to_close(stream: &mut TcpStream, within: Duration) -> Option<Durat
 
 #[tokio::test]
 async fn the_header_read_timeout_closes_silent_slow_and_idle_keep_alive_connections() {
-    let app = TestApp::spawn_with(&[("TENANTRY_HEADER_READ_TIMEOUT_SECS", "1")]).await;
+    let app =
+        TestApp::spawn_with(|c| c.connections.header_read_timeout = Duration::from_secs(1)).await;
     // Silent: never sends a byte.
     let mut silent = TcpStream::connect(app.addr).await.unwrap();
     // Slow: a request head one byte at a time, never finished in time.
@@ -302,7 +303,7 @@ async fn stuck_request(app: &TestApp) -> TcpStream {
 
 #[tokio::test]
 async fn at_the_cap_idle_connections_make_room_and_busy_ones_never_do() {
-    let app = TestApp::spawn_with(&[("TENANTRY_MAX_CONNECTIONS", "3")]).await;
+    let app = TestApp::spawn_with(|c| c.connections.max_connections = 3).await;
     let mut silent = Vec::new();
     for _ in 0..3 {
         silent.push(TcpStream::connect(app.addr).await.unwrap());

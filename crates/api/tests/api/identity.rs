@@ -25,7 +25,7 @@ async fn trusting(provider: &Provider, table: &str, extra: &[(&str, &str)]) -> T
     let file = file.display().to_string();
     let mut settings = vec![("TENANTRY_CONFIG", file.as_str())];
     settings.extend_from_slice(extra);
-    TestApp::spawn_with(&settings).await
+    TestApp::spawn_with_settings(&settings).await
 }
 
 async fn status_of(app: &TestApp, method: Method, path: &str, token: &str) -> StatusCode {
@@ -204,7 +204,7 @@ async fn keys_rotate_without_a_restart_and_a_provider_outage_costs_nothing_known
     let mut provider = Provider::start(&[("k1", "rsa_private.pem")], &[client()]);
     let issuer = provider.issuer.clone();
     // The simple configuration: two environment variables.
-    let app = TestApp::spawn_with(&[
+    let app = TestApp::spawn_with_settings(&[
         ("TENANTRY_OIDC_ISSUERS", issuer.as_str()),
         ("TENANTRY_OIDC_TENANT_CLAIM", "org_id"),
         ("TENANTRY_JWT_AUDIENCE", AUDIENCE),
@@ -379,7 +379,7 @@ async fn a_tenants_own_issuer_acts_for_that_tenant_only() {
         ["auth.issuer"]
     );
     // A second instance on the same catalog has resolved the issuer to acme (and cached it).
-    let other_instance = TestApp::spawn_on_catalog(&app.catalog_db, &[]).await;
+    let other_instance = TestApp::spawn_on_catalog(&app.catalog_db).await;
     assert_eq!(tenant_of(&other_instance, &token).await, acme.as_str());
     // Removed from acme: its tokens are refused at once; given to globex: they act for globex.
     json_of(
@@ -438,7 +438,7 @@ async fn the_server_starts_while_a_trusted_provider_is_down() {
         .map(|a| a.port())
         .expect("a free port");
     let issuer = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(&[("TENANTRY_OIDC_ISSUERS", issuer.as_str())]).await;
+    let app = TestApp::spawn_with_settings(&[("TENANTRY_OIDC_ISSUERS", issuer.as_str())]).await;
     // Its own tokens work; the provider's check fails (degraded: the instance stays in service).
     let (_, token) = app.tenant_with_token(&["viewer"]).await;
     assert_eq!(
@@ -481,7 +481,7 @@ async fn a_stalled_provider_costs_at_most_the_fetch_timeout() {
             held.push(socket);
         }
     });
-    let app = TestApp::spawn_with(&[
+    let app = TestApp::spawn_with_settings(&[
         ("TENANTRY_OIDC_ISSUERS", issuer.as_str()),
         ("TENANTRY_OIDC_FETCH_TIMEOUT_SECS", "1"),
         ("TENANTRY_OIDC_KEY_COOLDOWN_SECS", "60"),

@@ -403,7 +403,7 @@ async fn suspension_and_resumption_take_effect_on_the_next_request() {
 #[tokio::test]
 async fn suspension_reaches_every_instance() {
     let a = TestApp::spawn().await;
-    let b = TestApp::spawn_on_catalog(&a.catalog_db, &[]).await;
+    let b = TestApp::spawn_on_catalog(&a.catalog_db).await;
     let id = a.create_tenant().await;
     // b caches the tenant as active...
     let b_token = b.token(&id, &["viewer"]);

@@ -169,7 +169,7 @@ async fn the_docs_ui_renders_in_a_headless_browser() {
 
 #[tokio::test]
 async fn metrics_expose_requests_pools_and_bounded_tenant_labels() {
-    let app = TestApp::spawn_with(&[("TENANTRY_METRICS_MAX_TENANTS", "1")]).await;
+    let app = TestApp::spawn_with(|c| c.metrics_max_tenants = 1).await;
     let (first, t1) = app.tenant_with_token(&["member"]).await;
     let (second, t2) = app.tenant_with_token(&["member"]).await;
     for token in [&t1, &t2] {

@@ -1,6 +1,7 @@
 //! docs/API.md "Tenant API": orders — snapshots, stock, transitions, concurrency, lists.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
@@ -199,7 +200,7 @@ async fn cancel_restores_stock_and_transitions_are_checked() {
 async fn fifty_concurrent_orders_on_stock_twenty() {
     // 50 orders queue for the tenant's budget (16): a long wait keeps a busy machine from turning
     // that queue into 503s, which this test is not about (pooling tests cover the budget).
-    let app = TestApp::spawn_with(&[("TENANTRY_BUDGET_WAIT_MS", "60000")]).await;
+    let app = TestApp::spawn_with(|c| c.pools.budget_wait = Duration::from_millis(60000)).await;
     let (_, token) = app.tenant_with_token(&["member"]).await;
     let (p, _) = app.product(&token, "HOT", "Hot item", 500, 20).await;
     let pid = p["id"].as_str().unwrap().to_string();

@@ -3,6 +3,7 @@
 //! real queries against the test database; connection counts come from the driver's pool events.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use mongodb::bson::{Document, doc};
@@ -84,10 +85,10 @@ async fn read_products(app: &TestApp, tokens: &[(String, String)], requests: usi
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connections_stay_flat_from_10_to_1000_tenants() {
     const MAX_POOL: i64 = 6;
-    let app = TestApp::spawn_with(&[
-        ("TENANTRY_MAX_POOL_SIZE", "6"),
-        ("TENANTRY_TENANT_BUDGET", "8"),
-    ])
+    let app = TestApp::spawn_with(|c| {
+        c.pools.max_pool_size = 6;
+        c.pools.tenant_budget = 8;
+    })
     .await;
     let tenants = app.insert_active_tenants(1000).await;
     let tokens: Vec<(String, String)> = tenants
@@ -120,10 +121,10 @@ async fn connections_stay_flat_from_10_to_1000_tenants() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_over_its_budget_waits_then_is_refused() {
-    let app = TestApp::spawn_with(&[
-        ("TENANTRY_TENANT_BUDGET", "2"),
-        ("TENANTRY_BUDGET_WAIT_MS", "100"),
-    ])
+    let app = TestApp::spawn_with(|c| {
+        c.pools.tenant_budget = 2;
+        c.pools.budget_wait = Duration::from_millis(100);
+    })
     .await;
     let pools = &app.state.pools;
     let busy = TenantContext::new(tenant(Isolation::Shared), "busy");
@@ -167,10 +168,10 @@ async fn a_tenant_over_its_budget_waits_then_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dedicated_clients_are_bounded_and_evicted_under_load() {
-    let app = TestApp::spawn_with(&[
-        ("TENANTRY_DEDICATED_MAX_CLIENTS", "2"),
-        ("TENANTRY_DEDICATED_POOL_SIZE", "2"),
-    ])
+    let app = TestApp::spawn_with(|c| {
+        c.pools.dedicated_max_clients = 2;
+        c.pools.dedicated_pool_size = 2;
+    })
     .await;
     let dedicated = app.state.pools.dedicated().clone();
     let tenants: Vec<Arc<Tenant>> = (0..6).map(|_| tenant(Isolation::Dedicated)).collect();

@@ -69,10 +69,10 @@ async fn activity(app: &TestApp, token: &str, round: &str) -> i64 {
 
 #[tokio::test]
 async fn a_query_waits_for_its_position_or_answers_503() {
-    let app = TestApp::spawn_with(&[
-        ("TENANTRY_PROJECTOR", "off"),
-        ("TENANTRY_PROJECTION_WAIT_MS", "300"),
-    ])
+    let app = TestApp::spawn_with(|c| {
+        c.projector = false;
+        c.projection_wait = Duration::from_millis(300);
+    })
     .await;
     let (_, token) = app.tenant_with_token(&["member"]).await;
     let (_, position) = app.product(&token, "LAG", "Lagging", 1, 1).await;
@@ -107,12 +107,12 @@ async fn a_query_waits_for_its_position_or_answers_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_projector_resumes_and_equals_a_rebuild() {
     // Instance one writes with its projector stopped mid-stream...
-    let writer = TestApp::spawn_with(&[("TENANTRY_PROJECTOR", "off")]).await;
+    let writer = TestApp::spawn_with(|c| c.projector = false).await;
     let (tenant, token) = writer.tenant_with_token(&["member"]).await;
     let half = activity(&writer, &token, "1").await;
     // ...a projector runs for a while, then instance one writes more with none running.
     {
-        let projecting = TestApp::spawn_on_catalog(&writer.catalog_db, &[]).await;
+        let projecting = TestApp::spawn_on_catalog(&writer.catalog_db).await;
         let t = projecting.token(&tenant, &["viewer"]);
         projecting
             .call(
@@ -129,7 +129,7 @@ async fn a_restarted_projector_resumes_and_equals_a_rebuild() {
     let database = writer.database_of(&tenant).await;
     let before = snapshot(&database).await;
     // A new instance resumes from the checkpoints.
-    let resumed = TestApp::spawn_on_catalog(&writer.catalog_db, &[]).await;
+    let resumed = TestApp::spawn_on_catalog(&writer.catalog_db).await;
     let t = resumed.token(&tenant, &["viewer"]);
     resumed
         .call(
@@ -161,7 +161,7 @@ async fn a_restarted_projector_resumes_and_equals_a_rebuild() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_event_is_dead_lettered_and_other_tenants_keep_flowing() {
-    let app = TestApp::spawn_with(&[("TENANTRY_PROJECTION_WAIT_MS", "5000")]).await;
+    let app = TestApp::spawn_with(|c| c.projection_wait = Duration::from_millis(5000)).await;
     let (a, a_token) = app.tenant_with_token(&["member"]).await;
     let (_, b_token) = app.tenant_with_token(&["member"]).await;
     let (_, first) = app.product(&a_token, "OK", "Fine", 1, 1).await;

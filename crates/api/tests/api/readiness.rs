@@ -72,7 +72,7 @@ async fn a_healthy_instance_is_ready_and_names_every_check() {
 
 #[tokio::test]
 async fn an_instance_without_projector_says_so_and_is_ready() {
-    let app = TestApp::spawn_with(&[("TENANTRY_PROJECTOR", "off")]).await;
+    let app = TestApp::spawn_with(|c| c.projector = false).await;
     let body = readiness_until(&app, |b| b["status"] == "ready").await;
     assert_eq!(body["status"], "ready", "{body}");
     assert_eq!(
@@ -84,7 +84,7 @@ async fn an_instance_without_projector_says_so_and_is_ready() {
 #[tokio::test]
 async fn one_unreachable_cluster_of_two_degrades_the_instance_but_keeps_it_in_service() {
     let far = format!("far={}", unreachable_uri());
-    let app = TestApp::spawn_with(&[("TENANTRY_CLUSTERS", &far)]).await;
+    let app = TestApp::spawn_with_settings(&[("TENANTRY_CLUSTERS", &far)]).await;
     let body = readiness_until(&app, |b| {
         b["checks"]["projector"]["detail"]
             .as_str()
@@ -108,7 +108,7 @@ async fn one_unreachable_cluster_of_two_degrades_the_instance_but_keeps_it_in_se
 #[tokio::test]
 async fn an_unreachable_catalog_is_503_naming_the_failed_checks() {
     let uri = unreachable_uri();
-    let app = TestApp::spawn_with(&[("TENANTRY_MONGODB_URI", &uri)]).await;
+    let app = TestApp::spawn_with_settings(&[("TENANTRY_MONGODB_URI", &uri)]).await;
     let health = app.request(Method::GET, "/healthz").send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     let ready = app.request(Method::GET, "/readyz").send().await.unwrap();

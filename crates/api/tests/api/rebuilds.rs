@@ -138,7 +138,7 @@ async fn a_rebuild_never_shows_an_empty_or_partial_read_model() {
 /// crashed writer's would), and falls back once it can.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_projector_shows_as_growing_lag() {
-    let app = TestApp::spawn_with(&[("TENANTRY_PROJECTION_WAIT_MS", "20000")]).await;
+    let app = TestApp::spawn_with(|c| c.projection_wait = Duration::from_millis(20000)).await;
     let (id, token) = app.tenant_with_token(&["admin"]).await;
     let (_, first) = app.product(&token, "P", "P", 1, 100).await;
     app.call(
@@ -221,7 +221,7 @@ async fn a_stuck_projector_shows_as_growing_lag() {
 /// events are not skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_models_ahead_of_the_outbox_are_rebuilt() {
-    let app = TestApp::spawn_with(&[("TENANTRY_PROJECTION_WAIT_MS", "20000")]).await;
+    let app = TestApp::spawn_with(|c| c.projection_wait = Duration::from_millis(20000)).await;
     let (id, token) = app.tenant_with_token(&["admin"]).await;
     let (kept, _) = app.product(&token, "KEPT", "Kept", 1, 10).await;
     let (_, last) = app.product(&token, "LOST", "Lost", 1, 10).await;

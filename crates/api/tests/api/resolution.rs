@@ -195,7 +195,11 @@ fn assert_no_trace_of(body: &Value, tenant: &str) {
 
 #[tokio::test]
 async fn selectors_can_be_disabled_and_forwarded_host_is_opt_in() {
-    let app = TestApp::spawn_with(&[("TENANTRY_TENANT_SELECTORS", "subdomain")]).await;
+    let app = TestApp::spawn_with(|c| {
+        c.resolution.header = false;
+        c.resolution.custom_domains = false;
+    })
+    .await;
     let (a, b) = (app.create_tenant().await, app.create_tenant().await);
     let token = app.token(&a, &["viewer"]);
     // Header selector off: ignored, the token decides.
@@ -204,7 +208,7 @@ async fn selectors_can_be_disabled_and_forwarded_host_is_opt_in() {
     let fwd = format!("{b}.{BASE_DOMAIN}");
     resolves_to(&app, &token, &[("x-forwarded-host", &fwd)], &a).await;
 
-    let proxied = TestApp::spawn_with(&[("TENANTRY_TRUST_FORWARDED_HOST", "true")]).await;
+    let proxied = TestApp::spawn_with(|c| c.trust_forwarded_host = true).await;
     let (c, d) = (proxied.create_tenant().await, proxied.create_tenant().await);
     let token = proxied.token(&c, &["viewer"]);
     let fwd = format!("{d}.{BASE_DOMAIN}");

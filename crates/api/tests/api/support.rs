@@ -28,17 +28,31 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
-        TestApp::spawn_with(&[]).await
+        TestApp::spawn_with(|_| {}).await
     }
 
-    /// A server with extra `TENANTRY_*` settings.
-    pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
-        let catalog_db = testkit::unique_name("cat").replace('-', "_");
-        TestApp::spawn_on_catalog(&catalog_db, extra).await
+    /// A server whose configuration `configure` adjusts, field by field:
+    /// `TestApp::spawn_with(|c| c.projection_wait = Duration::from_secs(5))`.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::build(&new_catalog(), &[], configure).await
+    }
+
+    /// A server configured by `TENANTRY_*` settings, for tests of the settings themselves
+    /// (their syntax, a configuration file, issuer lists).
+    pub async fn spawn_with_settings(settings: &[(&str, &str)]) -> TestApp {
+        TestApp::build(&new_catalog(), settings, |_| {}).await
     }
 
     /// A second instance sharing another's catalog (cross-instance behaviour).
-    pub async fn spawn_on_catalog(catalog_db: &str, extra: &[(&str, &str)]) -> TestApp {
+    pub async fn spawn_on_catalog(catalog_db: &str) -> TestApp {
+        TestApp::build(catalog_db, &[], |_| {}).await
+    }
+
+    async fn build(
+        catalog_db: &str,
+        settings: &[(&str, &str)],
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let admin_key = testkit::unique_name("admin-key");
         let jwt_secret = format!(
             "{}-{}",
@@ -56,11 +70,12 @@ impl TestApp {
                 tenantry_auth::AdminKey::digest_hex_of(&admin_key),
             ),
         ];
-        for (k, v) in extra {
+        for (k, v) in settings {
             pairs.retain(|(name, _)| name != k);
             pairs.push((k, v.to_string()));
         }
-        let config = Config::from_pairs(pairs).expect("test config is valid");
+        let mut config = Config::from_pairs(pairs).expect("test config is valid");
+        configure(&mut config);
         // The server's log, shown by the test runner when a test fails.
         drop(tenantry_api::telemetry::init(
             tenantry_api::config::LogFormat::Pretty,
@@ -141,6 +156,11 @@ impl TestApp {
     pub fn token(&self, tenant: &str, roles: &[&str]) -> String {
         self.sign(json!({"tid": tenant, "roles": roles}))
     }
+}
+
+/// A catalog database of its own.
+fn new_catalog() -> String {
+    testkit::unique_name("cat").replace('-', "_")
 }
 
 /// Signs `claims` with an HS256 secret; `iss`, `aud`, `exp`, `sub`, `iat` default sensibly (a

@@ -137,7 +137,7 @@ async fn asymmetric_keys_and_jwks_are_accepted() {
     ]
     .join(",");
     let jwks = fixture("jwks.json");
-    let app = TestApp::spawn_with(&[
+    let app = TestApp::spawn_with_settings(&[
         ("TENANTRY_JWT_PUBLIC_KEYS", &keys),
         ("TENANTRY_JWKS_FILE", &jwks),
     ])
