@@ -517,26 +517,17 @@ async fn a_running_server_sees_a_cli_suspension() {
 
     // The CLI's JSON is the admin API's view of the same tenant.
     let from_cli = cli.ok(&["tenants", "show", &id, "--json"]).await.json();
-    let from_api = json_of(
-        app.admin(Method::GET, &format!("/admin/tenants/{id}"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let from_api = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(from_cli, from_api);
 
     // The server caches the tenant as active...
     let token = app.token(&id, &["viewer"]);
-    json_of(
-        app.v1(Method::GET, "/v1/tenant", &token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    app.call(Method::GET, "/v1/tenant", &token, None, &[])
+        .await
+        .expect(StatusCode::OK);
     // ...the CLI suspends it; the server's change-stream watch drops the cache entry.
     cli.ok(&["tenants", "suspend", &id]).await;
     let mut response = None;
@@ -738,14 +729,10 @@ async fn cli_updates_a_tenant_and_a_running_server_sees_it() {
     assert_eq!(updated["limits"]["max_concurrent_requests"], 3, "{updated}");
     assert_eq!(updated["domains"], serde_json::json!([]));
     // The server's admin API shows what the CLI wrote.
-    let shown = json_of(
-        app.admin(Method::GET, &format!("/admin/tenants/{id}"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let shown = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(shown["name"], "After");
     assert_eq!(shown["limits"]["max_concurrent_requests"], 3);
     // Nothing to change, a bad value or an unknown tenant: refused.

@@ -331,16 +331,17 @@ mod tests {
         }
     }
 
-    fn get(contract: &Contract, json: Value) {
+    /// `GET /v1/things/t1` answered `status` with `json` (as `application/json`).
+    fn answered(contract: &Contract, status: StatusCode, json: Option<Value>) {
         let exchange = Exchange {
             method: Method::GET,
             path: "/v1/things/t1".into(),
             json: None,
         };
         let answer = Answer {
-            status: StatusCode::OK,
-            media_type: Some("application/json".into()),
-            json: Some(json),
+            status,
+            media_type: json.as_ref().map(|_| "application/json".into()),
+            json,
         };
         contract.check(&exchange, &answer);
     }
@@ -348,30 +349,31 @@ mod tests {
     #[test]
     fn a_documented_answer_passes() {
         let contract = one_operation(json!({"$ref": "#/components/schemas/Thing"}));
-        get(&contract, json!({"id": "t1"}));
+        answered(&contract, StatusCode::OK, Some(json!({"id": "t1"})));
     }
 
     #[test]
     #[should_panic(expected = "is not as documented")]
     fn an_answer_with_an_undocumented_field_fails() {
         let contract = one_operation(json!({"$ref": "#/components/schemas/Thing"}));
-        get(&contract, json!({"id": "t1", "secret": 1}));
+        answered(
+            &contract,
+            StatusCode::OK,
+            Some(json!({"id": "t1", "secret": 1})),
+        );
     }
 
     #[test]
     #[should_panic(expected = "the status is not documented")]
     fn an_undocumented_status_fails() {
         let contract = one_operation(json!({"type": "object"}));
-        let exchange = Exchange {
-            method: Method::GET,
-            path: "/v1/things/t1".into(),
-            json: None,
-        };
-        let answer = Answer {
-            status: StatusCode::IM_A_TEAPOT,
-            media_type: None,
-            json: None,
-        };
-        contract.check(&exchange, &answer);
+        answered(&contract, StatusCode::IM_A_TEAPOT, None);
+    }
+
+    #[test]
+    fn a_route_the_document_does_not_have_is_not_checked() {
+        let contract = one_operation(json!({"type": "object"}));
+        assert_eq!(contract.operation(&Method::GET, "/v1/other/t1"), None);
+        assert_eq!(contract.operation(&Method::POST, "/v1/things/t1"), None);
     }
 }

@@ -195,14 +195,13 @@ async fn tenants_list_by_status_with_cursor_pagination() {
         ids.push(app.create_tenant().await);
     }
     ids.sort();
-    json_of(
-        app.admin(Method::POST, &format!("/admin/tenants/{}/suspend", ids[1]))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
+    app.admin_json(
+        Method::POST,
+        &format!("/admin/tenants/{}/suspend", ids[1]),
+        None,
     )
-    .await;
+    .await
+    .expect(StatusCode::OK);
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -211,11 +210,10 @@ async fn tenants_list_by_status_with_cursor_pagination() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let page = json_of(
-            app.admin(Method::GET, &path).send().await.unwrap(),
-            StatusCode::OK,
-        )
-        .await;
+        let page = app
+            .admin_json(Method::GET, &path, None)
+            .await
+            .expect(StatusCode::OK);
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 2);
         seen.extend(items.iter().map(|t| t["id"].as_str().unwrap().to_string()));
@@ -226,14 +224,10 @@ async fn tenants_list_by_status_with_cursor_pagination() {
     }
     assert_eq!(seen, ids, "every tenant once, in order");
 
-    let suspended = json_of(
-        app.admin(Method::GET, "/admin/tenants?status=suspended")
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let suspended = app
+        .admin_json(Method::GET, "/admin/tenants?status=suspended", None)
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(suspended["items"].as_array().unwrap().len(), 1);
     assert_eq!(suspended["items"][0]["id"], ids[1].as_str());
     assert!(suspended["next_cursor"].is_null());
@@ -253,14 +247,10 @@ async fn tenants_list_by_status_with_cursor_pagination() {
         .await;
     }
     // A cursor of another list (here: another status filter) is refused.
-    let first = json_of(
-        app.admin(Method::GET, "/admin/tenants?limit=1")
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let first = app
+        .admin_json(Method::GET, "/admin/tenants?limit=1", None)
+        .await
+        .expect(StatusCode::OK);
     let foreign = format!(
         "/admin/tenants?status=active&cursor={}",
         first["next_cursor"].as_str().unwrap()
@@ -277,25 +267,20 @@ async fn tenants_list_by_status_with_cursor_pagination() {
 async fn get_and_patch_a_tenant() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
-    let got = json_of(
-        app.admin(Method::GET, &format!("/admin/tenants/{id}"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let got = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(got["id"], id.as_str());
     let patch = json!({"name": "Renamed", "plan": "enterprise", "limits": {"max_concurrent_requests": 3}, "domains": ["a.example.org"]});
-    let patched = json_of(
-        app.admin(Method::PATCH, &format!("/admin/tenants/{id}"))
-            .json(&patch)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let patched = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/admin/tenants/{id}"),
+            Some(patch.clone()),
+        )
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(patched["name"], "Renamed");
     assert_eq!(patched["plan"], "enterprise");
     assert_eq!(patched["limits"]["max_concurrent_requests"], 3);
@@ -311,15 +296,13 @@ async fn get_and_patch_a_tenant() {
         .await
         .unwrap();
     problem(taken, StatusCode::CONFLICT, "domain_taken").await;
-    json_of(
-        app.admin(Method::PATCH, &format!("/admin/tenants/{id}"))
-            .json(&json!({"domains": []}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
+    app.admin_json(
+        Method::PATCH,
+        &format!("/admin/tenants/{id}"),
+        Some(json!({"domains": []})),
     )
-    .await;
+    .await
+    .expect(StatusCode::OK);
     let claimed = app
         .admin(Method::PATCH, &format!("/admin/tenants/{other}"))
         .json(&json!({"domains": ["a.example.org"]}))
@@ -355,22 +338,13 @@ async fn suspension_and_resumption_take_effect_on_the_next_request() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
     let token = app.token(&id, &["viewer"]);
-    json_of(
-        app.v1(Method::GET, "/v1/tenant", &token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let suspended = json_of(
-        app.admin(Method::POST, &format!("/admin/tenants/{id}/suspend"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    app.call(Method::GET, "/v1/tenant", &token, None, &[])
+        .await
+        .expect(StatusCode::OK);
+    let suspended = app
+        .admin_json(Method::POST, &format!("/admin/tenants/{id}/suspend"), None)
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(suspended["status"], "suspended");
     problem(
         app.v1(Method::GET, "/v1/tenant", &token)
@@ -381,23 +355,14 @@ async fn suspension_and_resumption_take_effect_on_the_next_request() {
         "tenant_suspended",
     )
     .await;
-    let resumed = json_of(
-        app.admin(Method::POST, &format!("/admin/tenants/{id}/resume"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let resumed = app
+        .admin_json(Method::POST, &format!("/admin/tenants/{id}/resume"), None)
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(resumed["status"], "active");
-    json_of(
-        app.v1(Method::GET, "/v1/tenant", &token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    app.call(Method::GET, "/v1/tenant", &token, None, &[])
+        .await
+        .expect(StatusCode::OK);
 }
 
 #[tokio::test]
@@ -407,23 +372,13 @@ async fn suspension_reaches_every_instance() {
     let id = a.create_tenant().await;
     // b caches the tenant as active...
     let b_token = b.token(&id, &["viewer"]);
-    json_of(
-        b.v1(Method::GET, "/v1/tenant", &b_token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    b.call(Method::GET, "/v1/tenant", &b_token, None, &[])
+        .await
+        .expect(StatusCode::OK);
     // ...a suspends it; b's change-stream watch drops its cache entry.
-    json_of(
-        a.admin(Method::POST, &format!("/admin/tenants/{id}/suspend"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    a.admin_json(Method::POST, &format!("/admin/tenants/{id}/suspend"), None)
+        .await
+        .expect(StatusCode::OK);
     let mut status = StatusCode::OK;
     for _ in 0..50 {
         status = b
@@ -450,14 +405,10 @@ async fn deleting_a_tenant_drops_its_database() {
     let id = app.create_tenant().await;
     let database = app.database_of(&id).await;
     let token = app.token(&id, &["viewer"]);
-    let deleted = json_of(
-        app.admin(Method::DELETE, &format!("/admin/tenants/{id}"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let deleted = app
+        .admin_json(Method::DELETE, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::ACCEPTED);
     assert_eq!(deleted["status"], "deleting");
     let mut gone = false;
     for _ in 0..100 {
@@ -508,14 +459,10 @@ async fn minted_tokens_act_for_their_tenant() {
     let minted = json_of(minted, StatusCode::CREATED).await;
     let token = minted["token"].as_str().unwrap();
     assert!(minted["expires_at"].as_str().unwrap().ends_with('Z'));
-    let me = json_of(
-        app.v1(Method::GET, "/v1/tenant", token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let me = app
+        .call(Method::GET, "/v1/tenant", token, None, &[])
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(me["id"], id.as_str());
     assert_eq!(me["subject"], "svc-1");
 
@@ -547,14 +494,10 @@ async fn migrations_run_for_all_tenants_and_continue_past_failures() {
     let broken = app.new_tenant_id();
     app.insert_tenant_record_in(&broken, "active", Some("bad/name"))
         .await;
-    let report = json_of(
-        app.admin(Method::POST, "/admin/migrations")
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let report = app
+        .admin_json(Method::POST, "/admin/migrations", None)
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(report["tenants"], 3, "{report}");
     assert_eq!(report["succeeded"], 2, "{report}");
     assert_eq!(report["failed"], 1, "{report}");
@@ -583,14 +526,9 @@ async fn stats_report_requests_documents_and_pool_use() {
     let id = app.create_tenant().await;
     let token = app.token(&id, &["viewer"]);
     for _ in 0..3 {
-        json_of(
-            app.v1(Method::GET, "/v1/tenant", &token)
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
+        app.call(Method::GET, "/v1/tenant", &token, None, &[])
+            .await
+            .expect(StatusCode::OK);
     }
     let stats = app.stats(&id).await;
     assert_eq!(stats["tenant_id"], id.as_str());
@@ -650,13 +588,8 @@ async fn a_tenant_over_its_request_rate_gets_429() {
     // Other tenants are not affected.
     let other = app.token(&calm, &["viewer"]);
     for _ in 0..10 {
-        json_of(
-            app.v1(Method::GET, "/v1/tenant", &other)
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
+        app.call(Method::GET, "/v1/tenant", &other, None, &[])
+            .await
+            .expect(StatusCode::OK);
     }
 }

@@ -8,7 +8,7 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, all_documents, mongo};
+use crate::support::{TestApp, all_documents, mongo, unapply};
 
 const READ_MODELS: [&str; 4] = ["product_list", "order_list", "sales", "customer_list"];
 
@@ -208,13 +208,9 @@ async fn a_poison_event_is_dead_lettered_and_other_tenants_keep_flowing() {
     assert_eq!(items["items"].as_array().unwrap().len(), 2);
     // Reported: dead letters in the tenant's stats, one per projection that reads order events.
     let stats: Value = app
-        .admin(Method::GET, &format!("/admin/tenants/{a}/stats"))
-        .send()
+        .admin_json(Method::GET, &format!("/admin/tenants/{a}/stats"), None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     let dead = stats["projections"]["dead_letters"].as_u64().unwrap();
     assert!(dead >= 1, "{stats}");
     assert_eq!(stats["projections"]["lag"], 0, "{stats}");
@@ -242,41 +238,15 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
     let tenant = app.create_tenant().await;
     // Make it look like a tenant from before the read-model migration.
     let db = mongo().await.database(&app.database_of(&tenant).await);
-    let read_models = commerce::schema::COMPONENT
-        .migrations
-        .iter()
-        .find(|m| m.name == "read_models")
-        .expect("commerce declares its read models in a migration");
-    let ledger_entry = format!(
-        "migration:{}:{}",
-        commerce::schema::COMPONENT.name,
-        read_models.version
-    );
-    db.collection::<Document>("_meta")
-        .delete_one(doc! {"_id": ledger_entry})
-        .await
-        .unwrap();
+    unapply(&db, &commerce::schema::COMPONENT, "read_models").await;
     for name in READ_MODELS {
         db.collection::<Document>(name).drop().await.unwrap();
     }
-    mongo()
-        .await
-        .database(&app.catalog_db)
-        .collection::<Document>("tenants")
-        .update_one(
-            doc! {"_id": &tenant},
-            doc! {"$set": {"schema_version": latest - 1}},
-        )
-        .await
-        .unwrap();
+    app.set_schema_version(&tenant, latest - 1).await;
     let report: Value = app
-        .admin(Method::POST, "/admin/migrations")
-        .send()
+        .admin_json(Method::POST, "/admin/migrations", None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     let outcome = report["results"]
         .as_array()
         .unwrap()
@@ -297,13 +267,9 @@ async fn the_read_model_migration_upgrades_existing_tenants() {
         assert!(names.iter().any(|n| n == name), "{name} missing");
     }
     let tenant_view: Value = app
-        .admin(Method::GET, &format!("/admin/tenants/{tenant}"))
-        .send()
+        .admin_json(Method::GET, &format!("/admin/tenants/{tenant}"), None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(tenant_view["schema_version"], latest);
 }
 

@@ -40,14 +40,9 @@ async fn an_interrupted_provisioning_is_completed_by_a_retry() {
         .unwrap();
     assert!(names.contains(&"outbox".to_string()), "{names:?}");
     let token = app.token(&id, &["viewer"]);
-    json_of(
-        app.v1(Method::GET, "/v1/tenant", &token)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    app.call(Method::GET, "/v1/tenant", &token, None, &[])
+        .await
+        .expect(StatusCode::OK);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 
-use crate::support::{TestApp, json_of, mongo};
+use crate::support::{TestApp, mongo};
 
 /// Queries keep answering complete read models while rebuilds run and orders keep coming.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -73,17 +73,14 @@ async fn a_rebuild_never_shows_an_empty_or_partial_read_model() {
         })
     };
     for generation in 1..=2 {
-        let rebuilt = json_of(
-            app.admin(
+        let rebuilt = app
+            .admin_json(
                 Method::POST,
                 &format!("/admin/tenants/{id}/projections/rebuild"),
+                None,
             )
-            .send()
             .await
-            .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
+            .expect(StatusCode::OK);
         assert_eq!(rebuilt["generation"], generation, "{rebuilt}");
     }
     let last_order = writer.await.unwrap();

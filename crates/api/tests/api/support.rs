@@ -264,6 +264,11 @@ impl Call {
 }
 
 impl TestApp {
+    /// Sends a JSON request to an admin route.
+    pub async fn admin_json(&self, method: Method, path: &str, body: Option<Value>) -> Call {
+        send(self.admin(method, path), body, &[]).await
+    }
+
     /// Sends a JSON request to a tenant route.
     pub async fn call(
         &self,
@@ -452,6 +457,21 @@ impl TestApp {
         database
     }
 
+    /// Sets the schema version the catalog records for `tenant` (a tenant from before a
+    /// migration).
+    pub async fn set_schema_version(&self, tenant: &str, version: u32) {
+        mongo()
+            .await
+            .database(&self.catalog_db)
+            .collection::<mongodb::bson::Document>("tenants")
+            .update_one(
+                mongodb::bson::doc! {"_id": tenant},
+                mongodb::bson::doc! {"$set": {"schema_version": version}},
+            )
+            .await
+            .expect("catalog");
+    }
+
     /// The database of the tenant's current incarnation, from the catalog.
     pub async fn database_of(&self, id: &str) -> String {
         let id = tenancy::TenantId::parse(id).expect("tenant id");
@@ -514,6 +534,27 @@ pub async fn all_documents(
         .try_collect()
         .await
         .expect("documents")
+}
+
+/// Makes the migration `name` of `component` pending again in a tenant database's ledger (a
+/// tenant from before it).
+pub async fn unapply(
+    db: &mongodb::Database,
+    component: &tenancy::migrations::Component,
+    name: &str,
+) {
+    let migration = component
+        .migrations
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("{} has a migration {name}", component.name));
+    let entry = format!("migration:{}:{}", component.name, migration.version);
+    let removed = db
+        .collection::<mongodb::bson::Document>("_meta")
+        .delete_one(mongodb::bson::doc! {"_id": entry})
+        .await
+        .expect("ledger");
+    assert_eq!(removed.deleted_count, 1, "{name} was in the ledger");
 }
 
 /// Namespaces a database costs its cluster: collections and their indexes, `_id` included.

@@ -4,7 +4,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, json_of, now, problem};
+use crate::support::{TestApp, now, problem};
 
 async fn unauthorized(app: &TestApp, token: Option<&str>) {
     let mut request = app.request(Method::GET, "/v1/tenant");
@@ -70,14 +70,9 @@ async fn tokens_are_required_and_verified() {
     unauthorized(&app, Some(&format!("{none_header}.{payload}."))).await;
     // Within leeway, an just-expired token still works.
     let recent = app.sign(json!({"tid": id, "roles": ["viewer"], "exp": now() - 5}));
-    json_of(
-        app.v1(Method::GET, "/v1/tenant", &recent)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    app.call(Method::GET, "/v1/tenant", &recent, None, &[])
+        .await
+        .expect(StatusCode::OK);
 }
 
 #[tokio::test]
@@ -86,14 +81,9 @@ async fn roles_gate_tenant_routes() {
     let id = app.create_tenant().await;
     for roles in [&["viewer"][..], &["member"], &["admin"]] {
         let token = app.token(&id, roles);
-        json_of(
-            app.v1(Method::GET, "/v1/tenant", &token)
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
+        app.call(Method::GET, "/v1/tenant", &token, None, &[])
+            .await
+            .expect(StatusCode::OK);
     }
     for roles in [&[][..], &["platform-admin"], &["superuser"]] {
         let token = app.token(&id, roles);
@@ -178,14 +168,10 @@ async fn asymmetric_keys_and_jwks_are_accepted() {
         ),
     ];
     for token in &tokens {
-        let me = json_of(
-            app.v1(Method::GET, "/v1/tenant", token)
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
+        let me = app
+            .call(Method::GET, "/v1/tenant", token, None, &[])
+            .await
+            .expect(StatusCode::OK);
         assert_eq!(me["id"], id.as_str());
     }
     // Algorithm confusion: HS256 "signed" with the RSA public key as the secret.

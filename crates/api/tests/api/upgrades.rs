@@ -9,25 +9,8 @@ use mongodb::bson::{DateTime, Document, doc};
 use mongodb::{Database, IndexModel};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tenancy::migrations::Component;
 
-use crate::support::{TestApp, json_of, mongo, namespaces};
-
-/// Makes the migration `name` of `component` pending again.
-async fn unapply(db: &Database, component: &Component, name: &str) {
-    let migration = component
-        .migrations
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("{} has a migration {name}", component.name));
-    let entry = format!("migration:{}:{}", component.name, migration.version);
-    let removed = db
-        .collection::<Document>("_meta")
-        .delete_one(doc! {"_id": entry})
-        .await
-        .unwrap();
-    assert_eq!(removed.deleted_count, 1, "{name} was in the ledger");
-}
+use crate::support::{TestApp, mongo, namespaces, unapply};
 
 /// Puts the tenant's idempotency records back where they were before: `idempotency_keys`,
 /// keyed without the `_meta` prefix, expiring by `created_at`.
@@ -126,25 +109,12 @@ async fn a_tenant_from_before_the_namespace_cuts_is_upgraded_in_place() {
     unapply(&db, &cqrs::schema::COMPONENT, "metadata_in_meta").await;
     unapply(&db, &commerce::schema::COMPONENT, "fewer_namespaces").await;
     let latest = tenantry_api::platform::schema().latest_version();
-    mongo()
-        .await
-        .database(&app.catalog_db)
-        .collection::<Document>("tenants")
-        .update_one(
-            doc! {"_id": &tenant},
-            doc! {"$set": {"schema_version": latest - 2}},
-        )
-        .await
-        .unwrap();
+    app.set_schema_version(&tenant, latest - 2).await;
 
-    let report = json_of(
-        app.admin(Method::POST, "/admin/migrations")
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let report = app
+        .admin_json(Method::POST, "/admin/migrations", None)
+        .await
+        .expect(StatusCode::OK);
     let outcome: &Value = report["results"]
         .as_array()
         .unwrap()

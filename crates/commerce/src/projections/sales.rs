@@ -151,32 +151,24 @@ mod tests {
         ];
         let mut writes = Writes::default();
         Sales.project(&events, &mut writes).unwrap();
+        let day = |date: &str, orders: i64, cancelled: i64, revenue: i64| {
+            let update = doc! {
+                "$inc": {"orders": orders, "cancelled": cancelled, "revenue_cents": revenue},
+                "$setOnInsert": {"date": date},
+            };
+            let id = day_id(date).into();
+            (
+                SALES,
+                Write::Update {
+                    id,
+                    update,
+                    upsert: true,
+                },
+            )
+        };
         assert_eq!(
             writes.ops(),
-            [
-                (
-                    SALES,
-                    Write::Update {
-                        id: "day:1970-01-01".into(),
-                        update: doc! {
-                            "$inc": {"orders": 2_i64, "cancelled": 1_i64, "revenue_cents": 250_i64},
-                            "$setOnInsert": {"date": "1970-01-01"},
-                        },
-                        upsert: true
-                    }
-                ),
-                (
-                    SALES,
-                    Write::Update {
-                        id: "day:1970-01-02".into(),
-                        update: doc! {
-                            "$inc": {"orders": 1_i64, "cancelled": 0_i64, "revenue_cents": 7_i64},
-                            "$setOnInsert": {"date": "1970-01-02"},
-                        },
-                        upsert: true
-                    }
-                ),
-            ]
+            [day("1970-01-01", 2, 1, 250), day("1970-01-02", 1, 0, 7)]
         );
     }
 }
