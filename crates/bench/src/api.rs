@@ -138,6 +138,13 @@ impl Api {
             .await
     }
 
+    /// An admin request to build on (a streamed body or answer).
+    pub fn admin_request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base_url))
+            .header(AUTHORIZATION, self.admin.clone())
+    }
+
     /// An admin call that may take up to `timeout` (migrating every tenant).
     pub async fn admin_slow(
         &self,
@@ -145,11 +152,7 @@ impl Api {
         path: &str,
         timeout: Duration,
     ) -> Result<Answer> {
-        let request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base_url))
-            .header(AUTHORIZATION, self.admin.clone())
-            .timeout(timeout);
+        let request = self.admin_request(method.clone(), path).timeout(timeout);
         self.send(request, method, path, None, &[]).await
     }
 

@@ -24,6 +24,7 @@ mod report;
 mod scale;
 mod scenarios;
 mod server;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,6 +105,12 @@ struct Args {
     /// Skip the projection-throughput phase.
     #[arg(long)]
     no_projection: bool,
+    /// Orders of the export/import phase's tenant [50,000; quick: 500].
+    #[arg(long)]
+    transfer_orders: Option<usize>,
+    /// Skip the export/import phase.
+    #[arg(long)]
+    no_transfer: bool,
     /// Run the layer breakdown of a point read at the largest tenant count (default in full mode).
     #[arg(long, conflicts_with = "no_layers")]
     layers: bool,
@@ -389,6 +396,37 @@ async fn run(args: Args) -> Result<Report> {
         runs
     };
 
+    let transfer = if args.no_transfer {
+        None
+    } else {
+        let orders = args
+            .transfer_orders
+            .unwrap_or(if args.quick { 500 } else { 50_000 });
+        progress(
+            started,
+            &format!("export and import of a tenant with {orders} orders"),
+        );
+        let run = transfer::run(&transfer::TransferSpec {
+            config: &config,
+            out: &args.out,
+            orders,
+        })
+        .await?;
+        progress(
+            started,
+            &format!(
+                "export: {} documents ({:.1} MiB) in {:.2} s, {:.0} documents/s; import with rebuild: {:.2} s, {:.0} documents/s",
+                run.documents,
+                run.bytes as f64 / 1_048_576.0,
+                run.export_seconds,
+                run.export_documents_per_second,
+                run.import_seconds,
+                run.import_documents_per_second
+            ),
+        );
+        Some(run)
+    };
+
     let total_errors = Report::count_errors(&runs, &layer_rows, scale.as_ref());
     let runs_for_notes = runs.clone();
     let targets = report::targets(
@@ -414,6 +452,7 @@ async fn run(args: Args) -> Result<Report> {
         layers: layer_rows,
         scale,
         projection,
+        transfer,
         targets,
         total_errors,
         notes: notes(&plan, &runs_for_notes),

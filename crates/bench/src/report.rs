@@ -162,6 +162,8 @@ pub struct Report {
     pub scale: Option<ScaleResult>,
     /// Projection throughput with 1 and N instances.
     pub projection: Vec<crate::fleet::ProjectionRun>,
+    /// Export and import of one tenant.
+    pub transfer: Option<crate::transfer::TransferRun>,
     pub targets: Vec<Target>,
     /// Failed requests in every scenario and scale step (must be 0).
     pub total_errors: u64,
@@ -366,6 +368,24 @@ impl Report {
                 ));
             }
             md.push('\n');
+        }
+        if let Some(t) = &self.transfer {
+            md.push_str(
+                "### Export and import (one tenant, written through the API; the import includes its read-model rebuild)\n\n\
+                 | Orders | Documents | MiB | Export s | Export documents/s | Import s | Import documents/s |\n\
+                 |---:|---:|---:|---:|---:|---:|---:|\n",
+            );
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.1} | {:.2} | {:.0} | {:.2} | {:.0} |\n",
+                t.orders,
+                t.documents,
+                t.bytes as f64 / 1_048_576.0,
+                t.export_seconds,
+                t.export_documents_per_second,
+                t.import_seconds,
+                t.import_documents_per_second
+            );
         }
         md.push_str("### Provisioning and seeding\n\n");
         md.push_str(
