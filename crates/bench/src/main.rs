@@ -415,13 +415,15 @@ async fn run(args: Args) -> Result<Report> {
         progress(
             started,
             &format!(
-                "export: {} documents ({:.1} MiB) in {:.2} s, {:.0} documents/s; import with rebuild: {:.2} s, {:.0} documents/s",
+                "export: {} documents ({:.1} MiB) in {:.2} s, {:.0} documents/s; import with rebuild: {:.2} s, {:.0} documents/s (load {:.2} s, rebuild {:.2} s)",
                 run.documents,
                 run.bytes as f64 / 1_048_576.0,
                 run.export_seconds,
                 run.export_documents_per_second,
                 run.import_seconds,
-                run.import_documents_per_second
+                run.import_documents_per_second,
+                run.load_seconds,
+                run.rebuild_seconds
             ),
         );
         Some(run)

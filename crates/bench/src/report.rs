@@ -372,19 +372,21 @@ impl Report {
         if let Some(t) = &self.transfer {
             md.push_str(
                 "### Export and import (one tenant, written through the API; the import includes its read-model rebuild)\n\n\
-                 | Orders | Documents | MiB | Export s | Export documents/s | Import s | Import documents/s |\n\
-                 |---:|---:|---:|---:|---:|---:|---:|\n",
+                 | Orders | Documents | MiB | Export s | Export documents/s | Import s | Import documents/s | of which load s | of which rebuild s |\n\
+                 |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             );
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.1} | {:.2} | {:.0} | {:.2} | {:.0} |\n",
+                "| {} | {} | {:.1} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} |\n",
                 t.orders,
                 t.documents,
                 t.bytes as f64 / 1_048_576.0,
                 t.export_seconds,
                 t.export_documents_per_second,
                 t.import_seconds,
-                t.import_documents_per_second
+                t.import_documents_per_second,
+                t.load_seconds,
+                t.rebuild_seconds
             );
         }
         md.push_str("### Provisioning and seeding\n\n");

@@ -29,6 +29,10 @@ pub struct TransferRun {
     /// The import with its read-model rebuild.
     pub import_seconds: f64,
     pub import_documents_per_second: f64,
+    /// Of the import, loading the documents and rebuilding the read models (the server's
+    /// figures).
+    pub load_seconds: f64,
+    pub rebuild_seconds: f64,
 }
 
 /// What to run.
@@ -77,6 +81,9 @@ pub async fn run(spec: &TransferSpec<'_>) -> Result<TransferRun> {
         bail!("POST import: {status} {answer}");
     }
     let import_seconds = started.elapsed().as_secs_f64();
+    let report: serde_json::Value =
+        serde_json::from_str(&answer).context("the import's report is not JSON")?;
+    let seconds = |field: &str| report[field].as_f64().unwrap_or(0.0) / 1000.0;
     server.stop().await?;
     Ok(TransferRun {
         orders: spec.orders,
@@ -86,5 +93,7 @@ pub async fn run(spec: &TransferSpec<'_>) -> Result<TransferRun> {
         export_documents_per_second: documents as f64 / export_seconds.max(1e-9),
         import_seconds,
         import_documents_per_second: documents as f64 / import_seconds.max(1e-9),
+        load_seconds: seconds("load_ms"),
+        rebuild_seconds: seconds("rebuild_ms"),
     })
 }

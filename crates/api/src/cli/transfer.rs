@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use clap::Args;
 use cqrs::projector::rebuild_read_models;
@@ -12,7 +13,7 @@ use tenancy::TenantId;
 use tenantry_api::Config;
 use tenantry_api::http::ProblemCode;
 use tenantry_api::platform::Platform;
-use tenantry_api::transfer::{self, ImportError};
+use tenantry_api::transfer::{self, ImportError, ImportReport};
 use tokio::sync::mpsc;
 
 use super::error::CliCode;
@@ -124,22 +125,20 @@ pub async fn import(args: ImportArgs, config: &Config, out: Output) -> Result<()
     });
     let lines = futures::stream::poll_fn(move |cx| received.poll_recv(cx));
     note(&format!("importing into tenant {}", tenant.id));
+    let started = Instant::now();
     let imported = transfer::import(db.database(), &sources, lines)
         .await
         .map_err(import_error)?;
+    let loaded = started.elapsed();
     let rebuilt = rebuild_read_models(&db, &commerce::projections::all()).await?;
+    let report = ImportReport::new(&tenant.id, imported, rebuilt.generation, loaded, started);
     if out.json {
-        return out.json(&serde_json::json!({
-            "tenant_id": tenant.id,
-            "documents": imported.documents,
-            "last_position": imported.last_position,
-            "generation": rebuilt.generation,
-        }));
+        return out.json(&report);
     }
-    let total: u64 = imported.documents.values().sum();
+    let total: u64 = report.imported.documents.values().sum();
     out.line(&format!(
-        "imported {total} documents into tenant {} (events up to {}); read models rebuilt (generation {})",
-        tenant.id, imported.last_position, rebuilt.generation
+        "imported {total} documents into tenant {} (events up to {}) in {} ms; read models rebuilt (generation {}) in {} ms",
+        tenant.id, report.imported.last_position, report.load_ms, report.generation, report.rebuild_ms
     ))
 }
 

@@ -18,10 +18,48 @@ use mongodb::Database;
 use mongodb::bson::{Document, doc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tenancy::TenantId;
 use tenancy::meta::{self, META};
 
 pub use export::{ExportError, export};
 pub use import::{ImportError, Imported, import, lines};
+
+/// What an import loaded, and the read models built from it (the admin API's answer and the
+/// CLI's JSON).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    pub tenant_id: String,
+    #[serde(flatten)]
+    pub imported: Imported,
+    /// The generation of read models rebuilt from the imported outbox.
+    pub generation: u32,
+    /// How long loading the documents took, in milliseconds.
+    pub load_ms: u64,
+    /// How long rebuilding the read models took, in milliseconds.
+    pub rebuild_ms: u64,
+}
+
+impl ImportReport {
+    /// The report of an import started at `started` that loaded for `loaded` and has just
+    /// finished rebuilding into `generation`.
+    pub fn new(
+        tenant: &TenantId,
+        imported: Imported,
+        generation: u32,
+        loaded: Duration,
+        started: Instant,
+    ) -> ImportReport {
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        ImportReport {
+            tenant_id: tenant.to_string(),
+            imported,
+            generation,
+            load_ms: millis(loaded),
+            rebuild_ms: millis(started.elapsed().saturating_sub(loaded)),
+        }
+    }
+}
 
 /// One line of a stream.
 #[derive(Debug, Serialize, Deserialize)]

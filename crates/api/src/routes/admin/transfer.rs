@@ -1,20 +1,20 @@
 //! `GET /admin/tenants/{id}/export` and `POST /admin/tenants/{id}/import`: a tenant's data as an
 //! NDJSON stream and back (`crate::transfer`).
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use tokio::sync::mpsc;
-use utoipa::ToSchema;
 
 use super::path::TenantPath;
 use crate::http::{ApiError, ErrorChain, ProblemCode};
 use crate::openapi::{AdminErrors, Problem};
 use crate::state::AppState;
-use crate::transfer::{self, Imported};
+use crate::transfer::{self, ImportReport};
 
 const NDJSON: &str = "application/x-ndjson";
 /// Lines buffered between the database and a slow client.
@@ -55,16 +55,6 @@ pub async fn export_tenant(
     Ok(response)
 }
 
-/// What an import loaded, and the read models built from it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportReport {
-    pub tenant_id: String,
-    #[serde(flatten)]
-    pub imported: Imported,
-    /// The generation of read models rebuilt from the imported outbox.
-    pub generation: u32,
-}
-
 /// Loads an export into a tenant that has no events yet; commands wait behind the outbox's
 /// import fence (503) meanwhile. Then the read models are rebuilt from the imported outbox.
 /// An import that failed or was interrupted can be sent again: what it loaded is cleared first.
@@ -96,12 +86,11 @@ pub async fn import_tenant(
         .await
         .map_err(tenancy::TenancyError::from)?;
     let lines = transfer::lines(body.into_data_stream());
+    let started = Instant::now();
     let imported = transfer::import(db.database(), &sources, lines).await?;
+    let loaded = started.elapsed();
     let rebuilt = state.projector.rebuild(&tenant).await?;
-    tracing::info!(tenant = %tenant.key(), events = imported.last_position, generation = rebuilt.generation, "tenant imported");
-    Ok(Json(ImportReport {
-        tenant_id: tenant.id.to_string(),
-        imported,
-        generation: rebuilt.generation,
-    }))
+    let report = ImportReport::new(&tenant.id, imported, rebuilt.generation, loaded, started);
+    tracing::info!(tenant = %tenant.key(), events = report.imported.last_position, generation = report.generation, load_ms = report.load_ms, rebuild_ms = report.rebuild_ms, "tenant imported");
+    Ok(Json(report))
 }
