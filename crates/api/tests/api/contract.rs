@@ -113,8 +113,9 @@ impl Contract {
             .unwrap_or_else(|| panic!("{what}: the status is not documented for the operation"));
         if let Some(media) = &answer.media_type {
             // Documented media types may carry parameters (`text/plain; version=0.0.4`).
-            let content = self.document["paths"]
-                .pointer(&documented["/paths".len()..])
+            let content = self
+                .document
+                .pointer(&documented)
                 .and_then(|r| r.get("content"))
                 .and_then(Value::as_object)
                 .and_then(|c| {
