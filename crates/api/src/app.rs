@@ -18,6 +18,7 @@ use cqrs::{CommandBus, QueryBus};
 use tenancy::catalog::spawn_invalidation_watch;
 use tenancy::clusters::RejectionObserver;
 use tenancy::lifecycle::{Provisioner, spawn_deletion_sweeper};
+use tenancy::moves::{Relocation, spawn_move_sweeper};
 use tenancy::rate_limit::TenantRateLimits;
 use tenancy::task::AbortOnDrop;
 use tenantry_auth::oidc::{OidcVerifier, TraceHeaders};
@@ -47,6 +48,7 @@ impl Application {
             AbortOnDrop::spawn(prepare_catalog(state.provisioner.clone())),
             state.fleet.spawn(),
             spawn_deletion_sweeper(state.provisioner.clone(), state.config.lease / 2),
+            spawn_move_sweeper(state.mover.clone(), state.config.lease / 2),
         ];
         if state.config.projector {
             background.extend(state.projector.spawn());
@@ -111,10 +113,20 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         pools,
         catalog,
         provisioner,
+        mover,
         fleet,
         ..
     } = platform;
     let fleet = fleet.context("the server joins the fleet")?;
+    // Events the source had not projected when a move switched are projected on the target:
+    // touching the read models' pointer there reaches whichever instance projects the tenant.
+    let mover = mover.on_switch(Arc::new(|target| {
+        tokio::spawn(async move {
+            if let Err(e) = cqrs::read_models::announce_change(&target).await {
+                tracing::warn!(error = %ErrorChain(&e), "cannot wake the projector of a moved tenant");
+            }
+        });
+    }));
     let verifier = JwtVerifier::new(&JwtSettings {
         hs256_secret: config.jwt_secret.as_ref().map(|s| s.expose().to_string()),
         public_key_paths: config.jwt_public_keys.clone(),
@@ -183,7 +195,8 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         generations,
     ));
     Ok(AppState::new(Services {
-        commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)]),
+        commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)])
+            .relocating(Relocation::new(catalog.clone(), config.move_hold)),
         queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)]),
         metrics,
         projector,
@@ -191,6 +204,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         catalog,
         pools,
         provisioner,
+        mover,
         fleet,
         verifier,
         oidc,

@@ -7,6 +7,7 @@ use tenancy::clusters::ClusterPools;
 use tenancy::fleet::{Fleet, FleetSettings};
 use tenancy::lifecycle::Provisioner;
 use tenancy::migrations::Schema;
+use tenancy::moves::Mover;
 
 use crate::config::Config;
 
@@ -15,6 +16,7 @@ pub struct Platform {
     pub catalog: CatalogCache,
     pub schema: Schema,
     pub provisioner: Provisioner,
+    pub mover: Mover,
     pub fleet: Option<Fleet>,
 }
 
@@ -49,11 +51,19 @@ impl Platform {
             schema.clone(),
             None,
         );
+        let mover = Mover::new(
+            catalog.clone(),
+            pools.clone(),
+            schema.clone(),
+            None,
+            config.moves,
+        );
         Ok(Platform {
             pools,
             catalog,
             schema,
             provisioner,
+            mover,
             fleet: None,
         })
     }
@@ -73,6 +83,13 @@ impl Platform {
             config.db_prefix.clone(),
             self.schema.clone(),
             Some(fleet.clone()),
+        );
+        self.mover = Mover::new(
+            self.catalog.clone(),
+            self.pools.clone(),
+            self.schema.clone(),
+            Some(fleet.clone()),
+            config.moves,
         );
         self.fleet = Some(fleet);
         self

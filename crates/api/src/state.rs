@@ -42,6 +42,7 @@ pub struct Services {
     pub catalog: CatalogCache,
     pub pools: ClusterPools,
     pub provisioner: Provisioner,
+    pub mover: tenancy::moves::Mover,
     pub fleet: Fleet,
     /// Tenantry's own tokens (and the only ones `/admin` accepts).
     pub verifier: JwtVerifier,

@@ -43,6 +43,12 @@ impl From<Abandoned> for CommerceError {
     }
 }
 
+impl cqrs::command::FencedError for CommerceError {
+    fn is_fenced(&self) -> bool {
+        matches!(self, CommerceError::Command(CommandError::Fenced))
+    }
+}
+
 impl DriverError for CommerceError {
     fn driver_error(&self) -> Option<&mongodb::error::Error> {
         match self {

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tenancy::TenantId;
+use tenancy::moves::Relocation;
 use tracing::Instrument;
 
+use crate::command::FencedError;
 use crate::{Command, Envelope, Handler, Invalid, Message, Query};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +78,7 @@ impl<H> Dispatcher<H> {
     async fn dispatch<M>(
         &self,
         kind: Kind,
-        envelope: Envelope<M>,
+        envelope: &Envelope<M>,
     ) -> Result<M::Output, DispatchError<H::Error>>
     where
         M: Message,
@@ -102,7 +104,7 @@ impl<H> Dispatcher<H> {
                 .validate()
                 .map_err(DispatchError::Invalid)?;
             self.handlers
-                .handle(&envelope)
+                .handle(envelope)
                 .await
                 .map_err(DispatchError::Handler)
         }
@@ -128,15 +130,25 @@ impl<H> Dispatcher<H> {
     }
 }
 
-/// Dispatches commands to the write side.
-pub struct CommandBus<H>(Dispatcher<H>);
+/// Dispatches commands to the write side. A command that finds its tenant's writes fenced by
+/// a move's cut-over waits for the move and runs again where the tenant is then (`relocating`).
+pub struct CommandBus<H> {
+    dispatcher: Dispatcher<H>,
+    relocation: Option<Relocation>,
+}
+
+/// How many times one command follows its tenant to another cluster.
+const RELOCATIONS: u32 = 3;
 
 /// Dispatches queries to the read side.
 pub struct QueryBus<H>(Dispatcher<H>);
 
 impl<H> Clone for CommandBus<H> {
     fn clone(&self) -> Self {
-        CommandBus(self.0.clone())
+        CommandBus {
+            dispatcher: self.dispatcher.clone(),
+            relocation: self.relocation.clone(),
+        }
     }
 }
 
@@ -148,21 +160,47 @@ impl<H> Clone for QueryBus<H> {
 
 impl<H> CommandBus<H> {
     pub fn new(handlers: Arc<H>, observers: Vec<Arc<dyn DispatchObserver>>) -> Self {
-        CommandBus(Dispatcher {
-            handlers,
-            observers: observers.into(),
-        })
+        CommandBus {
+            dispatcher: Dispatcher {
+                handlers,
+                observers: observers.into(),
+            },
+            relocation: None,
+        }
+    }
+
+    /// Commands whose tenant is moved follow it (see `tenancy::moves`).
+    pub fn relocating(mut self, relocation: Relocation) -> Self {
+        self.relocation = Some(relocation);
+        self
     }
 
     pub async fn dispatch<C>(
         &self,
-        envelope: Envelope<C>,
+        mut envelope: Envelope<C>,
     ) -> Result<C::Output, DispatchError<H::Error>>
     where
         C: Command,
         H: Handler<C>,
+        H::Error: FencedError,
     {
-        self.0.dispatch(Kind::Command, envelope).await
+        let mut relocations = 0;
+        loop {
+            let result = self.dispatcher.dispatch(Kind::Command, &envelope).await;
+            let fenced = matches!(&result, Err(DispatchError::Handler(e)) if e.is_fenced());
+            let Some(relocation) = self.relocation.as_ref().filter(|_| fenced) else {
+                return result;
+            };
+            if relocations == RELOCATIONS {
+                return result;
+            }
+            let Some(ctx) = relocation.settle(envelope.ctx()).await else {
+                return result;
+            };
+            tracing::info!(tenant = %ctx.tenant_id(), cluster = %ctx.tenant().cluster, name = C::NAME, "the tenant's writes were held by a move: the command runs again");
+            relocations += 1;
+            envelope = envelope.relocated(ctx);
+        }
     }
 }
 
@@ -182,7 +220,7 @@ impl<H> QueryBus<H> {
         Q: Query,
         H: Handler<Q>,
     {
-        self.0.dispatch(Kind::Query, envelope).await
+        self.0.dispatch(Kind::Query, &envelope).await
     }
 }
 
@@ -214,6 +252,12 @@ mod tests {
         type Output = usize;
     }
     impl Query for Count {}
+
+    impl FencedError for String {
+        fn is_fenced(&self) -> bool {
+            false
+        }
+    }
 
     #[derive(Default)]
     struct Handlers {

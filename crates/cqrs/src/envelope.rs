@@ -19,6 +19,12 @@ impl<M> Envelope<M> {
         }
     }
 
+    /// The same message for the tenant as the catalog has it now (a command that followed
+    /// its tenant's move).
+    pub fn relocated(self, ctx: TenantContext) -> Envelope<M> {
+        Envelope { ctx, ..self }
+    }
+
     pub fn ctx(&self) -> &TenantContext {
         &self.ctx
     }

@@ -9,7 +9,8 @@
 //!   `transaction` runs units of work through it.
 //! - `fleet`: instances sharing one catalog, leases with fencing tokens, dead-instance clean-up.
 //! - `lifecycle` and `migrations` create, change and delete tenant databases; `meta` holds the
-//!   tenant database's identity, ledger and fences.
+//!   tenant database's identity, ledger and fences; `moves` moves a tenant's database to
+//!   another cluster while it serves.
 
 pub mod catalog;
 pub mod clusters;
@@ -21,6 +22,7 @@ mod incarnation;
 pub mod lifecycle;
 pub mod meta;
 pub mod migrations;
+pub mod moves;
 pub mod rate_limit;
 pub mod resolution;
 pub mod task;

@@ -11,7 +11,8 @@
 //! conflict. Deletion flips every fence to `deleting` in one transaction before it
 //! drops the database: the flip conflicts with (so waits for) every transaction that has already
 //! touched a fence, and every later transaction finds no live fence and aborts. So nothing of a
-//! deleted incarnation can commit after its deletion began to drain.
+//! deleted incarnation can commit after its deletion began to drain. A move flips them to
+//! `moving` for its cut-over the same way, then `live` on the new cluster and `moved` on the old.
 
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::{ClientSession, Database};
@@ -26,6 +27,10 @@ pub const IDENTITY: &str = "tenant";
 pub const LIVE: &str = "live";
 /// `state` of a fence once deletion has begun.
 pub const DELETING: &str = "deleting";
+/// `state` of a fence while a move cuts the tenant over to another cluster (see `moves`).
+pub const MOVING: &str = "moving";
+/// `state` of a fence in a database the tenant has moved away from.
+pub const MOVED: &str = "moved";
 
 /// The filter of a live fence document.
 pub fn live_fence(id: &str) -> Document {
@@ -58,13 +63,25 @@ pub(crate) async fn fence_all(
     db: &Database,
     session: &mut ClientSession,
 ) -> mongodb::error::Result<u64> {
-    let flipped = db
-        .collection::<Document>(META)
-        .update_many(
-            doc! {"state": LIVE},
-            doc! {"$set": {"state": DELETING, "fenced_at": DateTime::now()}},
-        )
-        .session(session)
-        .await?;
+    flip_fences(db, Some(session), LIVE, DELETING).await
+}
+
+/// Flips every fence in state `from` to `to` (in the caller's transaction, if any); returns how
+/// many.
+pub(crate) async fn flip_fences(
+    db: &Database,
+    session: Option<&mut ClientSession>,
+    from: &str,
+    to: &str,
+) -> mongodb::error::Result<u64> {
+    let meta = db.collection::<Document>(META);
+    let update = meta.update_many(
+        doc! {"state": from},
+        doc! {"$set": {"state": to, "fenced_at": DateTime::now()}},
+    );
+    let flipped = match session {
+        Some(session) => update.session(session).await?,
+        None => update.await?,
+    };
     Ok(flipped.modified_count)
 }

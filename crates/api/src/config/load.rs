@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tenancy::DbPrefix;
 use tenancy::clusters::{ClusterConfig, DEFAULT_CLUSTER, PoolSettings};
+use tenancy::moves::MoveSettings;
 use tenancy::resolution::ResolutionPolicy;
 use tenantry_auth::oidc::FetchPolicy;
 
@@ -271,6 +272,12 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
             ),
             trace_commands,
         },
+        moves: MoveSettings {
+            grace: Duration::from_secs(
+                raw.parse("TENANTRY_MOVE_GRACE_SECS", "a number of seconds")?,
+            ),
+        },
+        move_hold: Duration::from_millis(positive(raw, "TENANTRY_MOVE_HOLD_MS")? as u64),
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
         tenant_rate_limit: raw.parse(
             "TENANTRY_TENANT_RATE_LIMIT",

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tenancy::DbPrefix;
 use tenancy::clusters::{ClusterConfig, PoolSettings};
+use tenancy::moves::MoveSettings;
 use tenancy::resolution::ResolutionPolicy;
 
 pub use effective::{Effective, effective};
@@ -92,6 +93,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub cache_ttl: Duration,
     pub pools: PoolSettings,
+    pub moves: MoveSettings,
+    /// How long a command waits for a move's cut-over.
+    pub move_hold: Duration,
     pub migration_parallelism: usize,
     pub tenant_rate_limit: u32,
     pub metrics_max_tenants: usize,

@@ -72,6 +72,8 @@ pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_PROJECTOR", "on", "Run the projector in this process (`on`/`off`; off: queries only see what another instance projects)."),
     s("TENANTRY_PROJECTION_WAIT_MS", "2000", "How long a query with `X-Min-Position` waits for the projections (then 503)."),
     s("TENANTRY_QUERY_READ_PREFERENCE", "primary", "Read preference of queries without `X-Min-Position`: `primary`, `primaryPreferred`, `secondary`, `secondaryPreferred`, `nearest`."),
+    s("TENANTRY_MOVE_GRACE_SECS", "3600", "How long a moved tenant's source database is kept (fenced) before it is dropped."),
+    s("TENANTRY_MOVE_HOLD_MS", "5000", "How long a command waits for a move's cut-over before 503 (the writes of a moving tenant wait, they do not fail)."),
     s("TENANTRY_MIGRATION_PARALLELISM", "8", "Tenants migrated at once by `POST /admin/migrations`."),
     s("TENANTRY_METRICS_MAX_TENANTS", "100", "Tenants that get their own `tenant` label in metrics; the rest are `other`."),
     s("TENANTRY_LOG_FORMAT", "auto", "`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise)."),

@@ -156,7 +156,11 @@ fn tenant_gone(id: &str) -> ApiError {
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> ApiError {
         match e {
-            CommandError::Fenced => tenant_gone("this"),
+            CommandError::Fenced => ApiError::retry_after(
+                ProblemCode::TenantUnavailable,
+                "the tenant's writes are fenced: it is being deleted, or its move is cutting over",
+                2,
+            ),
             CommandError::IdempotencyKeyReused => ApiError::new(
                 ProblemCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used with a different request",
@@ -249,6 +253,20 @@ impl From<commerce::CommerceError> for ApiError {
             E::Projection(p) => p.into(),
             E::Database(ref d) => database_error(d, &e),
             E::Decode(_) | E::Encode(_) => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<tenancy::moves::MoveError> for ApiError {
+    fn from(e: tenancy::moves::MoveError) -> ApiError {
+        use tenancy::moves::MoveError as E;
+        match e {
+            E::Tenancy(t) => t.into(),
+            E::InProgress(_) => ApiError::new(ProblemCode::MoveInProgress, e.to_string()),
+            E::SameCluster { .. } | E::Outdated(_) | E::Gone => {
+                ApiError::new(ProblemCode::InvalidTenantState, e.to_string())
+            }
+            E::Verify(_) | E::Changes(_) | E::TakenOver => ApiError::internal(&e),
         }
     }
 }

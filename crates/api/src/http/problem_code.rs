@@ -40,6 +40,7 @@ pub enum ProblemCode {
     RebuildInProgress,
     TenantNotEmpty,
     ImportInProgress,
+    MoveInProgress,
     // 412
     VersionMismatch,
     // 413
@@ -63,7 +64,7 @@ pub enum ProblemCode {
 
 impl ProblemCode {
     /// Every code, in the order above.
-    pub const ALL: [ProblemCode; 36] = [
+    pub const ALL: [ProblemCode; 37] = [
         ProblemCode::ValidationFailed,
         ProblemCode::InvalidTenantId,
         ProblemCode::TenantConflict,
@@ -89,6 +90,7 @@ impl ProblemCode {
         ProblemCode::RebuildInProgress,
         ProblemCode::TenantNotEmpty,
         ProblemCode::ImportInProgress,
+        ProblemCode::MoveInProgress,
         ProblemCode::VersionMismatch,
         ProblemCode::PayloadTooLarge,
         ProblemCode::UnsupportedMediaType,
@@ -131,6 +133,7 @@ impl ProblemCode {
             C::RebuildInProgress => "rebuild_in_progress",
             C::TenantNotEmpty => "tenant_not_empty",
             C::ImportInProgress => "import_in_progress",
+            C::MoveInProgress => "move_in_progress",
             C::VersionMismatch => "version_mismatch",
             C::PayloadTooLarge => "payload_too_large",
             C::UnsupportedMediaType => "unsupported_media_type",
@@ -168,7 +171,8 @@ impl ProblemCode {
             | C::IdempotencyKeyInFlight
             | C::RebuildInProgress
             | C::TenantNotEmpty
-            | C::ImportInProgress => StatusCode::CONFLICT,
+            | C::ImportInProgress
+            | C::MoveInProgress => StatusCode::CONFLICT,
             C::VersionMismatch => StatusCode::PRECONDITION_FAILED,
             C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -211,6 +215,7 @@ impl ProblemCode {
             C::RebuildInProgress => "Rebuild in progress",
             C::TenantNotEmpty => "Tenant not empty",
             C::ImportInProgress => "Import in progress",
+            C::MoveInProgress => "Move in progress",
             C::VersionMismatch => "Version mismatch",
             C::PayloadTooLarge => "Payload too large",
             C::UnsupportedMediaType => "Unsupported media type",

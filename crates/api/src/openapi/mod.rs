@@ -75,14 +75,15 @@ pub struct Problem {
 /// The document of this deployment: a new tenant's `cluster` is one of the configured ones.
 pub fn name_clusters(openapi: &mut utoipa::openapi::OpenApi, clusters: &[&str]) {
     use utoipa::openapi::{RefOr, Schema};
-    let body = openapi
-        .components
-        .as_mut()
-        .and_then(|c| c.schemas.get_mut("TenantForCreate"));
-    let Some(RefOr::T(Schema::Object(body))) = body else {
+    let Some(components) = openapi.components.as_mut() else {
         return;
     };
-    if let Some(RefOr::T(Schema::Object(cluster))) = body.properties.get_mut("cluster") {
-        cluster.enum_values = Some(clusters.iter().map(|c| (*c).into()).collect());
+    for name in ["TenantForCreate", "MoveForCreate"] {
+        let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(name) else {
+            continue;
+        };
+        if let Some(RefOr::T(Schema::Object(cluster))) = body.properties.get_mut("cluster") {
+            cluster.enum_values = Some(clusters.iter().map(|c| (*c).into()).collect());
+        }
     }
 }

@@ -15,6 +15,7 @@ mod identity;
 mod incarnations;
 mod isolation;
 mod lifecycle;
+mod moves;
 mod oidc_provider;
 mod operations;
 mod orders;

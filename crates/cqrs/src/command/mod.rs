@@ -96,8 +96,9 @@ pub struct Committed<T> {
 /// Why the unit of work did not commit (the domain's own errors aside).
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
-    /// The tenant's incarnation is being deleted: nothing more of it commits.
-    #[error("the tenant is being deleted")]
+    /// The tenant's writes are fenced: its incarnation is being deleted, or a move is cutting
+    /// it over to another cluster (the command bus waits for that and runs the command again).
+    #[error("the tenant's writes are fenced (being deleted, or moved)")]
     Fenced,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
@@ -121,6 +122,18 @@ pub enum CommandError {
     /// Internal: the key is held by a committed request; answered by replaying it.
     #[error("idempotency key taken")]
     KeyTaken,
+}
+
+/// An error that may say the tenant's writes were fenced (a move's cut-over, or a deletion):
+/// the command bus then asks whether a move is the cause, and follows it.
+pub trait FencedError {
+    fn is_fenced(&self) -> bool;
+}
+
+impl FencedError for CommandError {
+    fn is_fenced(&self) -> bool {
+        matches!(self, CommandError::Fenced)
+    }
 }
 
 impl DriverError for CommandError {

@@ -319,6 +319,10 @@ impl Projector {
                 }
                 Ok(())
             }
+            Err(ProjectionError::Fenced(_)) if self.moved_away(&tenant).await => {
+                tracing::info!(tenant = %tenant.key(), "the tenant moved to another cluster; projecting it there");
+                Err(())
+            }
             Err(ProjectionError::Fenced(why)) => {
                 tracing::info!(tenant = %tenant.key(), why, "projection fenced; leaving the tenant");
                 metrics::counter!("tenantry_projection_fenced_total").increment(1);
@@ -329,6 +333,18 @@ impl Projector {
                 tracing::warn!(tenant = %id, error = %tenancy::ErrorChain(&e), "projection catch-up failed; retrying");
                 Err(())
             }
+        }
+    }
+
+    /// Whether the catalog places the tenant on another cluster than `tenant` says (a move
+    /// switched it; the cached record is forgotten, so the next attempt goes there).
+    async fn moved_away(&self, tenant: &Tenant) -> bool {
+        match self.inner.catalog.store().get(&tenant.id).await {
+            Ok(Some(now)) if now.key() == tenant.key() && now.cluster != tenant.cluster => {
+                self.inner.catalog.invalidate(&tenant.id).await;
+                true
+            }
+            _ => false,
         }
     }
 

@@ -8,5 +8,6 @@ mod store;
 mod watch;
 
 pub use cache::{CacheSettings, CatalogCache};
+pub(crate) use store::TENANTS;
 pub use store::{CatalogStore, Claimed, TenantPage};
 pub use watch::spawn_invalidation_watch;

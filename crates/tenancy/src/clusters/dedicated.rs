@@ -17,7 +17,8 @@ use crate::error::{Result, TenancyError};
 #[derive(Clone, Debug)]
 pub struct DedicatedClients {
     pool_size: u32,
-    clients: Cache<TenantKey, Client>,
+    /// By tenant and cluster: a tenant that moved gets a client of its new cluster.
+    clients: Cache<(TenantKey, String), Client>,
     created: Arc<AtomicU64>,
     evicted: Arc<AtomicU64>,
     gauges: Arc<PoolGauges>,
@@ -44,9 +45,14 @@ impl DedicatedClients {
     }
 
     /// The tenant's own client, created on first use (once, however many requests race).
-    pub async fn client(&self, key: &TenantKey, cluster_options: &ClientOptions) -> Result<Client> {
+    pub async fn client(
+        &self,
+        key: &TenantKey,
+        cluster: &str,
+        cluster_options: &ClientOptions,
+    ) -> Result<Client> {
         self.clients
-            .try_get_with_by_ref(key, async {
+            .try_get_with((key.clone(), cluster.to_string()), async {
                 let mut options = cluster_options.clone();
                 options.max_pool_size = Some(self.pool_size);
                 options.min_pool_size = Some(0);

@@ -228,7 +228,11 @@ impl ClusterPools {
     async fn client_for(&self, cluster: &Cluster, tenant: &Tenant) -> Result<Client> {
         match tenant.isolation {
             Isolation::Shared => Ok(cluster.client.clone()),
-            Isolation::Dedicated => self.dedicated.client(&tenant.key(), &cluster.options).await,
+            Isolation::Dedicated => {
+                self.dedicated
+                    .client(&tenant.key(), &cluster.name, &cluster.options)
+                    .await
+            }
         }
     }
 

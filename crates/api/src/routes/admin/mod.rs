@@ -2,6 +2,7 @@
 
 mod instances;
 mod migrations;
+mod moves;
 mod path;
 mod projections;
 mod stats;
@@ -34,5 +35,6 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(instances::list_instances))
         .routes(routes!(transfer::export_tenant))
         .routes(routes!(transfer::import_tenant))
+        .routes(routes!(moves::move_tenant, moves::get_move))
         .route_layer(from_fn_with_state(state.clone(), require_platform_admin))
 }

@@ -1,0 +1,125 @@
+//! `POST /admin/tenants/{id}/move` and `GET /admin/tenants/{id}/move`: moving a tenant to
+//! another cluster while it serves (`tenancy::moves`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tenancy::moves::{MoveRecord, MoveState, Mover};
+
+use super::path::TenantPath;
+use crate::extract::Body;
+use crate::http::{ApiError, ErrorChain};
+use crate::openapi::{AdminErrors, BodyErrors, Problem};
+use crate::state::AppState;
+
+crate::request_body! {
+    /// `POST /admin/tenants/{id}/move` body.
+    pub struct MoveForCreate {
+        /// The configured cluster to move the tenant to.
+        #[schema(min_length = 1)]
+        pub cluster: String,
+    }
+}
+
+/// A tenant's current or last move.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MoveView {
+    pub tenant_id: String,
+    pub from: String,
+    pub to: String,
+    pub state: MoveState,
+    /// Documents copied so far (the first pass; changes applied later are not counted).
+    pub documents_copied: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// How long the tenant's writes were held at the cut-over, in milliseconds.
+    pub write_pause_ms: Option<i64>,
+    /// Why the move failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Runs of the move (more than one: it was resumed after its runner died).
+    pub attempts: i32,
+    /// When the source database is dropped (a done move), or was.
+    pub source_dropped_at: Option<String>,
+    pub drop_source_after: Option<String>,
+}
+
+impl From<&MoveRecord> for MoveView {
+    fn from(m: &MoveRecord) -> MoveView {
+        let rfc3339 = tenancy::time::rfc3339;
+        MoveView {
+            tenant_id: m.tenant_id.clone(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            state: m.state,
+            documents_copied: m.documents_copied,
+            started_at: rfc3339(m.started_at),
+            finished_at: m.finished_at.map(rfc3339),
+            write_pause_ms: m.write_pause_ms,
+            error: m.error.clone(),
+            attempts: m.attempts,
+            source_dropped_at: m.source_dropped_at.map(rfc3339),
+            drop_source_after: m.drop_source_after.map(rfc3339),
+        }
+    }
+}
+
+/// Move the tenant to another cluster while it keeps serving: its database is copied, the
+/// changes made meanwhile applied, then its writes wait (briefly, they do not fail) while the
+/// copy is verified and the placement switched. Follow it with `GET`.
+#[utoipa::path(post, path = "/admin/tenants/{id}/move", security(("admin_key" = [])), tag = "admin",
+    params(TenantPath),
+    request_body = MoveForCreate,
+    responses(
+        (status = 202, description = "The move started", body = MoveView),
+        (status = 409, description = "`move_in_progress`; `invalid_tenant_state` (not active or suspended, already on that cluster, or migrations pending)", body = Problem, content_type = "application/problem+json"),
+        AdminErrors, BodyErrors,
+    ))]
+pub async fn move_tenant(
+    State(state): State<AppState>,
+    TenantPath { id }: TenantPath,
+    body: Body<MoveForCreate>,
+) -> Result<Response, ApiError> {
+    let record = state.mover.start(&id, &body.value.cluster).await?;
+    let view = MoveView::from(&record);
+    tokio::spawn(run(state.mover.clone(), record.key));
+    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+}
+
+/// Runs a started move in the background (the sweeper resumes it if this process dies).
+async fn run(mover: Mover, key: String) {
+    match mover.run(&key).await {
+        Ok(Some(done)) => {
+            tracing::info!(
+                key,
+                state = done.state.as_str(),
+                write_pause_ms = done.write_pause_ms,
+                "move finished"
+            )
+        }
+        Ok(None) => tracing::info!(key, "another instance runs this move"),
+        Err(e) => tracing::warn!(key, error = %ErrorChain(&e), "move did not finish"),
+    }
+}
+
+/// The tenant's current or last move.
+#[utoipa::path(get, path = "/admin/tenants/{id}/move", security(("admin_key" = [])), tag = "admin",
+    params(TenantPath),
+    responses(
+        (status = 200, description = "OK", body = MoveView),
+        AdminErrors,
+        (status = 404, description = "`tenant_not_found`; `not_found`: the tenant never moved", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_move(
+    State(state): State<AppState>,
+    TenantPath { id }: TenantPath,
+) -> Result<Json<MoveView>, ApiError> {
+    let record = state
+        .mover
+        .current(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("tenant '{id}' has never moved")))?;
+    Ok(Json(MoveView::from(&record)))
+}

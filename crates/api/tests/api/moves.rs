@@ -1,0 +1,330 @@
+//! Moving a tenant to another cluster while it serves: nothing acknowledged is lost or doubled,
+//! positions continue without a gap, projections continue from their checkpoints, keys replay,
+//! writes wait (never fail) at the cut-over, and the source is dropped after its grace period.
+
+use std::collections::BTreeSet;
+use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tenancy::clusters::ClusterConfig;
+
+use crate::support::TestApp;
+
+/// A server with two clusters: the test database (`default`) and an embedded database of its
+/// own (`eu`); `None` when there is no embedded database binary (tests against MONGODB_URI).
+async fn two_clusters(grace: Duration) -> Option<(TestApp, Child, String)> {
+    let Some((devdb, uri)) = testkit::private_devdb(&[]) else {
+        eprintln!("skipped: no embedded database binary for a second cluster");
+        return None;
+    };
+    let eu = uri.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.clusters.push(ClusterConfig {
+            name: "eu".into(),
+            uri: eu,
+        });
+        c.moves.grace = grace;
+    })
+    .await;
+    Some((app, devdb, uri))
+}
+
+/// Polls the tenant's move until it is done or failed.
+pub async fn finished_move(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = app
+            .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
+            .await
+            .expect(StatusCode::OK);
+        if view["state"] == "done" || view["state"] == "failed" {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "the move did not finish: {view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The names of the databases on a cluster.
+async fn databases(uri: &str) -> Vec<String> {
+    let client = mongodb::Client::with_uri_str(uri).await.unwrap();
+    client.list_database_names().await.unwrap()
+}
+
+/// What the writers and readers saw.
+#[derive(Default)]
+struct Seen {
+    /// (order id, position) of every acknowledged order.
+    orders: Vec<(String, i64)>,
+    /// Every status that was not a success.
+    failures: Vec<String>,
+    reads: usize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
+    let Some((app, _eu, eu_uri)) = two_clusters(Duration::from_secs(1)).await else {
+        return;
+    };
+    let app = Arc::new(app);
+    let (id, token) = app.tenant_with_token(&["member"]).await;
+    let mut products = Vec::new();
+    for i in 0..3 {
+        let (product, _) = app
+            .product(&token, &format!("SKU-{i}"), "Moved", 100, 1_000_000)
+            .await;
+        products.push(product["id"].as_str().unwrap().to_string());
+    }
+    // A keyed request before the move replays after it.
+    let keyed = json!({"sku": "KEYED", "name": "Keyed", "price_cents": 5, "stock": 1});
+    let first = app
+        .call(
+            Method::POST,
+            "/v1/products",
+            &token,
+            Some(keyed.clone()),
+            &[("idempotency-key", "before-the-move")],
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    for i in 0..150 {
+        let call = app.order(&token, "c-seed", &[(&products[i % 3], 1)]).await;
+        assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
+    }
+
+    // Writers and readers run through the whole move.
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let (app, token, products, stop) =
+                (app.clone(), token.clone(), products.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut seen = Seen::default();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let product = &products[(w + i) % 3];
+                    if w < 4 {
+                        let call = app.order(&token, &format!("c-{w}"), &[(product, 1)]).await;
+                        if call.status == StatusCode::CREATED {
+                            let order = call.body["id"].as_str().unwrap().to_string();
+                            seen.orders.push((order, call.position()));
+                        } else {
+                            seen.failures
+                                .push(format!("order: {} {}", call.status, call.body));
+                        }
+                    } else {
+                        let call = app
+                            .call(
+                                Method::GET,
+                                &format!("/v1/products/{product}"),
+                                &token,
+                                None,
+                                &[],
+                            )
+                            .await;
+                        seen.reads += 1;
+                        if call.status != StatusCode::OK {
+                            seen.failures
+                                .push(format!("read: {} {}", call.status, call.body));
+                        }
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = app
+        .admin_json(
+            Method::POST,
+            &format!("/admin/tenants/{id}/move"),
+            Some(json!({"cluster": "eu"})),
+        )
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(started["from"], "default");
+    assert_eq!(started["to"], "eu");
+    // One move at a time.
+    app.admin_json(
+        Method::POST,
+        &format!("/admin/tenants/{id}/move"),
+        Some(json!({"cluster": "eu"})),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "move_in_progress");
+    let done = finished_move(&app, &id).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(done["write_pause_ms"].as_i64().is_some(), "{done}");
+    assert!(done["documents_copied"].as_i64().unwrap() > 150, "{done}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = Seen::default();
+    for worker in workers {
+        let s = worker.await.unwrap();
+        seen.orders.extend(s.orders);
+        seen.failures.extend(s.failures);
+        seen.reads += s.reads;
+    }
+    assert!(seen.failures.is_empty(), "{:?} {done}", seen.failures);
+    assert!(seen.orders.len() > 20 && seen.reads > 20);
+
+    let tenant = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(tenant["cluster"], "eu");
+    let database = tenant["database"].as_str().unwrap().to_string();
+
+    // Every acknowledged order is there, at its own position; positions run 1..=n.
+    let target = mongodb::Client::with_uri_str(&eu_uri)
+        .await
+        .unwrap()
+        .database(&database);
+    let positions: Vec<i64> = target
+        .collection::<Document>("outbox")
+        .find(doc! {})
+        .sort(doc! {"_id": 1})
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.get_i64("_id").unwrap())
+        .collect();
+    let n = positions.len() as i64;
+    assert_eq!(positions, (1..=n).collect::<Vec<_>>(), "gap-free positions");
+    let acknowledged: BTreeSet<i64> = seen.orders.iter().map(|(_, p)| *p).collect();
+    assert_eq!(acknowledged.len(), seen.orders.len(), "one position each");
+    let last = *acknowledged.iter().max().unwrap();
+    assert!(last <= n);
+    let orders = target
+        .collection::<Document>("orders")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(
+        orders,
+        150 + seen.orders.len() as u64,
+        "no order lost or doubled"
+    );
+    let min = last.to_string();
+    for (order, _) in seen.orders.iter().step_by(7) {
+        app.call(
+            Method::GET,
+            &format!("/v1/orders/{order}"),
+            &token,
+            None,
+            &[("x-min-position", &min)],
+        )
+        .await
+        .expect(StatusCode::OK);
+    }
+    // The read models continued from their checkpoints: every unit sold is counted once.
+    let top = app
+        .call(
+            Method::GET,
+            "/v1/reports/top-products",
+            &token,
+            None,
+            &[("x-min-position", &min)],
+        )
+        .await
+        .expect(StatusCode::OK);
+    let units: i64 = top["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["units_sold"].as_i64().unwrap())
+        .sum();
+    assert_eq!(units, 150 + seen.orders.len() as i64);
+    // The key moved with the tenant.
+    let replay = app
+        .call(
+            Method::POST,
+            "/v1/products",
+            &token,
+            Some(keyed),
+            &[("idempotency-key", "before-the-move")],
+        )
+        .await;
+    assert_eq!(replay.body["id"], first["id"], "{}", replay.body);
+
+    // The source database is dropped after the grace period.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while databases(&testkit::mongodb_uri()).await.contains(&database) {
+        assert!(Instant::now() < deadline, "the source database was kept");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let view = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert!(view["source_dropped_at"].is_string(), "{view}");
+    assert!(databases(&eu_uri).await.contains(&database));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedicated_tenant_moves_and_bad_moves_are_refused() {
+    let Some((app, _eu, eu_uri)) = two_clusters(Duration::from_secs(3600)).await else {
+        return;
+    };
+    let id = app.new_tenant_id();
+    app.create_tenant_with(json!({"id": id, "name": "Dedicated", "isolation": "dedicated"}))
+        .await;
+    let token = app.token(&id, &["member"]);
+    let path = format!("/admin/tenants/{id}/move");
+    app.admin_json(Method::GET, &path, None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    app.admin_json(Method::POST, &path, Some(json!({"cluster": "default"})))
+        .await
+        .problem(StatusCode::CONFLICT, "invalid_tenant_state");
+    let unknown = app
+        .admin_json(Method::POST, &path, Some(json!({"cluster": "mars"})))
+        .await
+        .problem(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(unknown["errors"][0]["field"], "cluster", "{unknown}");
+    app.admin_json(Method::POST, &path, Some(json!({})))
+        .await
+        .problem(StatusCode::BAD_REQUEST, "validation_failed");
+
+    let (before, _) = app.product(&token, "BEFORE", "Before", 1, 1).await;
+    app.admin_json(Method::POST, &path, Some(json!({"cluster": "eu"})))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(finished_move(&app, &id).await["state"], "done");
+    let (after, position) = app.product(&token, "AFTER", "After", 1, 1).await;
+    let listed = app.products_at(&token, position).await;
+    let skus: BTreeSet<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, BTreeSet::from(["AFTER", "BEFORE"]));
+    // The new write went to the new cluster, through the tenant's own client there.
+    let database = app.database_of(&id).await;
+    let on_eu = mongodb::Client::with_uri_str(&eu_uri)
+        .await
+        .unwrap()
+        .database(&database)
+        .collection::<Document>("products")
+        .count_documents(doc! {"_id": {"$in": [before["id"].as_str(), after["id"].as_str()]}})
+        .await
+        .unwrap();
+    assert_eq!(on_eu, 2);
+    // The source is kept (fenced) during the grace period: another move must wait for it.
+    assert!(databases(&testkit::mongodb_uri()).await.contains(&database));
+    app.admin_json(Method::POST, &path, Some(json!({"cluster": "default"})))
+        .await
+        .problem(StatusCode::CONFLICT, "move_in_progress");
+}

@@ -1,0 +1,136 @@
+//! The source database's change stream, opened before the copy begins: every document written
+//! after that point shows up here as a *dirty key* (collection, `_id`) to copy again. Copying a
+//! dirty key reads the document's current state (or its absence), so applying keys in any order,
+//! or twice, converges on the source's state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use mongodb::Database;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::change_stream::ChangeStream;
+use mongodb::change_stream::event::{ChangeStreamEvent, OperationType};
+
+use super::MoveError;
+
+/// How long one poll waits for the next change when none is buffered.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The keys written since the stream opened, by collection (`_id`s in BSON's order).
+pub type DirtyKeys = BTreeMap<String, Vec<Bson>>;
+
+pub struct Changes {
+    stream: ChangeStream<ChangeStreamEvent<Document>>,
+}
+
+impl Changes {
+    pub async fn open(db: &Database) -> Result<Changes, MoveError> {
+        let stream = db.watch().await?;
+        Ok(Changes { stream })
+    }
+
+    /// The keys changed since the last call: what the stream has now, without waiting for more
+    /// than one short poll.
+    pub async fn drain(&mut self) -> Result<DirtyKeys, MoveError> {
+        let mut dirty = Dirty::default();
+        loop {
+            match tokio::time::timeout(POLL, self.stream.next_if_any()).await {
+                Ok(Ok(Some(event))) => dirty.add(event)?,
+                Ok(Ok(None)) | Err(_) => return Ok(dirty.keys()),
+                Ok(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The keys changed up to and including the write of `marker` (an `_id` in `_meta`): after
+    /// it, the stream has shown every change committed before the marker was written.
+    pub async fn drain_through(
+        &mut self,
+        marker: &str,
+        within: Duration,
+    ) -> Result<DirtyKeys, MoveError> {
+        let mut dirty = Dirty::default();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.stream.next_if_any()).await;
+            match next {
+                Ok(Ok(Some(event))) => {
+                    let is_marker = event.ns.as_ref().and_then(|ns| ns.coll.as_deref())
+                        == Some(crate::meta::META)
+                        && event
+                            .document_key
+                            .as_ref()
+                            .and_then(|k| k.get_str("_id").ok())
+                            == Some(marker);
+                    dirty.add(event)?;
+                    if is_marker {
+                        return Ok(dirty.keys());
+                    }
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => {
+                    return Err(MoveError::Changes(format!(
+                        "the change stream did not show the cut-over marker within {within:?}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Dirty {
+    keys: BTreeMap<String, BTreeSet<KeyBytes>>,
+}
+
+/// An `_id`, ordered and deduplicated by its BSON bytes.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct KeyBytes(Vec<u8>);
+
+impl Dirty {
+    fn add(&mut self, event: ChangeStreamEvent<Document>) -> Result<(), MoveError> {
+        match event.operation_type {
+            OperationType::Insert
+            | OperationType::Update
+            | OperationType::Replace
+            | OperationType::Delete => {}
+            // A collection or the database went away under the move (a deletion began): stop.
+            other => {
+                return Err(MoveError::Changes(format!(
+                    "the source changed shape during the move ({other:?})"
+                )));
+            }
+        }
+        let (Some(ns), Some(key)) = (event.ns, event.document_key) else {
+            return Ok(());
+        };
+        let (Some(collection), Some(id)) = (ns.coll, key.get("_id")) else {
+            return Ok(());
+        };
+        let bytes = mongodb::bson::to_vec(&doc! {"_id": id.clone()})
+            .map_err(|e| MoveError::Changes(format!("an _id cannot be encoded: {e}")))?;
+        self.keys
+            .entry(collection)
+            .or_default()
+            .insert(KeyBytes(bytes));
+        Ok(())
+    }
+
+    fn keys(self) -> DirtyKeys {
+        self.keys
+            .into_iter()
+            .map(|(collection, ids)| {
+                let ids = ids
+                    .into_iter()
+                    .filter_map(|k| {
+                        mongodb::bson::from_slice::<Document>(&k.0)
+                            .ok()
+                            .and_then(|mut d| d.remove("_id"))
+                    })
+                    .collect();
+                (collection, ids)
+            })
+            .collect()
+    }
+}

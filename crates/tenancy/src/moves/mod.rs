@@ -1,0 +1,468 @@
+//! Moving a tenant's database to another cluster while it serves: Shopify's Ghostferry recipe
+//! (copy, tail the change log, a brief write hold, cut over) on MongoDB.
+//!
+//! 1. **Copying** (`copy`): the source database's change stream is opened first (`changes`), so
+//!    every write from then on is seen; the target gets the tenant's collections, validators
+//!    and indexes from its migrations (and any other index the source has), then every
+//!    document, in batches, while the source keeps serving.
+//! 2. **Catching up**: the keys written since are copied again (each document as it is now, or
+//!    its absence), round after round, until a round is small.
+//! 3. **Cutting over**: the source's fences flip to `moving` in one transaction (see `meta`):
+//!    that waits for the transactions already past a fence, and every later command and
+//!    projector write of the tenant aborts. Such commands *wait* (`Relocation`), they do not
+//!    fail. A marker written after the flip ends the change stream's last round; the copy is
+//!    verified (`verify`: counts and a SHA-256 per collection, on both sides); the target's
+//!    fences flip to `live`; then one catalog transaction switches the tenant's placement and
+//!    marks the move done (`record::switch`). Every instance's cache is invalidated by the
+//!    catalog's change stream; the waiting commands run again, on the target.
+//! 4. The source database stays, fenced (`moved`), for a grace period, then is dropped.
+//!
+//! The move is a state machine in the catalog (`record`); one instance runs it at a time (the
+//! job lease `move/<id>@<incarnation>`), and every write of its runner is fenced by a token.
+//! Until the switch, the source is authoritative: a runner that dies at any point leaves a move
+//! that the sweeper of any instance (or the same command again) runs again from the copy, after
+//! undoing a half-done cut-over (the source's fences back to `live`, the target dropped). A
+//! runner that dies after the switch leaves only the finishing touches, which are idempotent.
+
+mod changes;
+mod copy;
+mod record;
+mod relocation;
+mod verify;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mongodb::Database;
+use mongodb::bson::{DateTime, Document, doc};
+
+use crate::catalog::CatalogCache;
+use crate::clusters::{ClusterPools, TenantDb};
+use crate::error::TenancyError;
+use crate::fleet::Fleet;
+use crate::migrations::{Schema, apply_pending};
+use crate::task::AbortOnDrop;
+use crate::{Tenant, TenantId, TenantKey, TenantStatus, failpoint, meta, transaction};
+
+pub use record::{MOVES, MoveRecord, MoveState};
+pub use relocation::Relocation;
+
+/// A catch-up round this small (keys) is followed by the cut-over.
+const SMALL_ROUND: usize = 200;
+/// Catch-up rounds before the cut-over is attempted anyway.
+const MAX_ROUNDS: usize = 50;
+/// How long the last round may take to reach the cut-over marker.
+const LAST_ROUND: Duration = Duration::from_secs(10);
+/// Repairs (whole collections copied again) before a verification failure ends the move.
+const REPAIRS: usize = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    #[error(transparent)]
+    Tenancy(#[from] TenancyError),
+    /// A move of this tenant is running, or the last one's source is still kept.
+    #[error("tenant {0} is being moved (or its last move's source database is still kept)")]
+    InProgress(TenantId),
+    #[error("tenant {id} is already on cluster '{cluster}'")]
+    SameCluster { id: TenantId, cluster: String },
+    /// The tenant's schema is behind: the target would get a newer one than its data.
+    #[error("tenant {0} has pending migrations: run them first")]
+    Outdated(TenantId),
+    #[error("the copy does not match the source: {0}")]
+    Verify(String),
+    #[error("{0}")]
+    Changes(String),
+    /// Another runner took the move over (this one was presumed dead).
+    #[error("another instance took the move over")]
+    TakenOver,
+    /// The tenant was deleted (or is being deleted) during the move.
+    #[error("the tenant was deleted during the move")]
+    Gone,
+}
+
+impl From<mongodb::error::Error> for MoveError {
+    fn from(e: mongodb::error::Error) -> Self {
+        MoveError::Tenancy(e.into())
+    }
+}
+
+/// How moves behave.
+#[derive(Debug, Clone, Copy)]
+pub struct MoveSettings {
+    /// How long the source database is kept after the switch.
+    pub grace: Duration,
+}
+
+/// Told the target database after a switch (the CQRS layer wakes the tenant's projector there:
+/// events the source had not projected yet are projected on the target).
+pub type OnSwitch = Arc<dyn Fn(Database) + Send + Sync>;
+
+/// Runs moves.
+#[derive(Clone)]
+pub struct Mover {
+    catalog: CatalogCache,
+    pools: ClusterPools,
+    schema: Schema,
+    fleet: Option<Fleet>,
+    settings: MoveSettings,
+    on_switch: Option<OnSwitch>,
+}
+
+impl std::fmt::Debug for Mover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mover")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mover {
+    pub fn new(
+        catalog: CatalogCache,
+        pools: ClusterPools,
+        schema: Schema,
+        fleet: Option<Fleet>,
+        settings: MoveSettings,
+    ) -> Mover {
+        Mover {
+            catalog,
+            pools,
+            schema,
+            fleet,
+            settings,
+            on_switch: None,
+        }
+    }
+
+    pub fn on_switch(mut self, hook: OnSwitch) -> Mover {
+        self.on_switch = Some(hook);
+        self
+    }
+
+    fn catalog_db(&self) -> &Database {
+        self.catalog.store().database()
+    }
+
+    /// Records a move of the tenant to `cluster` (state `copying`); the caller then runs it
+    /// (`run`), usually in the background.
+    pub async fn start(&self, id: &TenantId, cluster: &str) -> Result<MoveRecord, MoveError> {
+        self.pools.cluster(cluster)?;
+        let tenant = self.catalog.store().require(id).await?;
+        if !matches!(
+            tenant.status,
+            TenantStatus::Active | TenantStatus::Suspended
+        ) {
+            return Err(TenancyError::InvalidState {
+                id: id.clone(),
+                status: tenant.status.as_str(),
+            }
+            .into());
+        }
+        if tenant.cluster == cluster {
+            return Err(MoveError::SameCluster {
+                id: id.clone(),
+                cluster: cluster.to_string(),
+            });
+        }
+        if tenant.schema_version < self.schema.latest_version() {
+            return Err(MoveError::Outdated(id.clone()));
+        }
+        let record = record::begin(self.catalog_db(), &tenant, cluster)
+            .await?
+            .ok_or_else(|| MoveError::InProgress(id.clone()))?;
+        tracing::info!(tenant = %tenant.key(), from = %record.from, to = %record.to, "move started");
+        Ok(record)
+    }
+
+    /// The tenant's current or last move (of its current incarnation).
+    pub async fn current(&self, id: &TenantId) -> Result<Option<MoveRecord>, MoveError> {
+        let tenant = self.catalog.store().require(id).await?;
+        Ok(record::load(self.catalog_db(), &tenant.key()).await?)
+    }
+
+    /// Runs (or resumes, or finishes) the move recorded under `key`, under its job lease;
+    /// `Ok(None)` when another instance is running it.
+    pub async fn run(&self, key: &str) -> Result<Option<MoveRecord>, MoveError> {
+        match &self.fleet {
+            Some(fleet) => {
+                let mut outcome = None;
+                fleet
+                    .exclusively(&format!("move/{key}"), async {
+                        outcome = Some(self.steps(key).await);
+                        Ok(())
+                    })
+                    .await?;
+                outcome.transpose()
+            }
+            None => self.steps(key).await.map(Some),
+        }
+    }
+
+    async fn steps(&self, key: &str) -> Result<MoveRecord, MoveError> {
+        let catalog = self.catalog_db();
+        let mut move_ = record::take(catalog, key)
+            .await?
+            .ok_or_else(|| MoveError::Changes(format!("no move {key}")))?;
+        if move_.state == MoveState::Failed {
+            return Ok(move_);
+        }
+        if move_.state == MoveState::Done {
+            self.drop_source_when_due(&move_).await?;
+            return Ok(move_);
+        }
+        let tenant = match self.tenant_of(&move_).await? {
+            Some(tenant) => tenant,
+            None => {
+                self.undo(&move_, None).await?;
+                record::fail(catalog, &move_, &MoveError::Gone.to_string()).await?;
+                return Err(MoveError::Gone);
+            }
+        };
+        if tenant.cluster == move_.to {
+            // The switch happened; the runner died before the finishing touches.
+            self.after_switch(&tenant, &move_).await?;
+            return Ok(record::load(catalog, &tenant.key()).await?.unwrap_or(move_));
+        }
+        if move_.attempts > 1 {
+            tracing::warn!(tenant = %tenant.key(), state = move_.state.as_str(), "an interrupted move runs again from the copy");
+            self.undo(&move_, Some(&tenant)).await?;
+        }
+        match self.copy_and_cut_over(&tenant, &mut move_).await {
+            Ok(()) => Ok(record::load(catalog, &tenant.key()).await?.unwrap_or(move_)),
+            Err(MoveError::TakenOver) => Err(MoveError::TakenOver),
+            Err(e) => {
+                tracing::error!(tenant = %tenant.key(), error = %crate::ErrorChain(&e), "move failed; the tenant stays where it was");
+                self.undo(&move_, Some(&tenant)).await?;
+                record::fail(catalog, &move_, &e.to_string()).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The tenant of this move's incarnation, if it is still live.
+    async fn tenant_of(&self, move_: &MoveRecord) -> Result<Option<Tenant>, MoveError> {
+        let Ok(id) = TenantId::parse(&move_.tenant_id) else {
+            return Ok(None);
+        };
+        let tenant = self.catalog.store().get(&id).await?;
+        Ok(tenant.filter(|t| {
+            t.key().to_string() == move_.key
+                && matches!(t.status, TenantStatus::Active | TenantStatus::Suspended)
+        }))
+    }
+
+    fn database_on(&self, cluster: &str, name: &str) -> Result<Database, MoveError> {
+        Ok(self.pools.cluster(cluster)?.client().database(name))
+    }
+
+    /// Undoes a move that has not switched: the source's fences back to `live` (if the tenant
+    /// is still there), the target's copy dropped.
+    async fn undo(&self, move_: &MoveRecord, tenant: Option<&Tenant>) -> Result<(), MoveError> {
+        if let Some(tenant) = tenant {
+            let source = self.pools.maintenance_db(tenant).await?;
+            let reopened =
+                meta::flip_fences(source.database(), None, meta::MOVING, meta::LIVE).await?;
+            if reopened > 0 {
+                tracing::info!(tenant = %tenant.key(), fences = reopened, "the source's writes are open again");
+            }
+        }
+        self.database_on(&move_.to, &move_.database)?.drop().await?;
+        Ok(())
+    }
+
+    async fn copy_and_cut_over(
+        &self,
+        tenant: &Tenant,
+        move_: &mut MoveRecord,
+    ) -> Result<(), MoveError> {
+        let catalog = self.catalog_db();
+        let key = tenant.key();
+        let source_db = self.pools.maintenance_db(tenant).await?;
+        let source = source_db.database();
+        let target_tenant = Tenant {
+            cluster: move_.to.clone(),
+            ..tenant.clone()
+        };
+        let target_db = self.pools.maintenance_db(&target_tenant).await?;
+        let target = target_db.database();
+
+        if !record::enter(catalog, move_, MoveState::Copying).await? {
+            return Err(MoveError::TakenOver);
+        }
+        let mut changes = changes::Changes::open(source).await?;
+        apply_pending(&target_db, &self.schema).await?;
+        copy::shape(source, target).await?;
+        // The ledger the migrations wrote is replaced by the source's own `_meta`.
+        target
+            .collection::<Document>(meta::META)
+            .delete_many(doc! {})
+            .await?;
+        let started = Instant::now();
+        let copied = copy::everything(source, target, |copied| {
+            let (move_, key) = (&*move_, &key);
+            async move {
+                failpoint::hit("move.copying");
+                tracing::info!(tenant = %key, documents = copied, "move: copying");
+                Ok(record::update(catalog, move_, doc! {"documents_copied": copied}).await?)
+            }
+        })
+        .await?;
+        let per_second = copied as f64 / started.elapsed().as_secs_f64().max(0.001);
+        tracing::info!(tenant = %key, documents = copied, per_second = per_second.round(), "move: copied");
+
+        if !record::enter(catalog, move_, MoveState::CatchingUp).await? {
+            return Err(MoveError::TakenOver);
+        }
+        for round in 1..=MAX_ROUNDS {
+            let dirty = changes.drain().await?;
+            let keys = copy::keys(source, target, &dirty).await?;
+            failpoint::hit("move.catching_up");
+            tracing::info!(tenant = %key, round, keys, "move: catching up");
+            if keys <= SMALL_ROUND {
+                break;
+            }
+        }
+
+        if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
+            return Err(MoveError::TakenOver);
+        }
+        let held = Instant::now();
+        let fenced = transaction::run(&source_db, |mut session| async move {
+            let flipped =
+                meta::flip_fences(source, Some(&mut session), meta::LIVE, meta::MOVING).await;
+            (session, flipped.map_err(TenancyError::from))
+        })
+        .await?;
+        tracing::info!(tenant = %key, fences = fenced, "move: the source's writes are held");
+        failpoint::hit("move.cutting_over");
+        let marker = format!("move:{}", move_.token);
+        source
+            .collection::<Document>(meta::META)
+            .insert_one(doc! {"_id": &marker, "at": DateTime::now()})
+            .await?;
+        let dirty = changes.drain_through(&marker, LAST_ROUND).await?;
+        copy::keys(source, target, &dirty).await?;
+        self.verify(source, target, &key).await?;
+        meta::flip_fences(target, None, meta::MOVING, meta::LIVE).await?;
+        target
+            .collection::<Document>(meta::META)
+            .delete_one(doc! {"_id": &marker})
+            .await?;
+        let pause_ms = i64::try_from(held.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let drop_after =
+            DateTime::from_system_time(std::time::SystemTime::now() + self.settings.grace);
+        if !record::switch(catalog, move_, &key, pause_ms, drop_after).await? {
+            return match self.tenant_of(move_).await? {
+                None => Err(MoveError::Gone),
+                Some(_) => Err(MoveError::TakenOver),
+            };
+        }
+        self.catalog.invalidate(&tenant.id).await;
+        tracing::info!(tenant = %key, from = %move_.from, to = %move_.to, write_pause_ms = pause_ms, "move: switched");
+        failpoint::hit("move.after_switch");
+        self.after_switch(&target_tenant, move_).await
+    }
+
+    /// Verifies the copy; a collection that differs is copied again whole (the source is
+    /// still), then verified again.
+    async fn verify(
+        &self,
+        source: &Database,
+        target: &Database,
+        key: &TenantKey,
+    ) -> Result<(), MoveError> {
+        for repair in 0..=REPAIRS {
+            let differ = verify::differences(source, target).await?;
+            if differ.is_empty() {
+                return Ok(());
+            }
+            if repair == REPAIRS {
+                return Err(MoveError::Verify(differ.join(", ")));
+            }
+            tracing::warn!(tenant = %key, collections = ?differ, "move: the copy differs; copying those collections again");
+            for name in &differ {
+                copy::again(source, target, name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After the switch: the source's fences say `moved` (nothing commits there again).
+    async fn after_switch(&self, tenant: &Tenant, move_: &MoveRecord) -> Result<(), MoveError> {
+        let source = self.database_on(&move_.from, &move_.database)?;
+        meta::flip_fences(&source, None, meta::MOVING, meta::MOVED).await?;
+        self.catalog.invalidate(&tenant.id).await;
+        if let Some(hook) = &self.on_switch {
+            hook(self.database_on(&move_.to, &move_.database)?);
+        }
+        Ok(())
+    }
+
+    /// Drops a done move's source database once its grace period is over (never the cluster
+    /// the tenant is on now).
+    async fn drop_source_when_due(&self, move_: &MoveRecord) -> Result<(), MoveError> {
+        let due = move_
+            .drop_source_after
+            .is_some_and(|after| after <= DateTime::now());
+        if !due || move_.source_dropped_at.is_some() {
+            return Ok(());
+        }
+        if let Some(tenant) = self.tenant_of(move_).await?
+            && tenant.cluster == move_.from
+        {
+            return Ok(());
+        }
+        self.database_on(&move_.from, &move_.database)?
+            .drop()
+            .await?;
+        record::source_dropped(self.catalog_db(), &move_.key).await?;
+        tracing::info!(key = %move_.key, cluster = %move_.from, database = %move_.database, "moved tenant's source database dropped");
+        Ok(())
+    }
+
+    /// Resumes interrupted moves and drops sources whose grace period is over; returns how
+    /// many moves it worked on.
+    pub async fn sweep(&self) -> Result<usize, MoveError> {
+        let mut worked = 0;
+        for move_ in record::open(self.catalog_db()).await? {
+            let due = move_.state != MoveState::Done
+                || move_
+                    .drop_source_after
+                    .is_some_and(|after| after <= DateTime::now());
+            if !due {
+                continue;
+            }
+            match self.run(&move_.key).await {
+                Ok(Some(_)) => worked += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(key = %move_.key, error = %crate::ErrorChain(&e), "move sweep: a move did not finish")
+                }
+            }
+        }
+        Ok(worked)
+    }
+
+    /// A handle on the tenant's database where it is now (for the caller's follow-up).
+    pub async fn tenant_db(&self, id: &TenantId) -> Result<TenantDb, MoveError> {
+        let tenant = self.catalog.store().require(id).await?;
+        Ok(self.pools.maintenance_db(&tenant).await?)
+    }
+}
+
+/// Resumes interrupted moves and drops due sources every `every`, on this instance (any
+/// instance may: the job lease keeps them from running the same move).
+pub fn spawn_move_sweeper(mover: Mover, every: Duration) -> AbortOnDrop {
+    AbortOnDrop::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match mover.sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(moves = n, "move sweep worked on moves"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::ErrorChain(&e), "move sweep failed; retrying")
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,245 @@
+//! The move record: one document per tenant incarnation in the catalog's `moves` collection
+//! (`_id` = `<id>@<incarnation>`, so nothing of a deleted incarnation's move reaches a later
+//! one). It is the move's state machine. Every write by the process running the move is fenced
+//! by the runner's token: a runner that was presumed dead and replaced finds its next write
+//! refused, and stops.
+
+use mongodb::bson::{DateTime, Document, doc, to_bson};
+use mongodb::options::ReturnDocument;
+use mongodb::{Collection, Database};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, is_duplicate_key};
+use crate::{Tenant, TenantKey, TenantStatus};
+
+/// The catalog collection of move records.
+pub const MOVES: &str = "moves";
+
+/// Where a move is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MoveState {
+    /// The collections are copied to the target cluster; the source serves.
+    Copying,
+    /// Changes made since the copy began are applied to the target; the source serves.
+    CatchingUp,
+    /// The tenant's writes wait while the last changes are applied, the copy verified and the
+    /// placement switched.
+    CuttingOver,
+    /// The tenant is served from the target cluster.
+    Done,
+    /// The move stopped; the tenant is served from the source cluster, as before.
+    Failed,
+}
+
+impl MoveState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoveState::Copying => "copying",
+            MoveState::CatchingUp => "catching_up",
+            MoveState::CuttingOver => "cutting_over",
+            MoveState::Done => "done",
+            MoveState::Failed => "failed",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, MoveState::Done | MoveState::Failed)
+    }
+}
+
+/// A tenant's current or last move.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MoveRecord {
+    /// `<id>@<incarnation>`.
+    #[serde(rename = "_id")]
+    pub key: String,
+    pub tenant_id: String,
+    /// The tenant database's name (the same on both clusters).
+    pub database: String,
+    pub from: String,
+    pub to: String,
+    pub state: MoveState,
+    pub documents_copied: i64,
+    pub started_at: DateTime,
+    #[serde(default)]
+    pub finished_at: Option<DateTime>,
+    /// How long the tenant's writes were held at the cut-over.
+    #[serde(default)]
+    pub write_pause_ms: Option<i64>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The token of the runner allowed to write this record.
+    pub token: String,
+    /// How many runners have taken it (more than one: it was resumed after a crash).
+    pub attempts: i32,
+    /// When the source database may be dropped (a done move).
+    #[serde(default)]
+    pub drop_source_after: Option<DateTime>,
+    #[serde(default)]
+    pub source_dropped_at: Option<DateTime>,
+}
+
+impl MoveRecord {
+    /// Whether it still holds something: a running move, or a done one whose source database
+    /// is kept for its grace period.
+    pub fn is_open(&self) -> bool {
+        !self.state.is_finished()
+            || (self.state == MoveState::Done && self.source_dropped_at.is_none())
+    }
+}
+
+fn collection(catalog: &Database) -> Collection<MoveRecord> {
+    catalog.collection(MOVES)
+}
+
+fn new_token() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Records a new move of `tenant` to `to`; `None` when one is open (running, or its source
+/// not yet dropped).
+pub async fn begin(catalog: &Database, tenant: &Tenant, to: &str) -> Result<Option<MoveRecord>> {
+    let record = MoveRecord {
+        key: tenant.key().to_string(),
+        tenant_id: tenant.id.to_string(),
+        database: tenant.database.clone(),
+        from: tenant.cluster.clone(),
+        to: to.to_string(),
+        state: MoveState::Copying,
+        documents_copied: 0,
+        started_at: DateTime::now(),
+        finished_at: None,
+        write_pause_ms: None,
+        error: None,
+        token: new_token(),
+        attempts: 0,
+        drop_source_after: None,
+        source_dropped_at: None,
+    };
+    let moves = collection(catalog);
+    match moves.insert_one(&record).await {
+        Ok(_) => return Ok(Some(record)),
+        Err(e) if is_duplicate_key(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // The last move is over (failed, or done with its source dropped): this one replaces it.
+    let over = doc! {"_id": &record.key, "$or": [
+        {"state": MoveState::Failed.as_str()},
+        {"state": MoveState::Done.as_str(), "source_dropped_at": {"$ne": null}},
+    ]};
+    let replaced = moves.replace_one(over, &record).await?;
+    Ok((replaced.matched_count == 1).then_some(record))
+}
+
+pub async fn load(catalog: &Database, key: &TenantKey) -> Result<Option<MoveRecord>> {
+    Ok(collection(catalog)
+        .find_one(doc! {"_id": key.to_string()})
+        .await?)
+}
+
+/// The records of moves that are running, or done with a source still to drop.
+pub async fn open(catalog: &Database) -> Result<Vec<MoveRecord>> {
+    use futures::TryStreamExt;
+    let filter = doc! {"$or": [
+        {"state": {"$in": [MoveState::Copying.as_str(), MoveState::CatchingUp.as_str(), MoveState::CuttingOver.as_str()]}},
+        {"state": MoveState::Done.as_str(), "source_dropped_at": null},
+    ]};
+    Ok(collection(catalog)
+        .find(filter)
+        .await?
+        .try_collect()
+        .await?)
+}
+
+/// Makes this process the move's runner: a new token, so the previous runner's writes fail.
+pub async fn take(catalog: &Database, key: &str) -> Result<Option<MoveRecord>> {
+    let update = doc! {"$set": {"token": new_token()}, "$inc": {"attempts": 1}};
+    Ok(collection(catalog)
+        .find_one_and_update(doc! {"_id": key}, update)
+        .return_document(ReturnDocument::After)
+        .await?)
+}
+
+/// Sets fields of the record if `token` still runs it; `false` when another runner took over.
+pub async fn update(catalog: &Database, record: &MoveRecord, set: Document) -> Result<bool> {
+    let updated = collection(catalog)
+        .update_one(
+            doc! {"_id": &record.key, "token": &record.token},
+            doc! {"$set": set},
+        )
+        .await?;
+    Ok(updated.matched_count == 1)
+}
+
+/// Enters `state`; `false` when another runner took over.
+pub async fn enter(catalog: &Database, record: &mut MoveRecord, state: MoveState) -> Result<bool> {
+    record.state = state;
+    update(catalog, record, doc! {"state": state.as_str()}).await
+}
+
+/// Ends the move as failed (the source serves), with why.
+pub async fn fail(catalog: &Database, record: &MoveRecord, error: &str) -> Result<bool> {
+    let set = doc! {
+        "state": MoveState::Failed.as_str(),
+        "error": error,
+        "finished_at": DateTime::now(),
+    };
+    update(catalog, record, set).await
+}
+
+/// The switch, in one catalog transaction: the tenant's placement becomes the target (only if
+/// this incarnation is still on the source and live) and the move is done. `false` when either
+/// did not match (the tenant is being deleted, or another runner took over): nothing changed.
+pub async fn switch(
+    catalog: &Database,
+    record: &MoveRecord,
+    key: &TenantKey,
+    write_pause_ms: i64,
+    drop_source_after: DateTime,
+) -> Result<bool> {
+    let mut session = catalog.client().start_session().await?;
+    session.start_transaction().await?;
+    let live = [
+        TenantStatus::Active.as_str(),
+        TenantStatus::Suspended.as_str(),
+    ];
+    let placed = catalog
+        .collection::<Document>(crate::catalog::TENANTS)
+        .update_one(
+            doc! {"_id": key.id.as_str(), "incarnation": key.incarnation.as_str(), "cluster": &record.from, "status": {"$in": to_bson(&live)?}},
+            doc! {"$set": {"cluster": &record.to, "updated_at": DateTime::now()}},
+        )
+        .session(&mut session)
+        .await?;
+    let done = collection(catalog)
+        .update_one(
+            doc! {"_id": &record.key, "token": &record.token},
+            doc! {"$set": {
+                "state": MoveState::Done.as_str(),
+                "finished_at": DateTime::now(),
+                "write_pause_ms": write_pause_ms,
+                "drop_source_after": drop_source_after,
+            }},
+        )
+        .session(&mut session)
+        .await?;
+    if placed.matched_count == 1 && done.matched_count == 1 {
+        session.commit_transaction().await?;
+        Ok(true)
+    } else {
+        session.abort_transaction().await?;
+        Ok(false)
+    }
+}
+
+/// Records that the source database is gone.
+pub async fn source_dropped(catalog: &Database, key: &str) -> Result<()> {
+    collection(catalog)
+        .update_one(
+            doc! {"_id": key},
+            doc! {"$set": {"source_dropped_at": DateTime::now()}},
+        )
+        .await?;
+    Ok(())
+}
