@@ -51,13 +51,7 @@ impl Platform {
             schema.clone(),
             None,
         );
-        let mover = Mover::new(
-            catalog.clone(),
-            pools.clone(),
-            schema.clone(),
-            None,
-            config.moves,
-        );
+        let mover = Mover::new(catalog.clone(), pools.clone(), schema.clone(), config.moves);
         Ok(Platform {
             pools,
             catalog,
@@ -83,13 +77,6 @@ impl Platform {
             config.db_prefix.clone(),
             self.schema.clone(),
             Some(fleet.clone()),
-        );
-        self.mover = Mover::new(
-            self.catalog.clone(),
-            self.pools.clone(),
-            self.schema.clone(),
-            Some(fleet.clone()),
-            config.moves,
         );
         self.fleet = Some(fleet);
         self

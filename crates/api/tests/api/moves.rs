@@ -14,6 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenancy::clusters::ClusterConfig;
 
+use crate::process::Fleet;
 use crate::support::TestApp;
 
 /// A server with two clusters: the test database (`default`) and an embedded database of its
@@ -327,4 +328,147 @@ async fn a_dedicated_tenant_moves_and_bad_moves_are_refused() {
     app.admin_json(Method::POST, &path, Some(json!({"cluster": "default"})))
         .await
         .problem(StatusCode::CONFLICT, "move_in_progress");
+}
+
+/// The instance running a move dies (`kill -9` at a failure point) in each phase: the tenant
+/// keeps serving from one cluster with all its data, and another instance takes the move over
+/// (once the dead runner's heartbeat is a lease time old) and completes it; the tenant's event
+/// sequence continues without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_phase() {
+    let Some((_eu, eu_uri)) = testkit::private_devdb(&[]) else {
+        eprintln!("skipped: no embedded database binary for a second cluster");
+        return;
+    };
+    let clusters = format!("eu={eu_uri}");
+    for point in [
+        "move.copying",
+        "move.catching_up",
+        "move.cutting_over",
+        "move.after_switch",
+    ] {
+        let fleet = Fleet::new(&[
+            ("TENANTRY_CLUSTERS", clusters.as_str()),
+            ("TENANTRY_LEASE_SECS", "2"),
+        ]);
+        let doomed = fleet
+            .start_with("doomed", &[("TENANTRY_FAILPOINTS", point)])
+            .await;
+        let (id, token) = doomed.tenant_and_token().await;
+        let product = doomed
+            .call(
+                Method::POST,
+                "/v1/products",
+                &token,
+                Some(json!({"sku": "S", "name": "S", "price_cents": 3, "stock": 1000})),
+                &[],
+            )
+            .await
+            .expect("an answer")
+            .expect(StatusCode::CREATED)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let order = json!({"customer": {"id": "c", "name": "C"}, "lines": [{"product_id": product, "qty": 2}]});
+        let mut positions = Vec::new();
+        for _ in 0..20 {
+            let placed = doomed
+                .call(Method::POST, "/v1/orders", &token, Some(order.clone()), &[])
+                .await
+                .expect("an answer");
+            positions.push(placed.position());
+            placed.expect(StatusCode::CREATED);
+        }
+        let stride = positions[1] - positions[0];
+        doomed
+            .admin_json(
+                Method::POST,
+                &format!("/admin/tenants/{id}/move"),
+                Some(json!({"cluster": "eu"})),
+            )
+            .await
+            .expect(StatusCode::ACCEPTED);
+        assert!(
+            doomed.wait_exit(Duration::from_secs(20)),
+            "{point}: the runner did not reach its failure point"
+        );
+
+        let survivor = fleet.start("survivor").await;
+        // Reads are served throughout (from whichever cluster the catalog names).
+        survivor
+            .call(
+                Method::GET,
+                &format!("/v1/products/{product}"),
+                &token,
+                None,
+                &[],
+            )
+            .await
+            .expect("an answer")
+            .expect(StatusCode::OK);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let done = loop {
+            let view = survivor
+                .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
+                .await
+                .expect(StatusCode::OK);
+            if view["state"] == "done" {
+                break view;
+            }
+            assert!(
+                view["state"] != "failed" && Instant::now() < deadline,
+                "{point}: the move was not completed: {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if point != "move.after_switch" {
+            assert!(done["attempts"].as_i64() >= Some(2), "{point}: {done}");
+        }
+        let tenant = survivor
+            .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(tenant["cluster"], "eu", "{point}");
+        // Nothing lost: the next command takes the next position, on the new cluster, and the
+        // read models (continued from their checkpoints) count every order once.
+        let next = survivor
+            .call(Method::POST, "/v1/orders", &token, Some(order.clone()), &[])
+            .await
+            .expect("an answer");
+        assert_eq!(next.status, StatusCode::CREATED, "{point}: {}", next.body);
+        assert_eq!(
+            next.position(),
+            positions[19] + stride,
+            "{point}: gap-free, nothing doubled"
+        );
+        let min = next.position().to_string();
+        let stock = survivor
+            .call(
+                Method::GET,
+                &format!("/v1/products/{product}"),
+                &token,
+                None,
+                &[("x-min-position", &min)],
+            )
+            .await
+            .expect("an answer")
+            .expect(StatusCode::OK)["stock"]
+            .clone();
+        assert_eq!(stock, 1000 - 21 * 2, "{point}");
+        let top = survivor
+            .call(
+                Method::GET,
+                "/v1/reports/top-products",
+                &token,
+                None,
+                &[("x-min-position", &min)],
+            )
+            .await
+            .expect("an answer")
+            .expect(StatusCode::OK);
+        assert_eq!(top["items"][0]["units_sold"], 42, "{point}: {top}");
+        let database = tenant["database"].as_str().unwrap();
+        assert!(databases(&eu_uri).await.iter().any(|d| d == database));
+        survivor.stop();
+    }
 }

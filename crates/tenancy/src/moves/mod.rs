@@ -17,8 +17,9 @@
 //!    catalog's change stream; the waiting commands run again, on the target.
 //! 4. The source database stays, fenced (`moved`), for a grace period, then is dropped.
 //!
-//! The move is a state machine in the catalog (`record`); one instance runs it at a time (the
-//! job lease `move/<id>@<incarnation>`), and every write of its runner is fenced by a token.
+//! The move is a state machine in the catalog (`record`); one runner at a time: its heartbeat
+//! holds the move, taking it over is a compare-and-set on the runner's token (possible once the
+//! heartbeat is a lease time old), and every write of a runner is fenced by its token.
 //! Until the switch, the source is authoritative: a runner that dies at any point leaves a move
 //! that the sweeper of any instance (or the same command again) runs again from the copy, after
 //! undoing a half-done cut-over (the source's fences back to `live`, the target dropped). A
@@ -39,7 +40,6 @@ use mongodb::bson::{DateTime, Document, doc};
 use crate::catalog::CatalogCache;
 use crate::clusters::{ClusterPools, TenantDb};
 use crate::error::TenancyError;
-use crate::fleet::Fleet;
 use crate::migrations::{Schema, apply_pending};
 use crate::task::AbortOnDrop;
 use crate::{Tenant, TenantId, TenantKey, TenantStatus, failpoint, meta, transaction};
@@ -91,6 +91,8 @@ impl From<mongodb::error::Error> for MoveError {
 pub struct MoveSettings {
     /// How long the source database is kept after the switch.
     pub grace: Duration,
+    /// A runner silent this long is presumed dead: another takes the move over.
+    pub lease: Duration,
 }
 
 /// Told the target database after a switch (the CQRS layer wakes the tenant's projector there:
@@ -103,7 +105,6 @@ pub struct Mover {
     catalog: CatalogCache,
     pools: ClusterPools,
     schema: Schema,
-    fleet: Option<Fleet>,
     settings: MoveSettings,
     on_switch: Option<OnSwitch>,
 }
@@ -121,14 +122,12 @@ impl Mover {
         catalog: CatalogCache,
         pools: ClusterPools,
         schema: Schema,
-        fleet: Option<Fleet>,
         settings: MoveSettings,
     ) -> Mover {
         Mover {
             catalog,
             pools,
             schema,
-            fleet,
             settings,
             on_switch: None,
         }
@@ -180,34 +179,39 @@ impl Mover {
         Ok(record::load(self.catalog_db(), &tenant.key()).await?)
     }
 
-    /// Runs (or resumes, or finishes) the move recorded under `key`, under its job lease;
-    /// `Ok(None)` when another instance is running it.
-    pub async fn run(&self, key: &str) -> Result<Option<MoveRecord>, MoveError> {
-        match &self.fleet {
-            Some(fleet) => {
-                let mut outcome = None;
-                fleet
-                    .exclusively(&format!("move/{key}"), async {
-                        outcome = Some(self.steps(key).await);
-                        Ok(())
-                    })
-                    .await?;
-                outcome.transpose()
-            }
-            None => self.steps(key).await.map(Some),
-        }
+    /// Runs a move `start` recorded (in this process: the sweeper of any instance resumes it
+    /// if this process dies).
+    pub async fn run(&self, started: &MoveRecord) -> Result<MoveRecord, MoveError> {
+        let taken = record::take(self.catalog_db(), &started.key, &started.token, None).await?;
+        self.steps(taken.ok_or(MoveError::TakenOver)?).await
     }
 
-    async fn steps(&self, key: &str) -> Result<MoveRecord, MoveError> {
+    /// Runs the move while a heartbeat tells the fleet its runner lives.
+    async fn steps(&self, move_: MoveRecord) -> Result<MoveRecord, MoveError> {
+        let heartbeat = {
+            let (catalog, move_) = (self.catalog_db().clone(), move_.clone());
+            let every = self.settings.lease / 4;
+            AbortOnDrop::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match record::beat(&catalog, &move_).await {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => {
+                            tracing::warn!(key = %move_.key, error = %crate::ErrorChain(&e), "move heartbeat failed")
+                        }
+                    }
+                }
+            })
+        };
+        let outcome = self.run_steps(move_).await;
+        drop(heartbeat);
+        outcome
+    }
+
+    async fn run_steps(&self, mut move_: MoveRecord) -> Result<MoveRecord, MoveError> {
         let catalog = self.catalog_db();
-        let mut move_ = record::take(catalog, key)
-            .await?
-            .ok_or_else(|| MoveError::Changes(format!("no move {key}")))?;
-        if move_.state == MoveState::Failed {
-            return Ok(move_);
-        }
-        if move_.state == MoveState::Done {
-            self.drop_source_when_due(&move_).await?;
+        if move_.state.is_finished() {
             return Ok(move_);
         }
         let tenant = match self.tenant_of(&move_).await? {
@@ -400,44 +404,49 @@ impl Mover {
 
     /// Drops a done move's source database once its grace period is over (never the cluster
     /// the tenant is on now).
-    async fn drop_source_when_due(&self, move_: &MoveRecord) -> Result<(), MoveError> {
+    async fn drop_source_when_due(&self, move_: &MoveRecord) -> Result<bool, MoveError> {
         let due = move_
             .drop_source_after
             .is_some_and(|after| after <= DateTime::now());
         if !due || move_.source_dropped_at.is_some() {
-            return Ok(());
+            return Ok(false);
         }
         if let Some(tenant) = self.tenant_of(move_).await?
             && tenant.cluster == move_.from
         {
-            return Ok(());
+            return Ok(false);
         }
         self.database_on(&move_.from, &move_.database)?
             .drop()
             .await?;
         record::source_dropped(self.catalog_db(), &move_.key).await?;
         tracing::info!(key = %move_.key, cluster = %move_.from, database = %move_.database, "moved tenant's source database dropped");
-        Ok(())
+        Ok(true)
     }
 
-    /// Resumes interrupted moves and drops sources whose grace period is over; returns how
-    /// many moves it worked on.
+    /// Resumes moves whose runner died and drops sources whose grace period is over; returns
+    /// how many moves it worked on.
     pub async fn sweep(&self) -> Result<usize, MoveError> {
+        let catalog = self.catalog_db();
+        let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        let silent_since = DateTime::from_millis(DateTime::now().timestamp_millis() - lease);
         let mut worked = 0;
-        for move_ in record::open(self.catalog_db()).await? {
-            let due = move_.state != MoveState::Done
-                || move_
-                    .drop_source_after
-                    .is_some_and(|after| after <= DateTime::now());
-            if !due {
+        for move_ in record::open(catalog).await? {
+            if move_.state == MoveState::Done {
+                if self.drop_source_when_due(&move_).await? {
+                    worked += 1;
+                }
                 continue;
             }
-            match self.run(&move_.key).await {
-                Ok(Some(_)) => worked += 1,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(key = %move_.key, error = %crate::ErrorChain(&e), "move sweep: a move did not finish")
-                }
+            let Some(taken) =
+                record::take(catalog, &move_.key, &move_.token, Some(silent_since)).await?
+            else {
+                continue;
+            };
+            tracing::warn!(key = %taken.key, state = taken.state.as_str(), attempt = taken.attempts, "a move whose runner died is resumed");
+            worked += 1;
+            if let Err(e) = self.steps(taken).await {
+                tracing::warn!(key = %move_.key, error = %crate::ErrorChain(&e), "a resumed move did not finish");
             }
         }
         Ok(worked)
@@ -450,8 +459,8 @@ impl Mover {
     }
 }
 
-/// Resumes interrupted moves and drops due sources every `every`, on this instance (any
-/// instance may: the job lease keeps them from running the same move).
+/// Resumes moves whose runner died and drops due sources every `every`, on this instance (any
+/// instance may: taking a move over is a compare-and-set on its token, so one wins).
 pub fn spawn_move_sweeper(mover: Mover, every: Duration) -> AbortOnDrop {
     AbortOnDrop::spawn(async move {
         loop {

@@ -71,6 +71,9 @@ pub struct MoveRecord {
     pub error: Option<String>,
     /// The token of the runner allowed to write this record.
     pub token: String,
+    /// The runner's last sign of life: a runner silent for a lease time is presumed dead, and
+    /// another may take the move over.
+    pub heartbeat: DateTime,
     /// How many runners have taken it (more than one: it was resumed after a crash).
     pub attempts: i32,
     /// When the source database may be dropped (a done move).
@@ -113,6 +116,7 @@ pub async fn begin(catalog: &Database, tenant: &Tenant, to: &str) -> Result<Opti
         write_pause_ms: None,
         error: None,
         token: new_token(),
+        heartbeat: DateTime::now(),
         attempts: 0,
         drop_source_after: None,
         source_dropped_at: None,
@@ -152,13 +156,32 @@ pub async fn open(catalog: &Database) -> Result<Vec<MoveRecord>> {
         .await?)
 }
 
-/// Makes this process the move's runner: a new token, so the previous runner's writes fail.
-pub async fn take(catalog: &Database, key: &str) -> Result<Option<MoveRecord>> {
-    let update = doc! {"$set": {"token": new_token()}, "$inc": {"attempts": 1}};
+/// Makes this process the move's runner, if the record still has the token `seen` (and, for a
+/// take-over, its runner has been silent since `silent_since`): a new token, so the previous
+/// runner's writes fail. `None` when another runner got there first (or is alive).
+pub async fn take(
+    catalog: &Database,
+    key: &str,
+    seen: &str,
+    silent_since: Option<DateTime>,
+) -> Result<Option<MoveRecord>> {
+    let mut filter = doc! {"_id": key, "token": seen};
+    if let Some(since) = silent_since {
+        filter.insert("heartbeat", doc! {"$lt": since});
+    }
+    let update = doc! {
+        "$set": {"token": new_token(), "heartbeat": DateTime::now()},
+        "$inc": {"attempts": 1},
+    };
     Ok(collection(catalog)
-        .find_one_and_update(doc! {"_id": key}, update)
+        .find_one_and_update(filter, update)
         .return_document(ReturnDocument::After)
         .await?)
+}
+
+/// The runner's sign of life; `false` when another runner took over.
+pub async fn beat(catalog: &Database, record: &MoveRecord) -> Result<bool> {
+    update(catalog, record, doc! {"heartbeat": DateTime::now()}).await
 }
 
 /// Sets fields of the record if `token` still runs it; `false` when another runner took over.

@@ -84,22 +84,20 @@ pub async fn move_tenant(
 ) -> Result<Response, ApiError> {
     let record = state.mover.start(&id, &body.value.cluster).await?;
     let view = MoveView::from(&record);
-    tokio::spawn(run(state.mover.clone(), record.key));
+    tokio::spawn(run(state.mover.clone(), record));
     Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }
 
 /// Runs a started move in the background (the sweeper resumes it if this process dies).
-async fn run(mover: Mover, key: String) {
-    match mover.run(&key).await {
-        Ok(Some(done)) => {
-            tracing::info!(
-                key,
-                state = done.state.as_str(),
-                write_pause_ms = done.write_pause_ms,
-                "move finished"
-            )
-        }
-        Ok(None) => tracing::info!(key, "another instance runs this move"),
+async fn run(mover: Mover, started: MoveRecord) {
+    let key = started.key.as_str();
+    match mover.run(&started).await {
+        Ok(done) => tracing::info!(
+            key,
+            state = done.state.as_str(),
+            write_pause_ms = done.write_pause_ms,
+            "move finished"
+        ),
         Err(e) => tracing::warn!(key, error = %ErrorChain(&e), "move did not finish"),
     }
 }
