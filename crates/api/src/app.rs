@@ -118,15 +118,6 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         ..
     } = platform;
     let fleet = fleet.context("the server joins the fleet")?;
-    // Events the source had not projected when a move switched are projected on the target:
-    // touching the read models' pointer there reaches whichever instance projects the tenant.
-    let mover = mover.on_switch(Arc::new(|target| {
-        tokio::spawn(async move {
-            if let Err(e) = cqrs::read_models::announce_change(&target).await {
-                tracing::warn!(error = %ErrorChain(&e), "cannot wake the projector of a moved tenant");
-            }
-        });
-    }));
     let verifier = JwtVerifier::new(&JwtSettings {
         hs256_secret: config.jwt_secret.as_ref().map(|s| s.expose().to_string()),
         public_key_paths: config.jwt_public_keys.clone(),

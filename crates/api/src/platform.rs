@@ -2,6 +2,8 @@
 //! built from the configuration in one place for `tenantry serve` and the operator commands.
 //! A server also joins the fleet (`with_fleet`); a command lives for one operation and does not.
 
+use std::sync::Arc;
+
 use tenancy::catalog::{CacheSettings, CatalogCache, CatalogStore};
 use tenancy::clusters::ClusterPools;
 use tenancy::fleet::{Fleet, FleetSettings};
@@ -25,6 +27,17 @@ pub fn schema() -> Schema {
     // Both components number their migrations 1, 2, ...: checked by a unit test.
     Schema::new(vec![&cqrs::schema::COMPONENT, &commerce::schema::COMPONENT])
         .unwrap_or_else(|e| unreachable!("the built-in schema is numbered correctly: {e}"))
+}
+
+/// After a move's switch: events the source had not projected yet are projected on the target
+/// (touching the read models' pointer there reaches whichever instance projects the tenant,
+/// through its cluster's change stream).
+fn wake_projector(target: mongodb::Database) {
+    tokio::spawn(async move {
+        if let Err(e) = cqrs::read_models::announce_change(&target).await {
+            tracing::warn!(error = %tenancy::ErrorChain(&e), "cannot wake the projector of a moved tenant");
+        }
+    });
 }
 
 impl Platform {
@@ -51,7 +64,8 @@ impl Platform {
             schema.clone(),
             None,
         );
-        let mover = Mover::new(catalog.clone(), pools.clone(), schema.clone(), config.moves);
+        let mover = Mover::new(catalog.clone(), pools.clone(), schema.clone(), config.moves)
+            .on_switch(Arc::new(wake_projector));
         Ok(Platform {
             pools,
             catalog,

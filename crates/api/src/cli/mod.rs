@@ -14,6 +14,7 @@ mod error;
 mod instances;
 mod logging;
 mod migrate;
+mod moves;
 mod output;
 mod projections;
 mod serve;

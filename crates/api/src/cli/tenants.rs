@@ -62,6 +62,10 @@ pub enum TenantsCommand {
         after_help = "Example:\n  tenantry tenants create --id acme-copy --name 'Acme' \\\n    && tenantry tenants import acme-copy < acme.ndjson"
     )]
     Import(super::transfer::ImportArgs),
+    /// Move a tenant's database to another cluster while it keeps serving: copy, catch up,
+    /// then a brief hold of its writes while the copy is verified and the placement switched.
+    #[command(after_help = "Example:\n  tenantry tenants move acme --to eu")]
+    Move(super::moves::MoveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +214,7 @@ pub async fn run(command: TenantsCommand, config: &Config, out: Output) -> Resul
         TenantsCommand::Delete(args) => delete(args, config, out).await,
         TenantsCommand::Export(args) => super::transfer::export(args, config).await,
         TenantsCommand::Import(args) => super::transfer::import(args, config, out).await,
+        TenantsCommand::Move(args) => super::moves::move_tenant(args, config, out).await,
     }
 }
 

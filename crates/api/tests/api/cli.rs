@@ -885,3 +885,67 @@ async fn cli_exports_a_tenant_and_imports_it_into_another() {
     assert_eq!(listed["items"][0]["sku"], "PEN");
     let _ = std::fs::remove_file(&file);
 }
+
+/// `tenantry tenants move`: the CLI runs the move; a running server's commands follow the
+/// tenant to its new cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_moves_a_tenant_and_a_running_server_follows_it() {
+    let Some((_eu, eu_uri)) = testkit::private_devdb(&[]) else {
+        eprintln!("skipped: no embedded database binary for a second cluster");
+        return;
+    };
+    let mut cli = Tenantry::new();
+    cli.env.push(("TENANTRY_CLUSTERS", format!("eu={eu_uri}")));
+    let eu = eu_uri.clone();
+    let app = TestApp::spawn_on_catalog_with(&cli.catalog_db, move |c| {
+        c.clusters.push(tenancy::clusters::ClusterConfig {
+            name: "eu".into(),
+            uri: eu,
+        });
+    })
+    .await;
+    let id = testkit::unique_name("t");
+    cli.ok(&["tenants", "create", "--id", &id, "--name", "Moving"])
+        .await;
+    let token = app.token(&id, &["member"]);
+    app.product(&token, "BEFORE", "Before", 1, 1).await;
+
+    let moved = cli
+        .ok(&["--json", "tenants", "move", &id, "--to", "eu"])
+        .await
+        .json();
+    assert_eq!(moved["state"], "done", "{moved}");
+    assert_eq!(moved["from"], "default");
+    assert_eq!(moved["to"], "eu");
+    assert!(moved["documents_copied"].as_i64() > Some(0), "{moved}");
+    let from_api = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(from_api, moved);
+
+    let (_, position) = app.product(&token, "AFTER", "After", 1, 1).await;
+    assert_eq!(
+        app.products_at(&token, position).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let shown = cli.ok(&["tenants", "show", &id, "--json"]).await.json();
+    assert_eq!(shown["cluster"], "eu");
+    // A second move to where it is now is refused; so is an unknown cluster.
+    let again = cli
+        .expect(&["--json", "tenants", "move", &id, "--to", "default"], 1)
+        .await;
+    assert_eq!(
+        again.error()["error"],
+        "move_in_progress",
+        "{}",
+        again.stderr
+    );
+    let unknown = cli
+        .expect(&["--json", "tenants", "move", &id, "--to", "mars"], 2)
+        .await;
+    assert_eq!(unknown.error()["error"], "validation_failed");
+}

@@ -48,6 +48,14 @@ impl TestApp {
         TestApp::build(catalog_db, &[], |_| {}).await
     }
 
+    /// `spawn_on_catalog`, its configuration adjusted like `spawn_with`'s.
+    pub async fn spawn_on_catalog_with(
+        catalog_db: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        TestApp::build(catalog_db, &[], configure).await
+    }
+
     async fn build(
         catalog_db: &str,
         settings: &[(&str, &str)],

@@ -5,14 +5,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use tenancy::moves::{MoveRecord, MoveState, Mover};
+use tenancy::moves::{MoveRecord, Mover};
 
 use super::path::TenantPath;
 use crate::extract::Body;
 use crate::http::{ApiError, ErrorChain};
 use crate::openapi::{AdminErrors, BodyErrors, Problem};
 use crate::state::AppState;
+use crate::views::MoveView;
 
 crate::request_body! {
     /// `POST /admin/tenants/{id}/move` body.
@@ -20,49 +20,6 @@ crate::request_body! {
         /// The configured cluster to move the tenant to.
         #[schema(min_length = 1)]
         pub cluster: String,
-    }
-}
-
-/// A tenant's current or last move.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MoveView {
-    pub tenant_id: String,
-    pub from: String,
-    pub to: String,
-    pub state: MoveState,
-    /// Documents copied so far (the first pass; changes applied later are not counted).
-    pub documents_copied: i64,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    /// How long the tenant's writes were held at the cut-over, in milliseconds.
-    pub write_pause_ms: Option<i64>,
-    /// Why the move failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Runs of the move (more than one: it was resumed after its runner died).
-    pub attempts: i32,
-    /// When the source database is dropped (a done move), or was.
-    pub source_dropped_at: Option<String>,
-    pub drop_source_after: Option<String>,
-}
-
-impl From<&MoveRecord> for MoveView {
-    fn from(m: &MoveRecord) -> MoveView {
-        let rfc3339 = tenancy::time::rfc3339;
-        MoveView {
-            tenant_id: m.tenant_id.clone(),
-            from: m.from.clone(),
-            to: m.to.clone(),
-            state: m.state,
-            documents_copied: m.documents_copied,
-            started_at: rfc3339(m.started_at),
-            finished_at: m.finished_at.map(rfc3339),
-            write_pause_ms: m.write_pause_ms,
-            error: m.error.clone(),
-            attempts: m.attempts,
-            source_dropped_at: m.source_dropped_at.map(rfc3339),
-            drop_source_after: m.drop_source_after.map(rfc3339),
-        }
     }
 }
 
