@@ -441,34 +441,42 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
             positions[19] + stride,
             "{point}: gap-free, nothing doubled"
         );
-        let min = next.position().to_string();
-        let stock = survivor
-            .call(
-                Method::GET,
-                &format!("/v1/products/{product}"),
-                &token,
-                None,
-                &[("x-min-position", &min)],
-            )
-            .await
-            .expect("an answer")
-            .expect(StatusCode::OK)["stock"]
-            .clone();
+        let min = next.position();
+        let product_path = format!("/v1/products/{product}");
+        let stock = read_at(&survivor, &product_path, &token, min, point).await["stock"].clone();
         assert_eq!(stock, 1000 - 21 * 2, "{point}");
-        let top = survivor
-            .call(
-                Method::GET,
-                "/v1/reports/top-products",
-                &token,
-                None,
-                &[("x-min-position", &min)],
-            )
-            .await
-            .expect("an answer")
-            .expect(StatusCode::OK);
+        let top = read_at(&survivor, "/v1/reports/top-products", &token, min, point).await;
         assert_eq!(top["items"][0]["units_sold"], 42, "{point}: {top}");
         let database = tenant["database"].as_str().unwrap();
         assert!(databases(&eu_uri).await.iter().any(|d| d == database));
         survivor.stop();
+    }
+}
+
+/// A read once the instance's projections have reached `position` (a freshly started instance
+/// takes the dead one's projection leases over first: retried until then, within 30 s).
+async fn read_at(
+    server: &crate::process::Server,
+    path: &str,
+    token: &str,
+    position: i64,
+    point: &str,
+) -> Value {
+    let min = position.to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let call = server
+            .call(Method::GET, path, token, None, &[("x-min-position", &min)])
+            .await
+            .expect("an answer");
+        if call.status == StatusCode::OK {
+            return call.body;
+        }
+        assert!(
+            call.body["code"] == "projection_lagging" && Instant::now() < deadline,
+            "{point}: {path} at {position}: {} {}",
+            call.status,
+            call.body
+        );
     }
 }

@@ -4,13 +4,14 @@
 //! operations, on every instance by the change-stream watch).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
 
 use super::CatalogStore;
 use crate::error::TenancyError;
-use crate::{Tenant, TenantId};
+use crate::{Tenant, TenantId, TenantStatus};
 
 #[derive(Debug, Clone, Copy)]
 pub struct CacheSettings {
@@ -30,6 +31,9 @@ impl Default for CacheSettings {
 #[derive(Clone)]
 pub struct CatalogCache {
     store: CatalogStore,
+    /// Moved by every invalidation: a lookup that overlapped one may have cached what the
+    /// invalidation was meant to drop (loaded before the change, inserted after it).
+    invalidations: Arc<AtomicU64>,
     by_id: Cache<TenantId, Option<Arc<Tenant>>>,
     by_domain: Cache<String, Option<TenantId>>,
     by_issuer: Cache<String, Option<TenantId>>,
@@ -59,6 +63,7 @@ impl CatalogCache {
             .build();
         CatalogCache {
             store,
+            invalidations: Arc::default(),
             by_id,
             by_domain,
             by_issuer,
@@ -70,12 +75,30 @@ impl CatalogCache {
     }
 
     /// The tenant with this id, `None` if unknown (absence is cached too, for the TTL).
+    /// A record still `provisioning` is not kept (it changes in a moment), nor one whose lookup
+    /// overlapped an invalidation (it may be older than the change).
     pub async fn tenant(&self, id: &TenantId) -> Result<Option<Arc<Tenant>>, Arc<TenancyError>> {
-        self.by_id
-            .try_get_with_by_ref(id, async {
-                Ok::<_, TenancyError>(self.store.get(id).await?.map(Arc::new))
-            })
-            .await
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let before = self.invalidations.load(Ordering::Acquire);
+            let tenant = self
+                .by_id
+                .try_get_with_by_ref(id, async {
+                    Ok::<_, TenancyError>(self.store.get(id).await?.map(Arc::new))
+                })
+                .await?;
+            let transient = tenant
+                .as_ref()
+                .is_some_and(|t| t.status == TenantStatus::Provisioning);
+            let raced = self.invalidations.load(Ordering::Acquire) != before;
+            if transient || raced {
+                self.by_id.invalidate(id).await;
+            }
+            if !raced || attempts == 3 {
+                return Ok(tenant);
+            }
+        }
     }
 
     /// The tenant that registered `domain` as a custom domain, if any.
@@ -102,6 +125,7 @@ impl CatalogCache {
     /// Forgets one tenant (and, since domains and issuers may have moved, every mapping of
     /// them).
     pub async fn invalidate(&self, id: &TenantId) {
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
         self.by_id.invalidate(id).await;
         self.by_domain.invalidate_all();
         self.by_issuer.invalidate_all();
@@ -116,6 +140,7 @@ impl CatalogCache {
     }
 
     pub fn invalidate_all(&self) {
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
         self.by_id.invalidate_all();
         self.by_domain.invalidate_all();
         self.by_issuer.invalidate_all();

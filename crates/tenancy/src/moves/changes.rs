@@ -134,3 +134,15 @@ impl Dirty {
             .collect()
     }
 }
+
+/// How many keys `dirty` holds.
+pub fn count(dirty: &DirtyKeys) -> usize {
+    dirty.values().map(Vec::len).sum()
+}
+
+/// Adds `more` to `into`.
+pub fn merge(into: &mut DirtyKeys, more: DirtyKeys) {
+    for (collection, ids) in more {
+        into.entry(collection).or_default().extend(ids);
+    }
+}

@@ -11,7 +11,8 @@
 //!    that waits for the transactions already past a fence, and every later command and
 //!    projector write of the tenant aborts. Such commands *wait* (`Relocation`), they do not
 //!    fail. A marker written after the flip ends the change stream's last round; the copy is
-//!    verified (`verify`: counts and a SHA-256 per collection, on both sides); the target's
+//!    verified (`verify`: every document's SHA-256 compared while the source still serves, then
+//!    at the cut-over the documents written since and every collection's count); the target's
 //!    fences flip to `live`; then one catalog transaction switches the tenant's placement and
 //!    marks the move done (`record::switch`). Every instance's cache is invalidated by the
 //!    catalog's change stream; the waiting commands run again, on the target.
@@ -317,15 +318,15 @@ impl Mover {
         if !record::enter(catalog, move_, MoveState::CatchingUp).await? {
             return Err(MoveError::TakenOver);
         }
-        for round in 1..=MAX_ROUNDS {
-            let dirty = changes.drain().await?;
-            let keys = copy::keys(source, target, &dirty).await?;
-            failpoint::hit("move.catching_up");
-            tracing::info!(tenant = %key, round, keys, "move: catching up");
-            if keys <= SMALL_ROUND {
-                break;
-            }
-        }
+        self.catch_up(&mut changes, source, target, &key, None)
+            .await?;
+        // Verification, first step, while the source serves: what differs is copied again,
+        // and compared again at the cut-over with every key written since.
+        let mut compare = verify::differences(source, target).await?;
+        copy::keys(source, target, &compare).await?;
+        tracing::info!(tenant = %key, keys = changes::count(&compare), "move: verified while serving");
+        self.catch_up(&mut changes, source, target, &key, Some(&mut compare))
+            .await?;
 
         if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
             return Err(MoveError::TakenOver);
@@ -346,7 +347,8 @@ impl Mover {
             .await?;
         let dirty = changes.drain_through(&marker, LAST_ROUND).await?;
         copy::keys(source, target, &dirty).await?;
-        self.verify(source, target, &key).await?;
+        changes::merge(&mut compare, dirty);
+        self.verify(source, target, &compare, &key).await?;
         meta::flip_fences(target, None, meta::MOVING, meta::LIVE).await?;
         target
             .collection::<Document>(meta::META)
@@ -367,28 +369,57 @@ impl Mover {
         self.after_switch(&target_tenant, move_).await
     }
 
-    /// Verifies the copy; a collection that differs is copied again whole (the source is
-    /// still), then verified again.
+    /// Catch-up rounds until one is small: the keys written since the last round are copied
+    /// again (and, once verification has begun, kept in `compare` to be compared at the end).
+    async fn catch_up(
+        &self,
+        changes: &mut changes::Changes,
+        source: &Database,
+        target: &Database,
+        key: &TenantKey,
+        mut compare: Option<&mut changes::DirtyKeys>,
+    ) -> Result<(), MoveError> {
+        for round in 1..=MAX_ROUNDS {
+            let dirty = changes.drain().await?;
+            let keys = copy::keys(source, target, &dirty).await?;
+            if let Some(compare) = compare.as_deref_mut() {
+                changes::merge(compare, dirty);
+            }
+            failpoint::hit("move.catching_up");
+            tracing::info!(tenant = %key, round, keys, "move: catching up");
+            if keys <= SMALL_ROUND {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Verification, second step, the source still: the keys to compare and every
+    /// collection's count. A collection that differs is copied again whole and the whole copy
+    /// verified again.
     async fn verify(
         &self,
         source: &Database,
         target: &Database,
+        compare: &changes::DirtyKeys,
         key: &TenantKey,
     ) -> Result<(), MoveError> {
-        for repair in 0..=REPAIRS {
-            let differ = verify::differences(source, target).await?;
+        let mut differ = verify::settle(source, target, compare).await?;
+        for repair in 1..=REPAIRS {
             if differ.is_empty() {
                 return Ok(());
             }
-            if repair == REPAIRS {
-                return Err(MoveError::Verify(differ.join(", ")));
-            }
-            tracing::warn!(tenant = %key, collections = ?differ, "move: the copy differs; copying those collections again");
+            tracing::warn!(tenant = %key, collections = ?differ, repair, "move: the copy differs; copying those collections again");
             for name in &differ {
                 copy::again(source, target, name).await?;
             }
+            differ = verify::everything(source, target).await?;
         }
-        Ok(())
+        if differ.is_empty() {
+            Ok(())
+        } else {
+            Err(MoveError::Verify(differ.join(", ")))
+        }
     }
 
     /// After the switch: the source's fences say `moved` (nothing commits there again).
