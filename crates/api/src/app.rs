@@ -188,7 +188,8 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(Services {
         commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)])
             .relocating(Relocation::new(catalog.clone(), config.move_hold)),
-        queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)]),
+        queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)])
+            .relocating(Relocation::new(catalog.clone(), config.move_hold)),
         metrics,
         projector,
         config: Arc::new(config),

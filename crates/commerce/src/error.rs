@@ -43,9 +43,13 @@ impl From<Abandoned> for CommerceError {
     }
 }
 
-impl cqrs::command::FencedError for CommerceError {
-    fn is_fenced(&self) -> bool {
-        matches!(self, CommerceError::Command(CommandError::Fenced))
+impl tenancy::moves::Relocatable for CommerceError {
+    fn stopped(&self) -> Option<tenancy::moves::Stopped> {
+        match self {
+            CommerceError::Command(e) => e.stopped(),
+            CommerceError::Query(e) => e.stopped(),
+            _ => None,
+        }
     }
 }
 

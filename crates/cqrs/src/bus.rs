@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tenancy::TenantId;
-use tenancy::moves::Relocation;
+use tenancy::moves::{Relocatable, Relocation};
 use tracing::Instrument;
 
-use crate::command::FencedError;
 use crate::{Command, Envelope, Handler, Invalid, Message, Query};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +62,8 @@ pub enum DispatchError<E> {
 struct Dispatcher<H> {
     handlers: Arc<H>,
     observers: Arc<[Arc<dyn DispatchObserver>]>,
+    /// Messages whose tenant is being moved follow it (see `tenancy::moves`).
+    relocation: Option<Relocation>,
 }
 
 impl<H> Clone for Dispatcher<H> {
@@ -70,11 +71,56 @@ impl<H> Clone for Dispatcher<H> {
         Dispatcher {
             handlers: Arc::clone(&self.handlers),
             observers: Arc::clone(&self.observers),
+            relocation: self.relocation.clone(),
         }
     }
 }
 
+/// How many times one message follows its tenant to another cluster.
+const RELOCATIONS: u32 = 3;
+
 impl<H> Dispatcher<H> {
+    fn new(handlers: Arc<H>, observers: Vec<Arc<dyn DispatchObserver>>) -> Self {
+        Dispatcher {
+            handlers,
+            observers: observers.into(),
+            relocation: None,
+        }
+    }
+
+    /// Dispatches, and again where the tenant is if a move stopped the message.
+    async fn run<M>(
+        &self,
+        kind: Kind,
+        mut envelope: Envelope<M>,
+    ) -> Result<M::Output, DispatchError<H::Error>>
+    where
+        M: Message,
+        H: Handler<M>,
+        H::Error: Relocatable,
+    {
+        let mut relocations = 0;
+        loop {
+            let result = self.dispatch(kind, &envelope).await;
+            let stopped = match &result {
+                Err(DispatchError::Handler(e)) => e.stopped(),
+                _ => None,
+            };
+            let (Some(why), Some(relocation)) = (stopped, &self.relocation) else {
+                return result;
+            };
+            if relocations == RELOCATIONS {
+                return result;
+            }
+            let Some(ctx) = relocation.settle(envelope.ctx(), why).await else {
+                return result;
+            };
+            tracing::info!(tenant = %ctx.tenant_id(), cluster = %ctx.tenant().cluster, name = M::NAME, ?why, "the tenant is being moved: the message runs again");
+            relocations += 1;
+            envelope = envelope.relocated(ctx);
+        }
+    }
+
     async fn dispatch<M>(
         &self,
         kind: Kind,
@@ -132,23 +178,15 @@ impl<H> Dispatcher<H> {
 
 /// Dispatches commands to the write side. A command that finds its tenant's writes fenced by
 /// a move's cut-over waits for the move and runs again where the tenant is then (`relocating`).
-pub struct CommandBus<H> {
-    dispatcher: Dispatcher<H>,
-    relocation: Option<Relocation>,
-}
+pub struct CommandBus<H>(Dispatcher<H>);
 
-/// How many times one command follows its tenant to another cluster.
-const RELOCATIONS: u32 = 3;
-
-/// Dispatches queries to the read side.
+/// Dispatches queries to the read side. A query that waited in vain for projections on the
+/// cluster its tenant was just moved from runs again on the new one (`relocating`).
 pub struct QueryBus<H>(Dispatcher<H>);
 
 impl<H> Clone for CommandBus<H> {
     fn clone(&self) -> Self {
-        CommandBus {
-            dispatcher: self.dispatcher.clone(),
-            relocation: self.relocation.clone(),
-        }
+        CommandBus(self.0.clone())
     }
 }
 
@@ -160,56 +198,37 @@ impl<H> Clone for QueryBus<H> {
 
 impl<H> CommandBus<H> {
     pub fn new(handlers: Arc<H>, observers: Vec<Arc<dyn DispatchObserver>>) -> Self {
-        CommandBus {
-            dispatcher: Dispatcher {
-                handlers,
-                observers: observers.into(),
-            },
-            relocation: None,
-        }
+        CommandBus(Dispatcher::new(handlers, observers))
     }
 
     /// Commands whose tenant is moved follow it (see `tenancy::moves`).
     pub fn relocating(mut self, relocation: Relocation) -> Self {
-        self.relocation = Some(relocation);
+        self.0.relocation = Some(relocation);
         self
     }
 
     pub async fn dispatch<C>(
         &self,
-        mut envelope: Envelope<C>,
+        envelope: Envelope<C>,
     ) -> Result<C::Output, DispatchError<H::Error>>
     where
         C: Command,
         H: Handler<C>,
-        H::Error: FencedError,
+        H::Error: Relocatable,
     {
-        let mut relocations = 0;
-        loop {
-            let result = self.dispatcher.dispatch(Kind::Command, &envelope).await;
-            let fenced = matches!(&result, Err(DispatchError::Handler(e)) if e.is_fenced());
-            let Some(relocation) = self.relocation.as_ref().filter(|_| fenced) else {
-                return result;
-            };
-            if relocations == RELOCATIONS {
-                return result;
-            }
-            let Some(ctx) = relocation.settle(envelope.ctx()).await else {
-                return result;
-            };
-            tracing::info!(tenant = %ctx.tenant_id(), cluster = %ctx.tenant().cluster, name = C::NAME, "the tenant's writes were held by a move: the command runs again");
-            relocations += 1;
-            envelope = envelope.relocated(ctx);
-        }
+        self.0.run(Kind::Command, envelope).await
     }
 }
 
 impl<H> QueryBus<H> {
     pub fn new(handlers: Arc<H>, observers: Vec<Arc<dyn DispatchObserver>>) -> Self {
-        QueryBus(Dispatcher {
-            handlers,
-            observers: observers.into(),
-        })
+        QueryBus(Dispatcher::new(handlers, observers))
+    }
+
+    /// Queries whose tenant is moved follow it (see `tenancy::moves`).
+    pub fn relocating(mut self, relocation: Relocation) -> Self {
+        self.0.relocation = Some(relocation);
+        self
     }
 
     pub async fn dispatch<Q>(
@@ -219,8 +238,9 @@ impl<H> QueryBus<H> {
     where
         Q: Query,
         H: Handler<Q>,
+        H::Error: Relocatable,
     {
-        self.0.dispatch(Kind::Query, &envelope).await
+        self.0.run(Kind::Query, envelope).await
     }
 }
 
@@ -253,9 +273,19 @@ mod tests {
     }
     impl Query for Count {}
 
-    impl FencedError for String {
-        fn is_fenced(&self) -> bool {
-            false
+    /// A handler's error (no move ever explains it).
+    #[derive(Debug, PartialEq)]
+    struct Oops(String);
+
+    impl From<&str> for Oops {
+        fn from(s: &str) -> Oops {
+            Oops(s.to_string())
+        }
+    }
+
+    impl Relocatable for Oops {
+        fn stopped(&self) -> Option<tenancy::moves::Stopped> {
+            None
         }
     }
 
@@ -265,8 +295,8 @@ mod tests {
     }
 
     impl Handler<Greet> for Handlers {
-        type Error = String;
-        async fn handle(&self, envelope: &Envelope<Greet>) -> Result<String, String> {
+        type Error = Oops;
+        async fn handle(&self, envelope: &Envelope<Greet>) -> Result<String, Oops> {
             if envelope.message().0 == "boom" {
                 return Err("exploded".into());
             }
@@ -285,8 +315,8 @@ mod tests {
     }
 
     impl Handler<Count> for Handlers {
-        type Error = String;
-        async fn handle(&self, _: &Envelope<Count>) -> Result<usize, String> {
+        type Error = Oops;
+        async fn handle(&self, _: &Envelope<Count>) -> Result<usize, Oops> {
             Ok(self.greeted.lock().map_err(|_| "poisoned")?.len())
         }
     }
@@ -330,7 +360,7 @@ mod tests {
         let failed = commands
             .dispatch(Envelope::new(ctx(), "req-3", Greet("boom".into())))
             .await;
-        assert!(matches!(failed, Err(DispatchError::Handler(ref e)) if e == "exploded"));
+        assert!(matches!(failed, Err(DispatchError::Handler(ref e)) if e.0 == "exploded"));
         assert_eq!(
             queries
                 .dispatch(Envelope::new(ctx(), "req-4", Count))

@@ -267,20 +267,7 @@ async fn a_stalled_database_gives_503s_never_500s() {
     let server = fleet.start("stalled").await;
     let (id, _) = server.tenant_and_token().await;
     let token = fleet.token(&id, &["member"]);
-    let product = server
-        .call(
-            Method::POST,
-            "/v1/products",
-            &token,
-            Some(json!({"sku": "S", "name": "S", "price_cents": 1, "stock": 1_000_000})),
-            &[],
-        )
-        .await
-        .expect("an answer")
-        .expect(StatusCode::CREATED)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let product = server.product(&token, 1_000_000).await;
     let pid = db.id().to_string();
     let signal = |which: &str| {
         let _ = std::process::Command::new("kill")

@@ -36,6 +36,12 @@ async fn two_clusters(grace: Duration) -> Option<(TestApp, Child, String)> {
     Some((app, devdb, uri))
 }
 
+/// The request that moves tenant `id` to the cluster `eu`.
+fn move_to_eu(id: &str) -> (Method, String, Option<Value>) {
+    let path = format!("/admin/tenants/{id}/move");
+    (Method::POST, path, Some(json!({"cluster": "eu"})))
+}
+
 /// Polls the tenant's move until it is done or failed.
 pub async fn finished_move(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -73,8 +79,19 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
     let Some((app, _eu, eu_uri)) = two_clusters(Duration::from_secs(1)).await else {
         return;
     };
-    let app = Arc::new(app);
+    // A second instance on the same catalog: its reads must never go backwards either.
+    let eu = eu_uri.clone();
+    let other = TestApp::spawn_on_catalog_with(&app.catalog_db, move |c| {
+        c.clusters.push(ClusterConfig {
+            name: "eu".into(),
+            uri: eu,
+        });
+    })
+    .await;
+    let (app, other) = (Arc::new(app), Arc::new(other));
     let (id, token) = app.tenant_with_token(&["member"]).await;
+    let other_token = other.token(&id, &["viewer"]);
+    let latest: Arc<std::sync::Mutex<Option<(String, i64)>>> = Arc::default();
     let mut products = Vec::new();
     for i in 0..3 {
         let (product, _) = app
@@ -99,12 +116,14 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
         assert_eq!(call.status, StatusCode::CREATED, "{}", call.body);
     }
 
+    let generation = app.stats(&id).await["projections"]["generation"].clone();
     // Writers and readers run through the whole move.
     let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..6)
+    let workers: Vec<_> = (0..7)
         .map(|w| {
             let (app, token, products, stop) =
                 (app.clone(), token.clone(), products.clone(), stop.clone());
+            let (other, other_token, latest) = (other.clone(), other_token.clone(), latest.clone());
             tokio::spawn(async move {
                 let mut seen = Seen::default();
                 let mut i = 0;
@@ -115,10 +134,33 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
                         let call = app.order(&token, &format!("c-{w}"), &[(product, 1)]).await;
                         if call.status == StatusCode::CREATED {
                             let order = call.body["id"].as_str().unwrap().to_string();
-                            seen.orders.push((order, call.position()));
+                            seen.orders.push((order.clone(), call.position()));
+                            *latest.lock().unwrap() = Some((order, call.position()));
                         } else {
                             seen.failures
                                 .push(format!("order: {} {}", call.status, call.body));
+                        }
+                    } else if w == 6 {
+                        // The other instance, at the position of an acknowledged order.
+                        let Some((order, position)) = latest.lock().unwrap().clone() else {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        };
+                        let call = other
+                            .call(
+                                Method::GET,
+                                &format!("/v1/orders/{order}"),
+                                &other_token,
+                                None,
+                                &[("x-min-position", &position.to_string())],
+                            )
+                            .await;
+                        seen.reads += 1;
+                        if call.status != StatusCode::OK {
+                            seen.failures.push(format!(
+                                "read at {position} on the other instance: {} {}",
+                                call.status, call.body
+                            ));
                         }
                     } else {
                         let call = app
@@ -143,24 +185,17 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
+    let (method, path, body) = move_to_eu(&id);
     let started = app
-        .admin_json(
-            Method::POST,
-            &format!("/admin/tenants/{id}/move"),
-            Some(json!({"cluster": "eu"})),
-        )
+        .admin_json(method.clone(), &path, body.clone())
         .await
         .expect(StatusCode::ACCEPTED);
     assert_eq!(started["from"], "default");
     assert_eq!(started["to"], "eu");
     // One move at a time.
-    app.admin_json(
-        Method::POST,
-        &format!("/admin/tenants/{id}/move"),
-        Some(json!({"cluster": "eu"})),
-    )
-    .await
-    .problem(StatusCode::CONFLICT, "move_in_progress");
+    app.admin_json(method, &path, body)
+        .await
+        .problem(StatusCode::CONFLICT, "move_in_progress");
     let done = finished_move(&app, &id).await;
     assert_eq!(done["state"], "done", "{done}");
     assert!(done["write_pause_ms"].as_i64().is_some(), "{done}");
@@ -247,6 +282,12 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
         .map(|p| p["units_sold"].as_i64().unwrap())
         .sum();
     assert_eq!(units, 150 + seen.orders.len() as i64);
+    let after = app.stats(&id).await;
+    assert_eq!(
+        after["projections"]["generation"], generation,
+        "no rebuild: {after}"
+    );
+    assert_eq!(after["projections"]["dead_letters"], 0, "{after}");
     // The key moved with the tenant.
     let replay = app
         .call(
@@ -355,20 +396,7 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
             .start_with("doomed", &[("TENANTRY_FAILPOINTS", point)])
             .await;
         let (id, token) = doomed.tenant_and_token().await;
-        let product = doomed
-            .call(
-                Method::POST,
-                "/v1/products",
-                &token,
-                Some(json!({"sku": "S", "name": "S", "price_cents": 3, "stock": 1000})),
-                &[],
-            )
-            .await
-            .expect("an answer")
-            .expect(StatusCode::CREATED)["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let product = doomed.product(&token, 1000).await;
         let order = json!({"customer": {"id": "c", "name": "C"}, "lines": [{"product_id": product, "qty": 2}]});
         let mut positions = Vec::new();
         for _ in 0..20 {
@@ -380,12 +408,9 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
             placed.expect(StatusCode::CREATED);
         }
         let stride = positions[1] - positions[0];
+        let (method, path, body) = move_to_eu(&id);
         doomed
-            .admin_json(
-                Method::POST,
-                &format!("/admin/tenants/{id}/move"),
-                Some(json!({"cluster": "eu"})),
-            )
+            .admin_json(method, &path, body)
             .await
             .expect(StatusCode::ACCEPTED);
         assert!(

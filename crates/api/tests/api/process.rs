@@ -195,6 +195,18 @@ impl Server {
         (status, self.logs())
     }
 
+    /// Creates a product "S" with `stock` (201 asserted); its id.
+    pub async fn product(&self, token: &str, stock: i64) -> String {
+        let body = json!({"sku": "S", "name": "S", "price_cents": 1, "stock": stock});
+        self.call(Method::POST, "/v1/products", token, Some(body), &[])
+            .await
+            .expect("an answer")
+            .expect(reqwest::StatusCode::CREATED)["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// A new tenant, and a member token for it minted by the server.
     pub async fn tenant_and_token(&self) -> (String, String) {
         let id = testkit::unique_name("t");

@@ -124,15 +124,9 @@ pub enum CommandError {
     KeyTaken,
 }
 
-/// An error that may say the tenant's writes were fenced (a move's cut-over, or a deletion):
-/// the command bus then asks whether a move is the cause, and follows it.
-pub trait FencedError {
-    fn is_fenced(&self) -> bool;
-}
-
-impl FencedError for CommandError {
-    fn is_fenced(&self) -> bool {
-        matches!(self, CommandError::Fenced)
+impl tenancy::moves::Relocatable for CommandError {
+    fn stopped(&self) -> Option<tenancy::moves::Stopped> {
+        matches!(self, CommandError::Fenced).then_some(tenancy::moves::Stopped::Fenced)
     }
 }
 

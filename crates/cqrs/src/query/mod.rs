@@ -30,6 +30,12 @@ pub enum QueryError {
     Database(#[from] mongodb::error::Error),
 }
 
+impl tenancy::moves::Relocatable for QueryError {
+    fn stopped(&self) -> Option<tenancy::moves::Stopped> {
+        matches!(self, QueryError::ProjectionLagging(_)).then_some(tenancy::moves::Stopped::Lagging)
+    }
+}
+
 impl From<Arc<mongodb::error::Error>> for QueryError {
     fn from(e: Arc<mongodb::error::Error>) -> Self {
         QueryError::Database((*e).clone())

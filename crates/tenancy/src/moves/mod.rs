@@ -46,7 +46,7 @@ use crate::task::AbortOnDrop;
 use crate::{Tenant, TenantId, TenantKey, TenantStatus, failpoint, meta, transaction};
 
 pub use record::{MOVES, MoveRecord, MoveState};
-pub use relocation::Relocation;
+pub use relocation::{Relocatable, Relocation, Stopped};
 
 /// A catch-up round this small (keys) is followed by the cut-over.
 const SMALL_ROUND: usize = 200;

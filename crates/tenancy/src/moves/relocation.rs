@@ -1,6 +1,7 @@
 //! What a command does when it finds its tenant's writes fenced: if a move of the tenant is
 //! cutting over, it waits (bounded) for the move to switch or roll back, then runs again where
-//! the tenant is now. It reads the catalog itself, not the cache: no instance has to agree with
+//! the tenant is now. A query that waited in vain for the projections (`X-Min-Position`) on a
+//! cluster the tenant has just left runs again on the new one. It reads the catalog itself, not the cache: no instance has to agree with
 //! another on anything for this to be right.
 
 use std::sync::Arc;
@@ -15,6 +16,21 @@ use crate::{TenantContext, TenantStatus};
 /// How often a waiting command looks at the catalog.
 const POLL: Duration = Duration::from_millis(20);
 
+/// How a message was stopped that a move may explain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// A command found the tenant's writes fenced (a cut-over holds them, or the tenant left).
+    Fenced,
+    /// A query waited in vain for the projections (they run on the tenant's new cluster).
+    Lagging,
+}
+
+/// An error that may be a move's doing: the bus then asks `Relocation::settle` and runs the
+/// message again where the tenant is.
+pub trait Relocatable {
+    fn stopped(&self) -> Option<Stopped>;
+}
+
 #[derive(Clone, Debug)]
 pub struct Relocation {
     catalog: CatalogCache,
@@ -27,11 +43,11 @@ impl Relocation {
         Relocation { catalog, hold }
     }
 
-    /// After a command of `ctx` found the tenant's writes fenced: the tenant's context to run
-    /// it again with, once the fence is a move's that has switched (the new placement) or
-    /// rolled back (the same); `None` when the fence is not a move's (a deletion), or the
-    /// cut-over outlasted the hold.
-    pub async fn settle(&self, ctx: &TenantContext) -> Option<TenantContext> {
+    /// After a message of `ctx` was stopped in a way a move explains (`why`): the tenant's
+    /// context to run it again with, once a move has switched (the new placement) or, for
+    /// writes, rolled back (the same); `None` when no move explains it (a deletion, a lagging
+    /// projector), or the cut-over outlasted the hold.
+    pub async fn settle(&self, ctx: &TenantContext, why: Stopped) -> Option<TenantContext> {
         let before = ctx.tenant();
         let store = self.catalog.store();
         let deadline = Instant::now() + self.hold;
@@ -52,10 +68,12 @@ impl Relocation {
                 self.catalog.invalidate(&tenant.id).await;
                 true
             } else {
-                match move_.state {
-                    MoveState::Failed => true,
-                    MoveState::Done => return None,
-                    MoveState::Copying | MoveState::CatchingUp | MoveState::CuttingOver => false,
+                match (move_.state, why) {
+                    (MoveState::CuttingOver, _) => false,
+                    // The fence of a failed (or undone, running again) move is open again.
+                    (MoveState::Failed | MoveState::Copying | MoveState::CatchingUp, Stopped::Fenced) => true,
+                    (MoveState::Failed | MoveState::Copying | MoveState::CatchingUp, Stopped::Lagging)
+                    | (MoveState::Done, _) => return None,
                 }
             };
             if again {
