@@ -294,6 +294,9 @@ impl Mover {
         if !record::enter(catalog, move_, MoveState::Copying).await? {
             return Err(MoveError::TakenOver);
         }
+        // The target starts empty (whatever an earlier attempt, or anything else, left there is
+        // not the tenant's: until the switch the source is).
+        target.drop().await?;
         let mut changes = changes::Changes::open(source).await?;
         apply_pending(&target_db, &self.schema).await?;
         copy::shape(source, target).await?;

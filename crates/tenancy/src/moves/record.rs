@@ -266,3 +266,58 @@ pub async fn source_dropped(catalog: &Database, key: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(state: MoveState, dropped: bool) -> MoveRecord {
+        MoveRecord {
+            key: "acme@0123456789ab".into(),
+            tenant_id: "acme".into(),
+            database: "t_acme".into(),
+            from: "default".into(),
+            to: "eu".into(),
+            state,
+            documents_copied: 0,
+            started_at: DateTime::now(),
+            finished_at: None,
+            write_pause_ms: None,
+            error: None,
+            token: new_token(),
+            heartbeat: DateTime::now(),
+            attempts: 1,
+            drop_source_after: None,
+            source_dropped_at: dropped.then(DateTime::now),
+        }
+    }
+
+    #[test]
+    fn a_move_is_open_while_it_runs_and_until_its_source_is_dropped() {
+        for state in [
+            MoveState::Copying,
+            MoveState::CatchingUp,
+            MoveState::CuttingOver,
+        ] {
+            assert!(record(state, false).is_open());
+            assert!(!state.is_finished());
+        }
+        assert!(record(MoveState::Done, false).is_open());
+        assert!(!record(MoveState::Done, true).is_open());
+        assert!(!record(MoveState::Failed, false).is_open());
+    }
+
+    #[test]
+    fn states_are_stored_by_their_api_names() {
+        for state in [
+            MoveState::Copying,
+            MoveState::CatchingUp,
+            MoveState::CuttingOver,
+            MoveState::Done,
+            MoveState::Failed,
+        ] {
+            assert_eq!(to_bson(&state).ok(), Some(state.as_str().into()));
+        }
+        assert_eq!(MoveState::CatchingUp.as_str(), "catching_up");
+    }
+}

@@ -64,25 +64,101 @@ impl Relocation {
             {
                 return None;
             }
-            let again = if tenant.cluster != before.cluster {
-                self.catalog.invalidate(&tenant.id).await;
-                true
-            } else {
-                match (move_.state, why) {
-                    (MoveState::CuttingOver, _) => false,
-                    // The fence of a failed (or undone, running again) move is open again.
-                    (MoveState::Failed | MoveState::Copying | MoveState::CatchingUp, Stopped::Fenced) => true,
-                    (MoveState::Failed | MoveState::Copying | MoveState::CatchingUp, Stopped::Lagging)
-                    | (MoveState::Done, _) => return None,
+            let switched = tenant.cluster != before.cluster;
+            match next_step(move_.state, why, switched) {
+                Step::RunAgain => {
+                    if switched {
+                        self.catalog.invalidate(&tenant.id).await;
+                    }
+                    return Some(TenantContext::new(Arc::new(tenant), ctx.actor()));
                 }
-            };
-            if again {
-                return Some(TenantContext::new(Arc::new(tenant), ctx.actor()));
+                Step::GiveUp => return None,
+                Step::Wait => {}
             }
             if Instant::now() + POLL > deadline {
                 return None;
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+}
+
+/// What a stopped message does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Run again, where the catalog places the tenant now.
+    RunAgain,
+    /// Wait for the cut-over to end.
+    Wait,
+    /// No move explains it: answer the error.
+    GiveUp,
+}
+
+/// The decision, from the tenant's move, why the message stopped, and whether the catalog
+/// places the tenant elsewhere than the message ran.
+fn next_step(state: MoveState, why: Stopped, switched: bool) -> Step {
+    if switched {
+        return Step::RunAgain;
+    }
+    match (state, why) {
+        (MoveState::CuttingOver, _) => Step::Wait,
+        // The fences of a failed move, or of one undone to run again, are open again.
+        (MoveState::Failed | MoveState::Copying | MoveState::CatchingUp, Stopped::Fenced) => {
+            Step::RunAgain
+        }
+        // A lagging projector of a tenant that has not moved: nothing a move explains.
+        (MoveState::Failed | MoveState::Copying | MoveState::CatchingUp, Stopped::Lagging)
+        | (MoveState::Done, _) => Step::GiveUp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_switched_tenant_is_followed_whatever_stopped_the_message() {
+        for state in [MoveState::CuttingOver, MoveState::Done, MoveState::Failed] {
+            for why in [Stopped::Fenced, Stopped::Lagging] {
+                assert_eq!(next_step(state, why, true), Step::RunAgain);
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_over_is_waited_for_and_a_rolled_back_one_retried_by_writes_only() {
+        assert_eq!(
+            next_step(MoveState::CuttingOver, Stopped::Fenced, false),
+            Step::Wait
+        );
+        assert_eq!(
+            next_step(MoveState::CuttingOver, Stopped::Lagging, false),
+            Step::Wait
+        );
+        assert_eq!(
+            next_step(MoveState::Failed, Stopped::Fenced, false),
+            Step::RunAgain
+        );
+        assert_eq!(
+            next_step(MoveState::Copying, Stopped::Fenced, false),
+            Step::RunAgain
+        );
+        assert_eq!(
+            next_step(MoveState::Copying, Stopped::Lagging, false),
+            Step::GiveUp
+        );
+    }
+
+    #[test]
+    fn a_fence_on_a_tenant_that_did_not_move_is_not_a_moves_doing() {
+        // Done but still on the same cluster: the fence is a deletion's.
+        assert_eq!(
+            next_step(MoveState::Done, Stopped::Fenced, false),
+            Step::GiveUp
+        );
+        assert_eq!(
+            next_step(MoveState::Done, Stopped::Lagging, false),
+            Step::GiveUp
+        );
     }
 }
