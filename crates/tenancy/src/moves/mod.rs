@@ -323,12 +323,14 @@ impl Mover {
         }
         self.catch_up(&mut changes, source, target, &key, None)
             .await?;
-        // Verification, first step, while the source serves: what differs is copied again,
-        // and compared again at the cut-over with every key written since.
-        let mut compare = verify::differences(source, target).await?;
-        copy::keys(source, target, &compare).await?;
-        tracing::info!(tenant = %key, keys = changes::count(&compare), "move: verified while serving");
-        self.catch_up(&mut changes, source, target, &key, Some(&mut compare))
+        // Verification, first step, while the source serves: what differs is copied again;
+        // from here on every key copied again is compared too, and what is not equal yet is
+        // compared again at the cut-over.
+        let found = verify::differences(source, target).await?;
+        copy::keys(source, target, &found).await?;
+        let mut unsettled = verify::unequal(source, target, &found).await?;
+        tracing::info!(tenant = %key, keys = changes::count(&found), unsettled = changes::count(&unsettled), "move: verified while serving");
+        self.catch_up(&mut changes, source, target, &key, Some(&mut unsettled))
             .await?;
 
         if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
@@ -350,8 +352,8 @@ impl Mover {
             .await?;
         let dirty = changes.drain_through(&marker, LAST_ROUND).await?;
         copy::keys(source, target, &dirty).await?;
-        changes::merge(&mut compare, dirty);
-        self.verify(source, target, &compare, &key).await?;
+        changes::merge(&mut unsettled, dirty);
+        self.verify(source, target, &unsettled, &key).await?;
         meta::flip_fences(target, None, meta::MOVING, meta::LIVE).await?;
         target
             .collection::<Document>(meta::META)
@@ -372,42 +374,45 @@ impl Mover {
         self.after_switch(&target_tenant, move_).await
     }
 
-    /// Catch-up rounds until one is small: the keys written since the last round are copied
-    /// again (and, once verification has begun, kept in `compare` to be compared at the end).
+    /// Catch-up rounds until one is small, or no smaller than the one before (writes come as
+    /// fast as they are applied): the keys written since the last round are copied again
+    /// (and, once verification has begun, compared: those not equal yet go to `unsettled`).
     async fn catch_up(
         &self,
         changes: &mut changes::Changes,
         source: &Database,
         target: &Database,
         key: &TenantKey,
-        mut compare: Option<&mut changes::DirtyKeys>,
+        mut unsettled: Option<&mut changes::DirtyKeys>,
     ) -> Result<(), MoveError> {
+        let mut previous = usize::MAX;
         for round in 1..=MAX_ROUNDS {
             let dirty = changes.drain().await?;
             let keys = copy::keys(source, target, &dirty).await?;
-            if let Some(compare) = compare.as_deref_mut() {
-                changes::merge(compare, dirty);
+            if let Some(unsettled) = unsettled.as_deref_mut() {
+                changes::merge(unsettled, verify::unequal(source, target, &dirty).await?);
             }
             failpoint::hit("move.catching_up");
             tracing::info!(tenant = %key, round, keys, "move: catching up");
-            if keys <= SMALL_ROUND {
+            if keys <= SMALL_ROUND || (round > 1 && keys >= previous) {
                 break;
             }
+            previous = keys;
         }
         Ok(())
     }
 
-    /// Verification, second step, the source still: the keys to compare and every
+    /// Verification, second step, the source still: the keys not known equal and every
     /// collection's count. A collection that differs is copied again whole and the whole copy
     /// verified again.
     async fn verify(
         &self,
         source: &Database,
         target: &Database,
-        compare: &changes::DirtyKeys,
+        unsettled: &changes::DirtyKeys,
         key: &TenantKey,
     ) -> Result<(), MoveError> {
-        let mut differ = verify::settle(source, target, compare).await?;
+        let mut differ = verify::settle(source, target, unsettled).await?;
         for repair in 1..=REPAIRS {
             if differ.is_empty() {
                 return Ok(());

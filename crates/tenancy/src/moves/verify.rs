@@ -3,15 +3,17 @@
 //! 1. `differences`, before the cut-over, while the source still serves: every document of
 //!    both databases compared (a SHA-256 of its BSON bytes, keyed by `_id`, one collection at a
 //!    time); what differs is returned as keys to copy again.
-//! 2. `settle`, during the cut-over, with the source still: the keys the first step found and
-//!    every key written since it began (the change stream's) compared document by document, and
-//!    every collection's document count.
+//! 2. From then on, every key the catch-up copies again is compared right after (`unequal`);
+//!    at the cut-over, with the source still, `settle` compares the keys not yet found equal
+//!    and those of the last round, and every collection's document count.
 //!
-//! Together they check every document: one that neither step compared was equal at the first
-//! step and written on neither side since (the source's writes are all in the change stream;
-//! the target is written only by the copy, only at those keys).
+//! Together they check every document: one that was not compared at the cut-over was found
+//! equal after the first step, or after its last copy, and written on neither side since (the
+//! source's writes are all in the change stream, so in a later round; the target is written
+//! only by the copy, only at those keys). So the writes wait for a comparison of about one
+//! round's keys, not of the whole tenant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use futures::TryStreamExt;
 use mongodb::Database;
@@ -85,23 +87,23 @@ pub async fn differences(source: &Database, target: &Database) -> Result<DirtyKe
     Ok(differ)
 }
 
-/// Step 2: the collections where a document of `keys` differs, or the document counts do.
-pub async fn settle(
+/// The keys of `keys` whose documents differ between `source` and `target` (read at about the
+/// same time on both; a key written meanwhile is compared again after its next copy).
+pub async fn unequal(
     source: &Database,
     target: &Database,
     keys: &DirtyKeys,
-) -> Result<Vec<String>, MoveError> {
-    let mut differ = Vec::new();
+) -> Result<DirtyKeys, MoveError> {
+    let mut differ = DirtyKeys::new();
     for (name, ids) in keys {
         for chunk in ids.chunks(1000) {
-            let filter = doc! {"_id": {"$in": chunk}};
             let read = |db: &Database| {
                 let collection = db.collection::<RawDocumentBuf>(name);
-                let filter = filter.clone();
+                let filter = doc! {"_id": {"$in": chunk}};
                 async move {
                     let documents: Vec<RawDocumentBuf> =
                         collection.find(filter).await?.try_collect().await?;
-                    let mut by_id = BTreeMap::new();
+                    let mut by_id = HashMap::new();
                     for document in documents {
                         if let Some((key, _)) = id_bytes(&document)? {
                             by_id.insert(key, document.into_bytes());
@@ -111,27 +113,44 @@ pub async fn settle(
                 }
             };
             let (on_source, on_target) = futures::try_join!(read(source), read(target))?;
-            if on_source != on_target {
-                differ.push(name.clone());
-                break;
+            for id in chunk {
+                let key = mongodb::bson::to_vec(&doc! {"_id": id.clone()})
+                    .map_err(|e| MoveError::Verify(e.to_string()))?;
+                if on_source.get(&key) != on_target.get(&key) {
+                    differ.entry(name.clone()).or_default().push(id.clone());
+                }
             }
         }
     }
+    Ok(differ)
+}
+
+/// Step 2: the collections where a document of `unsettled` still differs, or whose document
+/// counts (the servers' metadata, so no scan) do.
+pub async fn settle(
+    source: &Database,
+    target: &Database,
+    unsettled: &DirtyKeys,
+) -> Result<Vec<String>, MoveError> {
+    let mut differ: Vec<String> = unequal(source, target, unsettled)
+        .await?
+        .into_keys()
+        .collect();
     let mut names = copy::collections(source).await?;
     names.extend(copy::collections(target).await?);
     names.sort();
     names.dedup();
-    for name in names {
-        if differ.contains(&name) {
-            continue;
-        }
+    let counts = names.iter().map(|name| async move {
         let count = |db: &Database| {
-            let collection = db.collection::<RawDocumentBuf>(&name);
-            async move { collection.count_documents(doc! {}).await }
+            let collection = db.collection::<RawDocumentBuf>(name);
+            async move { collection.estimated_document_count().await }
         };
         let (on_source, on_target) = futures::try_join!(count(source), count(target))?;
-        if on_source != on_target {
-            differ.push(name);
+        Ok::<_, MoveError>((name, on_source == on_target))
+    });
+    for (name, same) in futures::future::try_join_all(counts).await? {
+        if !same && !differ.contains(name) {
+            differ.push(name.clone());
         }
     }
     Ok(differ)
