@@ -13,7 +13,8 @@ use mongodb::change_stream::event::{ChangeStreamEvent, OperationType};
 
 use super::MoveError;
 
-/// How long one poll waits for the next change when none is buffered.
+/// How long one fetch from the stream waits for changes when there are none
+/// (`maxAwaitTimeMS`).
 const POLL: Duration = Duration::from_millis(50);
 
 /// The keys written since the stream opened, by collection (`_id`s in BSON's order).
@@ -25,21 +26,19 @@ pub struct Changes {
 
 impl Changes {
     pub async fn open(db: &Database) -> Result<Changes, MoveError> {
-        let stream = db.watch().await?;
+        let stream = db.watch().max_await_time(POLL).await?;
         Ok(Changes { stream })
     }
 
-    /// The keys changed since the last call: what the stream has now, without waiting for more
-    /// than one short poll.
+    /// The keys changed since the last call: what the stream has until a fetch comes back
+    /// empty (each fetch waits at most `POLL` for changes). A fetch is never abandoned midway:
+    /// a batch the server sent and nobody read would be changes lost.
     pub async fn drain(&mut self) -> Result<DirtyKeys, MoveError> {
         let mut dirty = Dirty::default();
-        loop {
-            match tokio::time::timeout(POLL, self.stream.next_if_any()).await {
-                Ok(Ok(Some(event))) => dirty.add(event)?,
-                Ok(Ok(None)) | Err(_) => return Ok(dirty.keys()),
-                Ok(Err(e)) => return Err(e.into()),
-            }
+        while let Some(event) = self.stream.next_if_any().await? {
+            dirty.add(event)?;
         }
+        Ok(dirty.keys())
     }
 
     /// The keys changed up to and including the write of `marker` (an `_id` in `_meta`): after
@@ -52,9 +51,8 @@ impl Changes {
         let mut dirty = Dirty::default();
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let next = tokio::time::timeout_at(deadline, self.stream.next_if_any()).await;
-            match next {
-                Ok(Ok(Some(event))) => {
+            match self.stream.next_if_any().await? {
+                Some(event) => {
                     let is_marker = event.ns.as_ref().and_then(|ns| ns.coll.as_deref())
                         == Some(crate::meta::META)
                         && event
@@ -67,13 +65,12 @@ impl Changes {
                         return Ok(dirty.keys());
                     }
                 }
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => {
+                None if tokio::time::Instant::now() > deadline => {
                     return Err(MoveError::Changes(format!(
                         "the change stream did not show the cut-over marker within {within:?}"
                     )));
                 }
+                None => {}
             }
         }
     }
