@@ -16,6 +16,8 @@ use super::MoveError;
 /// How long one fetch from the stream waits for changes when there are none
 /// (`maxAwaitTimeMS`).
 const POLL: Duration = Duration::from_millis(50);
+/// The longest a catch-up round reads the stream.
+const ROUND: Duration = Duration::from_millis(250);
 
 /// The keys written since the stream opened, by collection (`_id`s in BSON's order).
 pub type DirtyKeys = BTreeMap<String, Vec<Bson>>;
@@ -31,12 +33,17 @@ impl Changes {
     }
 
     /// The keys changed since the last call: what the stream has until a fetch comes back
-    /// empty (each fetch waits at most `POLL` for changes). A fetch is never abandoned midway:
+    /// empty (each fetch waits at most `POLL` for changes), or `ROUND` has passed. A fetch is never abandoned midway:
     /// a batch the server sent and nobody read would be changes lost.
     pub async fn drain(&mut self) -> Result<DirtyKeys, MoveError> {
         let mut dirty = Dirty::default();
-        while let Some(event) = self.stream.next_if_any().await? {
-            dirty.add(event)?;
+        // Under a steady load the stream never runs dry: a round also ends after a while.
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < ROUND {
+            match self.stream.next_if_any().await? {
+                Some(event) => dirty.add(event)?,
+                None => break,
+            }
         }
         Ok(dirty.keys())
     }
