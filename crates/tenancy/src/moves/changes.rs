@@ -16,8 +16,6 @@ use super::MoveError;
 /// How long one fetch from the stream waits for changes when there are none
 /// (`maxAwaitTimeMS`).
 const POLL: Duration = Duration::from_millis(50);
-/// The longest a catch-up round reads the stream.
-const ROUND: Duration = Duration::from_millis(250);
 
 /// The keys written since the stream opened, by collection (`_id`s in BSON's order).
 pub type DirtyKeys = BTreeMap<String, Vec<Bson>>;
@@ -32,25 +30,29 @@ impl Changes {
         Ok(Changes { stream })
     }
 
-    /// The keys changed since the last call: what the stream has until a fetch comes back
-    /// empty (each fetch waits at most `POLL` for changes), or `ROUND` has passed. A fetch is never abandoned midway:
-    /// a batch the server sent and nobody read would be changes lost.
-    pub async fn drain(&mut self) -> Result<DirtyKeys, MoveError> {
-        let mut dirty = Dirty::default();
-        // Under a steady load the stream never runs dry: a round also ends after a while.
-        let started = tokio::time::Instant::now();
-        while started.elapsed() < ROUND {
-            match self.stream.next_if_any().await? {
-                Some(event) => dirty.add(event)?,
-                None => break,
-            }
-        }
-        Ok(dirty.keys())
+    /// The keys changed since the last call, up to now: `marker` (an `_id` in the source's
+    /// `_meta`) is written, and the stream read until its change shows up, so every change
+    /// committed before is in.
+    pub async fn caught_up(
+        &mut self,
+        source: &Database,
+        marker: &str,
+        within: Duration,
+    ) -> Result<DirtyKeys, MoveError> {
+        source
+            .collection::<Document>(crate::meta::META)
+            .update_one(
+                doc! {"_id": marker},
+                doc! {"$set": {"at": mongodb::bson::DateTime::now()}, "$inc": {"round": 1}},
+            )
+            .upsert(true)
+            .await?;
+        self.drain_through(marker, within).await
     }
 
     /// The keys changed up to and including the write of `marker` (an `_id` in `_meta`): after
     /// it, the stream has shown every change committed before the marker was written.
-    pub async fn drain_through(
+    async fn drain_through(
         &mut self,
         marker: &str,
         within: Duration,

@@ -52,7 +52,10 @@ pub use relocation::{Relocatable, Relocation, Stopped};
 const SMALL_ROUND: usize = 200;
 /// Catch-up rounds before the cut-over is attempted anyway.
 const MAX_ROUNDS: usize = 50;
-/// How long the last round may take to reach the cut-over marker.
+/// The `_id` prefix, in the source's `_meta`, of a move's marker: written at each round, its
+/// change in the stream shows the round has seen every change committed before.
+const MARKER: &str = "move:";
+/// How long a round may take to reach its marker.
 const LAST_ROUND: Duration = Duration::from_secs(10);
 /// Repairs (whole collections copied again) before a verification failure ends the move.
 const REPAIRS: usize = 2;
@@ -270,6 +273,11 @@ impl Mover {
             if reopened > 0 {
                 tracing::info!(tenant = %tenant.key(), fences = reopened, "the source's writes are open again");
             }
+            source
+                .database()
+                .collection::<Document>(meta::META)
+                .delete_many(meta::id_prefix(MARKER))
+                .await?;
         }
         self.database_on(&move_.to, &move_.database)?.drop().await?;
         Ok(())
@@ -321,7 +329,8 @@ impl Mover {
         if !record::enter(catalog, move_, MoveState::CatchingUp).await? {
             return Err(MoveError::TakenOver);
         }
-        self.catch_up(&mut changes, source, target, &key, None)
+        let marker = format!("{MARKER}{}", move_.token);
+        self.catch_up(&mut changes, source, target, &marker, None)
             .await?;
         // Verification, first step, while the source serves: what differs is copied again;
         // from here on every key copied again is compared too, and what is not equal yet is
@@ -330,7 +339,7 @@ impl Mover {
         copy::keys(source, target, &found).await?;
         let mut unsettled = verify::unequal(source, target, &found).await?;
         tracing::info!(tenant = %key, keys = changes::count(&found), unsettled = changes::count(&unsettled), "move: verified while serving");
-        self.catch_up(&mut changes, source, target, &key, Some(&mut unsettled))
+        self.catch_up(&mut changes, source, target, &marker, Some(&mut unsettled))
             .await?;
 
         if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
@@ -345,12 +354,7 @@ impl Mover {
         .await?;
         tracing::info!(tenant = %key, fences = fenced, "move: the source's writes are held");
         failpoint::hit("move.cutting_over");
-        let marker = format!("move:{}", move_.token);
-        source
-            .collection::<Document>(meta::META)
-            .insert_one(doc! {"_id": &marker, "at": DateTime::now()})
-            .await?;
-        let dirty = changes.drain_through(&marker, LAST_ROUND).await?;
+        let dirty = changes.caught_up(source, &marker, LAST_ROUND).await?;
         copy::keys(source, target, &dirty).await?;
         changes::merge(&mut unsettled, dirty);
         self.verify(source, target, &unsettled, &key).await?;
@@ -375,25 +379,25 @@ impl Mover {
     }
 
     /// Catch-up rounds until one is small, or no smaller than the one before (writes come as
-    /// fast as they are applied): the keys written since the last round are copied again
+    /// fast as they are applied): every key written up to the round's marker is copied again
     /// (and, once verification has begun, compared: those not equal yet go to `unsettled`).
     async fn catch_up(
         &self,
         changes: &mut changes::Changes,
         source: &Database,
         target: &Database,
-        key: &TenantKey,
+        marker: &str,
         mut unsettled: Option<&mut changes::DirtyKeys>,
     ) -> Result<(), MoveError> {
         let mut previous = usize::MAX;
         for round in 1..=MAX_ROUNDS {
-            let dirty = changes.drain().await?;
+            let dirty = changes.caught_up(source, marker, LAST_ROUND).await?;
             let keys = copy::keys(source, target, &dirty).await?;
             if let Some(unsettled) = unsettled.as_deref_mut() {
                 changes::merge(unsettled, verify::unequal(source, target, &dirty).await?);
             }
             failpoint::hit("move.catching_up");
-            tracing::info!(tenant = %key, round, keys, "move: catching up");
+            tracing::info!(database = source.name(), round, keys, "move: catching up");
             if keys <= SMALL_ROUND || (round > 1 && keys >= previous) {
                 break;
             }
