@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use mongodb::Client;
 use mongodb::bson::{Document, doc};
+use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::json;
@@ -133,28 +134,49 @@ pub async fn write_events(
         let id = format!("{prefix}-{t}");
         let database = api.create_tenant(&id).await?;
         let auth = api.tenant_authorization(&id)?;
-        let (product, mut last) = api.create_product(&auth, "P", 100).await?;
-        let placed: Vec<Result<i64>> = futures::stream::iter(0..orders)
-            .map(|i| {
-                let (api, auth, product) = (api, &auth, &product);
-                async move {
-                    let body = json!({"customer": {"id": format!("c{i}"), "name": "C"}, "lines": [{"product_id": product, "qty": 1}]});
-                    let answer = api.call(Method::POST, "/v1/orders", auth, Some(&body), &[]).await?;
-                    if answer.status != StatusCode::CREATED {
-                        bail!("POST /v1/orders: {} {}", answer.status, answer.body);
-                    }
-                    answer.position.context("no X-Event-Position")
-                }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-        for p in placed {
-            last = last.max(p?);
-        }
-        shops.push(Shop { id, database, last });
+        let (product, first) = api.create_product(&auth, "P", 100).await?;
+        let placed =
+            place_orders(api, &auth, std::slice::from_ref(&product), 0..orders, 16).await?;
+        shops.push(Shop {
+            id,
+            database,
+            last: first.max(placed),
+        });
     }
     Ok(shops)
+}
+
+/// Places orders `numbers` (customer `c<number>`, one line of quantity 1, on `products`
+/// round-robin) through `POST /v1/orders`, `concurrency` at a time; returns the highest event
+/// position (0 when none was placed). Any answer but 201 ends it with an error.
+pub async fn place_orders(
+    api: &Api,
+    auth: &HeaderValue,
+    products: &[String],
+    numbers: std::ops::Range<usize>,
+    concurrency: usize,
+) -> Result<i64> {
+    if products.is_empty() {
+        bail!("no product to order");
+    }
+    let placed: Vec<Result<i64>> = futures::stream::iter(numbers)
+        .map(|i| async move {
+            let product = &products[i % products.len()];
+            let body = json!({"customer": {"id": format!("c{i}"), "name": "C"}, "lines": [{"product_id": product, "qty": 1}]});
+            let answer = api.call(Method::POST, "/v1/orders", auth, Some(&body), &[]).await?;
+            if answer.status != StatusCode::CREATED {
+                bail!("POST /v1/orders: {} {}", answer.status, answer.body);
+            }
+            answer.position.context("no X-Event-Position")
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut last = 0;
+    for p in placed {
+        last = last.max(p?);
+    }
+    Ok(last)
 }
 
 /// Polls every tenant's checkpoints until all have reached its last event; the number of

@@ -6,7 +6,9 @@
 //! 2. For each tenant count (1, 100, 10,000; quick: 1, 20): provisions the tenants still missing
 //!    through `POST /admin/tenants` and seeds them with products, then runs every scenario
 //!    against Tenantry over HTTP and the same operations with the driver (`baseline`).
-//! 3. Restarts the server and takes the scale figures (`scale`).
+//! 3. Restarts the server and takes the scale figures (`scale`); then, each on a server of its
+//!    own, projection throughput (`fleet`), export/import (`transfer`) and a tenant moved to a
+//!    second cluster under load (`moves`).
 //! 4. Writes `tenantry-bench.json` and `tenantry-bench.md` to `--out`, prints the Markdown, and
 //!    exits non-zero if any request failed (never because of a timing).
 
@@ -17,6 +19,7 @@ mod fleet;
 mod layers;
 mod load;
 mod meter;
+mod moves;
 mod par;
 mod procfs;
 mod provision;
@@ -111,6 +114,16 @@ struct Args {
     /// Skip the export/import phase.
     #[arg(long)]
     no_transfer: bool,
+    /// Documents of the tenant moved under load [100,000; quick: 2,000].
+    #[arg(long)]
+    move_docs: Option<u64>,
+    /// The second cluster of the move phase (a MongoDB URI); default: an embedded database the
+    /// phase starts (skipped when there is no `tenantry-devdb` binary).
+    #[arg(long)]
+    move_target_uri: Option<String>,
+    /// Skip the move phase.
+    #[arg(long)]
+    no_move: bool,
     /// Run the layer breakdown of a point read at the largest tenant count (default in full mode).
     #[arg(long, conflicts_with = "no_layers")]
     layers: bool,
@@ -429,15 +442,25 @@ async fn run(args: Args) -> Result<Report> {
         Some(run)
     };
 
-    let total_errors = Report::count_errors(&runs, &layer_rows, scale.as_ref());
+    let (moved, move_skipped) = if args.no_move {
+        (None, None)
+    } else {
+        move_phase(&config, &args, &plan, &status_db, started).await?
+    };
+
+    let total_errors = Report::count_errors(&runs, &layer_rows, scale.as_ref())
+        + moved.as_ref().map_or(0, moves::MoveRun::failures);
     let runs_for_notes = runs.clone();
-    let targets = report::targets(
+    let mut targets = report::targets(
         &runs,
         scale.as_ref(),
         plan.load.concurrency,
         i64::from(scale::SCALE_MAX_POOL_SIZE),
         total_errors,
     );
+    targets.push(moves::markdown::target(moved.as_ref()));
+    let mut notes = notes(&plan, &runs_for_notes);
+    notes.extend(move_skipped);
     let report = Report {
         mode: plan.mode,
         started_utc: report::utc(started_unix),
@@ -455,9 +478,10 @@ async fn run(args: Args) -> Result<Report> {
         scale,
         projection,
         transfer,
+        moves: moved,
         targets,
         total_errors,
-        notes: notes(&plan, &runs_for_notes),
+        notes,
     };
     let markdown = report.write(&args.out)?;
     println!("{markdown}");
@@ -469,6 +493,77 @@ async fn run(args: Args) -> Result<Report> {
         ),
     );
     Ok(report)
+}
+
+/// The move phase (`moves`): its result, or why it was skipped.
+async fn move_phase(
+    config: &ServerConfig,
+    args: &Args,
+    plan: &Plan,
+    status_db: &mongodb::Client,
+    started: Instant,
+) -> Result<(Option<moves::MoveRun>, Option<String>)> {
+    let quick = args.quick;
+    let documents = args
+        .move_docs
+        .unwrap_or(if quick { 2_000 } else { 100_000 });
+    progress(
+        started,
+        &format!(
+            "moving a tenant of {documents} documents under load (concurrency {})",
+            plan.load.concurrency
+        ),
+    );
+    let phase = moves::run(&moves::MoveSpec {
+        config,
+        out: &args.out,
+        status_db,
+        documents,
+        concurrency: plan.load.concurrency,
+        warmup: plan.load.warmup,
+        before: Duration::from_secs(if quick { 2 } else { 5 }),
+        after: Duration::from_secs(if quick { 1 } else { 3 }),
+        target_uri: args.move_target_uri.clone(),
+        started,
+        db_pid: args.db_pid,
+        ticks: procfs::ticks_per_second(),
+        machine_wait: plan.machine_wait,
+    })
+    .await?;
+    let run = match phase {
+        moves::Phase::Skipped(why) => {
+            progress(started, &why);
+            return Ok((None, Some(why)));
+        }
+        moves::Phase::Ran(run) => *run,
+    };
+    let (d, w) = (&run.during, &run.during.writes);
+    progress(
+        started,
+        &format!(
+            "move {}: {} documents in {:.2} s ({:.0} documents/s), write pause {} ms; during: \
+             {:.0} req/s (before {:.0}, dip {:.1} %), writes p50 {:.1} p99 {:.1} max {:.1} ms, \
+             {} over 1 s; {} failed requests",
+            run.state,
+            run.documents_copied,
+            run.move_seconds,
+            run.documents_per_second,
+            run.write_pause_ms
+                .map_or("–".to_string(), |v| v.to_string()),
+            d.rps,
+            run.before.rps,
+            run.dip_pct,
+            w.p50_ms,
+            w.p99_ms,
+            w.max_ms,
+            d.slow_writes,
+            run.errors
+        ),
+    );
+    for e in &run.error_samples {
+        progress(started, &format!("    error: {e}"));
+    }
+    Ok((Some(run), None))
 }
 
 /// The scale figures: a fresh projector-off server (request path), then a fresh projector-on

@@ -184,7 +184,7 @@ pub async fn seed(
                 last_position = position;
             }
             if last_position > 0 {
-                wait_for_projection(&api, &tenant, last_position).await?;
+                wait_for_projection(&api, &tenant, last_position, PROJECTION_DEADLINE).await?;
             }
             done.fetch_add(1, Ordering::Relaxed);
             Ok(tenant)
@@ -202,11 +202,16 @@ pub async fn seed(
 }
 
 /// Reads the tenant's product list with `X-Min-Position` until the projections have applied
-/// `position` (503 `projection_lagging` means "not yet").
-async fn wait_for_projection(api: &Api, tenant: &BenchTenant, position: i64) -> Result<()> {
-    let deadline = Instant::now() + PROJECTION_DEADLINE;
+/// `position` (503 `projection_lagging` means "not yet"), for at most `deadline`.
+pub async fn wait_for_projection(
+    api: &Api,
+    tenant: &BenchTenant,
+    position: i64,
+    deadline: Duration,
+) -> Result<()> {
+    let until = Instant::now() + deadline;
     let header = [("x-min-position", position.to_string())];
-    while Instant::now() < deadline {
+    while Instant::now() < until {
         let answer = api
             .call(
                 Method::GET,
@@ -229,7 +234,7 @@ async fn wait_for_projection(api: &Api, tenant: &BenchTenant, position: i64) -> 
         }
     }
     bail!(
-        "the projections of {} did not reach position {position} within {PROJECTION_DEADLINE:?}",
+        "the projections of {} did not reach position {position} within {deadline:?}",
         tenant.id
     )
 }

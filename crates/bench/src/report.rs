@@ -164,6 +164,8 @@ pub struct Report {
     pub projection: Vec<crate::fleet::ProjectionRun>,
     /// Export and import of one tenant.
     pub transfer: Option<crate::transfer::TransferRun>,
+    /// One tenant moved to another cluster under load.
+    pub moves: Option<crate::moves::MoveRun>,
     pub targets: Vec<Target>,
     /// Failed requests in every scenario and scale step (must be 0).
     pub total_errors: u64,
@@ -388,6 +390,9 @@ impl Report {
                 t.load_seconds,
                 t.rebuild_seconds
             );
+        }
+        if let Some(m) = &self.moves {
+            crate::moves::markdown::section(md, m);
         }
         md.push_str("### Provisioning and seeding\n\n");
         md.push_str(

@@ -194,27 +194,35 @@ impl HttpTargets {
         let targets = self.clone();
         load::run(spec, move |seq| {
             let targets = targets.clone();
-            async move {
-                let (op, ti, pi) = pick(scenario, seq, targets.tenants.len(), targets.products);
-                let t = &targets.tenants[ti];
-                let request = match op {
-                    Op::PointRead => targets.http.get(&t.product_urls[pi]),
-                    Op::List => targets.http.get(&t.list_url),
-                    Op::Order => targets
-                        .http
-                        .post(&t.order_url)
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(t.order_bodies[pi].clone()),
-                    Op::Tenant => targets.http.get(&t.tenant_url),
-                    Op::Healthz => {
-                        return outcome_of(targets.http.get(&t.health_url).send().await).await;
-                    }
-                };
-                let request = request.header(AUTHORIZATION, t.authorization.clone());
-                outcome_of(request.send().await).await
-            }
+            async move { targets.send(targets.pick(scenario, seq)).await }
         })
         .await
+    }
+
+    /// The operation, tenant index and product index of request `seq` of `scenario` (`pick`
+    /// over these tenants and products).
+    pub fn pick(&self, scenario: Scenario, seq: u64) -> (Op, usize, usize) {
+        pick(scenario, seq, self.tenants.len(), self.products)
+    }
+
+    /// Sends one request (`pick`'s operation on that tenant and product) and reads its answer.
+    pub async fn send(&self, (op, ti, pi): (Op, usize, usize)) -> load::Outcome {
+        let t = &self.tenants[ti];
+        let request = match op {
+            Op::PointRead => self.http.get(&t.product_urls[pi]),
+            Op::List => self.http.get(&t.list_url),
+            Op::Order => self
+                .http
+                .post(&t.order_url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(t.order_bodies[pi].clone()),
+            Op::Tenant => self.http.get(&t.tenant_url),
+            Op::Healthz => {
+                return outcome_of(self.http.get(&t.health_url).send().await).await;
+            }
+        };
+        let request = request.header(AUTHORIZATION, t.authorization.clone());
+        outcome_of(request.send().await).await
     }
 }
 
