@@ -252,29 +252,12 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
         150 + seen.orders.len() as u64,
         "no order lost or doubled"
     );
-    let min = last.to_string();
     for (order, _) in seen.orders.iter().step_by(7) {
-        app.call(
-            Method::GET,
-            &format!("/v1/orders/{order}"),
-            &token,
-            None,
-            &[("x-min-position", &min)],
-        )
-        .await
-        .expect(StatusCode::OK);
+        app.get_at(&format!("/v1/orders/{order}"), &token, last)
+            .await;
     }
     // The read models continued from their checkpoints: every unit sold is counted once.
-    let top = app
-        .call(
-            Method::GET,
-            "/v1/reports/top-products",
-            &token,
-            None,
-            &[("x-min-position", &min)],
-        )
-        .await
-        .expect(StatusCode::OK);
+    let top = app.get_at("/v1/reports/top-products", &token, last).await;
     let units: i64 = top["items"]
         .as_array()
         .unwrap()

@@ -53,16 +53,7 @@ async fn reports_equal_the_sums_of_the_orders() {
             .position();
     }
     let min = last.to_string();
-    let all = app
-        .call(
-            Method::GET,
-            "/v1/orders?limit=200",
-            &token,
-            None,
-            &[("x-min-position", &min)],
-        )
-        .await
-        .expect(StatusCode::OK);
+    let all = app.get_at("/v1/orders?limit=200", &token, last).await;
     let all = all["items"].as_array().unwrap().clone();
 
     // Recompute the sales report from the orders.
@@ -101,16 +92,7 @@ async fn reports_equal_the_sums_of_the_orders() {
             entry.1 += line["line_total_cents"].as_i64().unwrap();
         }
     }
-    let top = app
-        .call(
-            Method::GET,
-            "/v1/reports/top-products",
-            &token,
-            None,
-            &[("x-min-position", &min)],
-        )
-        .await
-        .expect(StatusCode::OK);
+    let top = app.get_at("/v1/reports/top-products", &token, last).await;
     let items = top["items"].as_array().unwrap();
     assert_eq!(items.len(), units.len());
     let mut previous = i64::MAX;

@@ -392,16 +392,15 @@ impl TestApp {
 
     /// `GET /v1/products` once the projections have reached `position` (200 asserted).
     pub async fn products_at(&self, token: &str, position: i64) -> Value {
+        self.get_at("/v1/products", token, position).await
+    }
+
+    /// `GET path` once the projections have reached `position` (200 asserted).
+    pub async fn get_at(&self, path: &str, token: &str, position: i64) -> Value {
         let min = position.to_string();
-        self.call(
-            Method::GET,
-            "/v1/products",
-            token,
-            None,
-            &[("x-min-position", &min)],
-        )
-        .await
-        .expect(StatusCode::OK)
+        self.call(Method::GET, path, token, None, &[("x-min-position", &min)])
+            .await
+            .expect(StatusCode::OK)
     }
 
     /// `GET /admin/tenants/{id}/stats` (200 asserted).
