@@ -39,7 +39,7 @@ use mongodb::Database;
 use mongodb::bson::{DateTime, Document, doc};
 
 use crate::catalog::CatalogCache;
-use crate::clusters::{ClusterPools, TenantDb};
+use crate::clusters::ClusterPools;
 use crate::error::TenancyError;
 use crate::migrations::{Schema, apply_pending};
 use crate::task::AbortOnDrop;
@@ -493,12 +493,6 @@ impl Mover {
             }
         }
         Ok(worked)
-    }
-
-    /// A handle on the tenant's database where it is now (for the caller's follow-up).
-    pub async fn tenant_db(&self, id: &TenantId) -> Result<TenantDb, MoveError> {
-        let tenant = self.catalog.store().require(id).await?;
-        Ok(self.pools.maintenance_db(&tenant).await?)
     }
 }
 
