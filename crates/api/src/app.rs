@@ -25,6 +25,7 @@ use tenantry_auth::oidc::{OidcVerifier, TraceHeaders};
 use tenantry_auth::{AdminKey, JwtSettings, JwtVerifier, TokenMinter};
 use tokio::net::TcpListener;
 
+use crate::activity::{Activity, spawn_sampler};
 use crate::config::Config;
 use crate::http::ErrorChain;
 use crate::platform::Platform;
@@ -32,7 +33,6 @@ use crate::prometheus::{DispatchMetrics, Metrics};
 use crate::routes;
 use crate::server;
 use crate::state::{AppState, Services};
-use crate::tenant_stats::RequestCounters;
 
 pub struct Application {
     listener: TcpListener,
@@ -49,6 +49,11 @@ impl Application {
             state.fleet.spawn(),
             spawn_deletion_sweeper(state.provisioner.clone(), state.config.lease / 2),
             spawn_move_sweeper(state.mover.clone(), state.config.lease / 2),
+            spawn_sampler(
+                state.activity.clone(),
+                state.pools.clone(),
+                state.projector.projection_names(),
+            ),
         ];
         if state.config.projector {
             background.extend(state.projector.spawn());
@@ -185,6 +190,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.projection_wait,
         generations,
     ));
+    let activity_interval = config.activity_interval;
     Ok(AppState::new(Services {
         commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)])
             .relocating(Relocation::new(catalog.clone(), config.move_hold)),
@@ -202,7 +208,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         oidc,
         admin_key,
         minter,
-        requests: RequestCounters::default(),
+        activity: Activity::new(activity_interval),
         rate_limits,
     }))
 }

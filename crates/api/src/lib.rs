@@ -6,6 +6,7 @@
 //! `TenantContext`) → a thin handler that parses (`extract`), calls the tenancy layer, and maps
 //! the result.
 
+mod activity;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -22,7 +23,7 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod tenant_data;
-mod tenant_stats;
+
 pub mod transfer;
 pub mod views;
 

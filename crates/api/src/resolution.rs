@@ -14,6 +14,7 @@
 
 use crate::http::ProblemCode;
 use std::sync::Arc;
+use std::time::Instant;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, Required, Type};
 
@@ -37,6 +38,7 @@ pub async fn resolve_tenant(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
     let claims = verify_bearer(&state, bearer_token(request.headers())?).await?;
     let header = header_selector(&state, request.headers())?;
     let host = host_selector(&state, request.headers()).await?;
@@ -62,11 +64,14 @@ pub async fn resolve_tenant(
     }
     let traced = state.config.otel.is_some();
     crate::telemetry::record_tenant(&tracing::Span::current(), id.as_str(), &claims.sub, traced);
-    state.requests.record(&tenant.key());
+    let key = tenant.key();
     let context = TenantContext::new(tenant, claims.sub.clone());
     request.extensions_mut().insert(context);
     request.extensions_mut().insert(Principal { claims });
     let mut response = next.run(request).await;
+    state
+        .activity
+        .record(&key, response.status(), started.elapsed());
     response.extensions_mut().insert(ServedTenant(id));
     Ok(response)
 }

@@ -16,8 +16,8 @@ use tenancy::lifecycle::Provisioner;
 use tenantry_auth::oidc::OidcVerifier;
 use tenantry_auth::{AdminKey, JwtVerifier, TokenMinter};
 
+use crate::activity::Activity;
 use crate::config::Config;
-use crate::tenant_stats::RequestCounters;
 
 /// A shared handle on the services; dereferences to them (`state.config`, `state.queries`, ...).
 #[derive(Clone)]
@@ -50,7 +50,8 @@ pub struct Services {
     pub oidc: OidcVerifier,
     pub admin_key: Option<Arc<AdminKey>>,
     pub minter: Option<Arc<TokenMinter>>,
-    pub requests: RequestCounters,
+    /// Each tenant's last hour on this instance (requests, latency, gauges).
+    pub activity: Activity,
     pub rate_limits: tenancy::rate_limit::TenantRateLimits,
     pub commands: CommandBus<CommerceWrites>,
     pub queries: QueryBus<CommerceReads>,

@@ -3,6 +3,7 @@
 
 use super::error::CliCode;
 use clap::{Args, Subcommand, ValueEnum};
+use tenancy::catalog::TenantFilter;
 use tenancy::clusters::DEFAULT_CLUSTER;
 use tenancy::lifecycle::Created;
 use tenancy::{
@@ -133,6 +134,9 @@ pub struct ListArgs {
     /// Only tenants in this status.
     #[arg(long, value_enum)]
     status: Option<StatusArg>,
+    /// Only tenants whose id starts with, or whose name contains (ignoring case), this text.
+    #[arg(long)]
+    search: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -325,17 +329,20 @@ fn spec_of(args: CreateArgs) -> Result<TenantSpec, CliError> {
 }
 
 async fn list(args: ListArgs, config: &Config, out: Output) -> Result<(), CliError> {
-    let status = args.status.map(|s| match s {
-        StatusArg::Provisioning => TenantStatus::Provisioning,
-        StatusArg::Active => TenantStatus::Active,
-        StatusArg::Suspended => TenantStatus::Suspended,
-        StatusArg::Deleting => TenantStatus::Deleting,
-    });
+    let filter = TenantFilter {
+        status: args.status.map(|s| match s {
+            StatusArg::Provisioning => TenantStatus::Provisioning,
+            StatusArg::Active => TenantStatus::Active,
+            StatusArg::Suspended => TenantStatus::Suspended,
+            StatusArg::Deleting => TenantStatus::Deleting,
+        }),
+        search: args.search,
+    };
     let platform = Platform::connect(config).await?;
     let mut tenants = Vec::new();
     let mut after: Option<TenantId> = None;
     loop {
-        let page = platform.store().list(status, after.as_ref(), PAGE).await?;
+        let page = platform.store().list(&filter, after.as_ref(), PAGE).await?;
         tenants.extend(page.tenants);
         match page.next_after {
             Some(next) => after = Some(next),

@@ -280,6 +280,9 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
         },
         move_hold: Duration::from_millis(positive(raw, "TENANTRY_MOVE_HOLD_MS")? as u64),
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
+        activity_interval: Duration::from_secs(
+            positive(raw, "TENANTRY_ACTIVITY_INTERVAL_SECS")?.min(3600) as u64,
+        ),
         tenant_rate_limit: raw.parse(
             "TENANTRY_TENANT_RATE_LIMIT",
             "a number of requests per second",

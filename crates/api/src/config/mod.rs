@@ -97,6 +97,8 @@ pub struct Config {
     /// How long a command waits for a move's cut-over.
     pub move_hold: Duration,
     pub migration_parallelism: usize,
+    /// Interval of the per-tenant activity samples (the console's charts).
+    pub activity_interval: Duration,
     pub tenant_rate_limit: u32,
     pub metrics_max_tenants: usize,
     pub projector: bool,

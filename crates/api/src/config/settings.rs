@@ -75,6 +75,7 @@ pub const SETTINGS: &[Setting] = &[
     s("TENANTRY_MOVE_GRACE_SECS", "3600", "How long a moved tenant's source database is kept (fenced) before it is dropped."),
     s("TENANTRY_MOVE_HOLD_MS", "5000", "How long a command waits for a move's cut-over before 503 (the writes of a moving tenant wait, they do not fail)."),
     s("TENANTRY_MIGRATION_PARALLELISM", "8", "Tenants migrated at once by `POST /admin/migrations`."),
+    s("TENANTRY_ACTIVITY_INTERVAL_SECS", "30", "Interval of the per-tenant activity samples behind the console's charts (an hour of them is kept in memory, per instance)."),
     s("TENANTRY_METRICS_MAX_TENANTS", "100", "Tenants that get their own `tenant` label in metrics; the rest are `other`."),
     s("TENANTRY_LOG_FORMAT", "auto", "`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise)."),
 ];

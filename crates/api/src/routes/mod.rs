@@ -1,6 +1,7 @@
 //! The router: every route, and the middleware stack in the order a request meets it.
 
 mod admin;
+mod console;
 mod health;
 mod operations;
 mod tenant;
@@ -12,6 +13,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
 use std::sync::Arc;
 
 use utoipa::OpenApi;
@@ -35,6 +37,7 @@ fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(operations::metrics))
+        .routes(routes!(console::console))
         .merge(admin::router(state))
         .merge(tenant::router(state))
 }
@@ -46,6 +49,8 @@ pub fn router(state: AppState) -> Router {
     crate::openapi::name_clusters(&mut openapi, &clusters);
     let router = router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .route("/console/", get(console::console))
+        .route("/console/{file}", get(console::console_file))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

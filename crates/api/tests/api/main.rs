@@ -3,7 +3,9 @@
 //! own catalog database and tenants, so tests run in parallel.
 
 mod admin_auth;
+mod browser;
 mod cli;
+mod console;
 mod contract;
 mod conventions;
 mod crashes;

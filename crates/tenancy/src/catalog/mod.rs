@@ -9,5 +9,5 @@ mod watch;
 
 pub use cache::{CacheSettings, CatalogCache};
 pub(crate) use store::TENANTS;
-pub use store::{CatalogStore, Claimed, TenantPage};
+pub use store::{CatalogStore, Claimed, TenantFilter, TenantPage};
 pub use watch::spawn_invalidation_watch;

@@ -49,6 +49,48 @@ impl Claimed {
 }
 
 /// One page of tenants, ordered by id.
+/// Which tenants a list shows: all, or those of one status and/or matching a search text.
+#[derive(Clone, Debug, Default)]
+pub struct TenantFilter {
+    pub status: Option<TenantStatus>,
+    /// Tenants whose id starts with it or whose name contains it, ignoring case.
+    pub search: Option<String>,
+}
+
+impl TenantFilter {
+    fn to_document(&self) -> Document {
+        let mut filter = Document::new();
+        if let Some(status) = self.status {
+            filter.insert("status", status.as_str());
+        }
+        if let Some(text) = self.search.as_deref().filter(|t| !t.is_empty()) {
+            // Ids are lower case; names are matched ignoring case.
+            let id_prefix = format!("^{}", regex_literal(&text.to_ascii_lowercase()));
+            filter.insert(
+                "$or",
+                vec![
+                    doc! {"_id": {"$regex": id_prefix}},
+                    doc! {"name": {"$regex": regex_literal(text), "$options": "i"}},
+                ],
+            );
+        }
+        filter
+    }
+}
+
+/// `text` as a regular expression that matches exactly it (ASCII punctuation escaped, which
+/// covers every metacharacter).
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[derive(Debug)]
 pub struct TenantPage {
     pub tenants: Vec<Tenant>,
@@ -133,17 +175,14 @@ impl CatalogStore {
             .map(|c| c.tenant_id))
     }
 
-    /// Tenants ordered by id, after `after`, optionally of one status.
+    /// Tenants ordered by id, after `after`, those `filter` keeps.
     pub async fn list(
         &self,
-        status: Option<TenantStatus>,
+        filter: &TenantFilter,
         after: Option<&TenantId>,
         limit: u32,
     ) -> Result<TenantPage> {
-        let mut filter = Document::new();
-        if let Some(status) = status {
-            filter.insert("status", status.as_str());
-        }
+        let mut filter = filter.to_document();
         if let Some(after) = after {
             filter.insert("_id", doc! {"$gt": after.as_str()});
         }
@@ -156,6 +195,26 @@ impl CatalogStore {
             .try_collect()
             .await?;
         Ok(page_of(tenants, limit as usize))
+    }
+
+    /// The live tenants (active or suspended: those migrations apply to) whose schema is older
+    /// than `version`: how many, and the first `limit` by id.
+    pub async fn behind(&self, version: u32, limit: u32) -> Result<(u64, Vec<Tenant>)> {
+        let live = [
+            TenantStatus::Active.as_str(),
+            TenantStatus::Suspended.as_str(),
+        ];
+        let filter = doc! {"schema_version": {"$lt": version}, "status": {"$in": live.as_slice()}};
+        let count = self.tenants.count_documents(filter.clone()).await?;
+        let first: Vec<Tenant> = self
+            .tenants
+            .find(filter)
+            .sort(doc! {"_id": 1})
+            .limit(i64::from(limit))
+            .await?
+            .try_collect()
+            .await?;
+        Ok((count, first))
     }
 
     /// Every tenant in one of `statuses`, ordered by id (`tenantry migrate --status`).

@@ -1,5 +1,7 @@
 //! Platform administration (`/admin/...`), behind the platform-admin guard.
 
+mod activity;
+mod clusters;
 mod instances;
 mod migrations;
 mod moves;
@@ -31,7 +33,12 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::mint_token))
         .routes(routes!(stats::tenant_stats))
         .routes(routes!(projections::rebuild_projections))
-        .routes(routes!(migrations::run_migrations))
+        .routes(routes!(
+            migrations::pending_migrations,
+            migrations::run_migrations
+        ))
+        .routes(routes!(activity::tenant_activity))
+        .routes(routes!(clusters::list_clusters))
         .routes(routes!(instances::list_instances))
         .routes(routes!(transfer::export_tenant))
         .routes(routes!(transfer::import_tenant))

@@ -72,7 +72,7 @@ pub async fn tenant_stats(
         tenant_id: tenant.id.to_string(),
         status: tenant.status,
         incarnation: tenant.incarnation.to_string(),
-        requests: state.requests.count(&tenant.key()),
+        requests: state.activity.requests(&tenant.key()),
         budget: Budget {
             limit: pools.budgets().budget(&tenant),
             in_use: pools.budgets().in_use(&tenant).await,

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use tenancy::catalog;
 use tenancy::lifecycle::Created;
 use tenancy::{TenantId, TenantStatus};
 
@@ -21,6 +22,9 @@ crate::query_params! {
         /// Only tenants in this status.
         #[param(nullable = false)]
         pub status: Option<TenantStatus>,
+        /// Only tenants whose id starts with, or whose name contains (ignoring case), this text.
+        #[param(nullable = false)]
+        pub q: Option<String>,
     }
 }
 
@@ -55,10 +59,16 @@ pub async fn create_tenant(
     responses((status = 200, description = "OK", body = ListPage<TenantView>), AdminErrors))]
 pub async fn list_tenants(
     State(state): State<AppState>,
-    TenantFilter { status }: TenantFilter,
+    TenantFilter { status, q }: TenantFilter,
     page: PageQuery,
 ) -> Result<Json<ListPage<TenantView>>, ApiError> {
-    let scope = format!("{LIST_SCOPE}:{}", status.map_or("all", |s| s.as_str()));
+    // A cursor continues only the list it came from: same status, same search.
+    let search = q.filter(|q| !q.is_empty());
+    let scope = format!(
+        "{LIST_SCOPE}:{}:{}",
+        status.map_or("all", |s| s.as_str()),
+        search.as_deref().unwrap_or("")
+    );
     let page = PageParams::parse(&page, &scope)?;
     let after = page
         .after
@@ -69,7 +79,11 @@ pub async fn list_tenants(
     let result = state
         .catalog
         .store()
-        .list(status, after.as_ref(), page.limit)
+        .list(
+            &catalog::TenantFilter { status, search },
+            after.as_ref(),
+            page.limit,
+        )
         .await?;
     let items: Vec<TenantView> = result.tenants.iter().map(TenantView::from).collect();
     let next_cursor = result

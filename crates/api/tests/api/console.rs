@@ -1,0 +1,432 @@
+//! The operators' console (`/console`): its responses, the admin endpoints it reads, and an
+//! operator's day in a real headless Chromium.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::support::{TestApp, json_of};
+
+const CSP: &str = "default-src 'none'; script-src 'self'";
+
+#[tokio::test]
+async fn console_files_are_static_and_locked_down() {
+    let app = TestApp::spawn().await;
+    for (path, status, content_type) in [
+        ("/console", StatusCode::OK, "text/html"),
+        ("/console/", StatusCode::OK, "text/html"),
+        ("/console/app.js", StatusCode::OK, "text/javascript"),
+        ("/console/console.css", StatusCode::OK, "text/css"),
+        (
+            "/console/secrets.txt",
+            StatusCode::NOT_FOUND,
+            "application/problem+json",
+        ),
+        (
+            "/console/..%2Fdocs",
+            StatusCode::NOT_FOUND,
+            "application/problem+json",
+        ),
+    ] {
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        assert!(
+            header("content-type").is_some_and(|t| t.starts_with(content_type)),
+            "{path}: {:?}",
+            header("content-type")
+        );
+        assert!(
+            header("content-security-policy").is_some_and(|p| p.starts_with(CSP)
+                && p.contains("frame-ancestors 'none'")
+                && !p.contains("unsafe")),
+            "{path}: {:?}",
+            header("content-security-policy")
+        );
+        assert_eq!(header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(header("x-content-type-options"), Some("nosniff"), "{path}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains(&app.admin_key));
+        if content_type == "text/html" {
+            // No inline script: every script is a file of the console's own origin.
+            assert!(body.contains("<script type=\"module\" src=\"/console/app.js\">"));
+            assert!(
+                !body.contains("<script>") && !body.contains(" on"),
+                "{body}"
+            );
+        }
+    }
+    // The console's page is public; what it shows is not: /admin takes a bearer key only.
+    let refused = app
+        .http
+        .get(app.url("/admin/tenants"))
+        .header("cookie", format!("admin_key={}", app.admin_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tenants_are_found_by_id_prefix_or_name_and_status() {
+    let app = TestApp::spawn().await;
+    let stem = app.new_tenant_id();
+    let id = format!("{stem}-x");
+    app.create_tenant_with(json!({"id": id, "name": "Zebra (Stripes) Inc."}))
+        .await;
+    let other = app.create_tenant().await;
+    let list = |query: String| {
+        let app = &app;
+        async move {
+            let call = app
+                .admin_json(Method::GET, &format!("/admin/tenants?{query}"), None)
+                .await;
+            let body = call.expect(StatusCode::OK);
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(format!("q={stem}")).await, vec![id.clone()]);
+    // A name, in any case; its regular-expression characters are literal.
+    assert_eq!(list("q=zebra%20(STRIPES)".into()).await, vec![id.clone()]);
+    assert!(list("q=zebra.*inc".into()).await.is_empty());
+    assert!(!list(format!("q={stem}")).await.contains(&other));
+    assert!(list(format!("q={stem}&status=suspended")).await.is_empty());
+    // A cursor belongs to its search.
+    let page = app
+        .admin_json(Method::GET, "/admin/tenants?limit=1", None)
+        .await
+        .expect(StatusCode::OK);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    app.admin_json(
+        Method::GET,
+        &format!("/admin/tenants?limit=1&q={stem}&cursor={cursor}"),
+        None,
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "validation_failed");
+}
+
+#[tokio::test]
+async fn activity_counts_requests_errors_and_latency_per_interval() {
+    let app = TestApp::spawn_with(|c| c.activity_interval = Duration::from_secs(1)).await;
+    let (id, token) = app.tenant_with_token(&["member"]).await;
+    for _ in 0..5 {
+        app.call(Method::GET, "/v1/products", &token, None, &[])
+            .await
+            .expect(StatusCode::OK);
+    }
+    app.call(Method::GET, "/v1/products/nope", &token, None, &[])
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    let activity = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}/activity"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(activity["interval_secs"], 1);
+    assert_eq!(activity["window_secs"], 3600);
+    assert_eq!(activity["instance_id"], app.state.fleet.id());
+    let samples = activity["samples"].as_array().unwrap();
+    let sum = |field: &str| {
+        samples
+            .iter()
+            .map(|s| s[field].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(sum("requests"), 6);
+    assert_eq!(sum("client_errors"), 1);
+    assert_eq!(sum("server_errors"), 0);
+    assert!(samples.iter().all(|s| s["p99_ms"].as_f64().unwrap() > 0.0));
+    // Asked for once, the tenant's projection lag and budget use are sampled every interval.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let activity = app
+            .admin_json(Method::GET, &format!("/admin/tenants/{id}/activity"), None)
+            .await
+            .expect(StatusCode::OK);
+        let sampled = activity["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["projection_lag_events"] == 0 && s["budget_in_use"].is_u64());
+        if sampled {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{activity}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The requests total of the stats endpoint is the same counter.
+    assert_eq!(app.stats(&id).await["requests"], 6);
+}
+
+#[tokio::test]
+async fn pending_migrations_are_listed_and_cleared_by_running_them() {
+    let app = TestApp::spawn().await;
+    let id = app.create_tenant().await;
+    let before = app
+        .admin_json(Method::GET, "/admin/migrations", None)
+        .await
+        .expect(StatusCode::OK);
+    let target = before["target_version"].as_u64().unwrap();
+    assert!(target >= 1);
+    let behind = |body: &serde_json::Value| {
+        body["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["tenant_id"] == id.as_str())
+    };
+    assert!(!behind(&before));
+    app.set_schema_version(&id, target as u32 - 1).await;
+    let pending = app
+        .admin_json(Method::GET, "/admin/migrations", None)
+        .await
+        .expect(StatusCode::OK);
+    assert!(behind(&pending), "{pending}");
+    assert!(pending["pending_count"].as_u64().unwrap() >= 1);
+    app.admin_json(Method::POST, "/admin/migrations", None)
+        .await
+        .expect(StatusCode::OK);
+    let after = app
+        .admin_json(Method::GET, "/admin/migrations", None)
+        .await
+        .expect(StatusCode::OK);
+    assert!(!behind(&after), "{after}");
+}
+
+#[tokio::test]
+async fn clusters_are_listed_with_the_default() {
+    let app = TestApp::spawn().await;
+    let clusters = app
+        .admin_json(Method::GET, "/admin/clusters", None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        clusters,
+        json!({"items": [{"name": "default", "default": true}]})
+    );
+}
+
+/// Sign in (a wrong key first), create a tenant (a validation error first), find it, suspend
+/// and resume it, see its charts fill with its requests, the migrations and instances screens,
+/// and delete it — in Chromium, with a screenshot of each screen and no console error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn_with(|c| c.activity_interval = Duration::from_secs(1)).await;
+    let existing = app.create_tenant().await;
+    browser.goto(&app.url("/console")).await;
+    browser.wait_ready("signin").await;
+    browser.screenshot("01-sign-in").await;
+
+    // A wrong key is refused, readably.
+    browser.find("#signin-key").await.fill("not-the-key").await;
+    browser.find("#signin-submit").await.click().await;
+    browser
+        .wait_until("document.querySelector('#signin-error').innerText.includes('refused')")
+        .await;
+
+    browser.find("#signin-key").await.fill(&app.admin_key).await;
+    browser.find("#signin-submit").await.click().await;
+    browser.wait_ready("tenants").await;
+    assert!(
+        browser
+            .eval(&format!(
+                "document.documentElement.outerHTML.includes('{}')",
+                app.admin_key
+            ))
+            .await
+            == json!(false),
+        "the key is not in the page"
+    );
+    assert!(
+        browser
+            .count(&format!("tr[data-tenant-id='{existing}']"))
+            .await
+            == 1
+    );
+
+    // Create: a bad id gets its message next to the field, then a good one is created.
+    let id = app.new_tenant_id();
+    browser.find("#tenant-new").await.click().await;
+    let form = "#tenant-form";
+    browser
+        .find(&format!("{form} [name=id]"))
+        .await
+        .fill("No Spaces!")
+        .await;
+    browser
+        .find(&format!("{form} [name=name]"))
+        .await
+        .fill("Console Corp")
+        .await;
+    browser.find("#tenant-form-submit").await.click().await;
+    let id_error = browser.find(".field-error[data-field='id']").await;
+    browser
+        .wait_until(
+            "document.querySelector(\".field-error[data-field='id']\").innerText.length > 0",
+        )
+        .await;
+    assert!(!id_error.text().await.is_empty());
+    browser.screenshot("02-create-validation").await;
+    browser
+        .find(&format!("{form} [name=id]"))
+        .await
+        .fill(&id)
+        .await;
+    browser
+        .find(&format!("{form} [name=plan]"))
+        .await
+        .fill("pro")
+        .await;
+    browser.find("#tenant-form-submit").await.click().await;
+    browser.wait_ready("tenant").await;
+    let page = browser.find("#tenant-page").await;
+    assert_eq!(
+        page.attribute("data-tenant-id").await.as_deref(),
+        Some(id.as_str())
+    );
+    let created = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        (created["name"].as_str(), created["plan"].as_str()),
+        (Some("Console Corp"), Some("pro"))
+    );
+
+    // Found by search, and only it.
+    browser.find("a[href='#/tenants']").await.click().await;
+    browser.wait_ready("tenants").await;
+    browser.find("#tenant-search").await.fill(&id).await;
+    browser
+        .wait_until(&format!(
+            "document.querySelectorAll('#tenants-table tbody tr[data-tenant-id]').length === 1 && document.querySelector(\"tr[data-tenant-id='{id}']\")"
+        ))
+        .await;
+    browser.screenshot("03-tenants-search").await;
+
+    // Suspend and resume from its page; the API agrees each time.
+    browser
+        .find(&format!("tr[data-tenant-id='{id}'] a"))
+        .await
+        .click()
+        .await;
+    browser.wait_ready("tenant").await;
+    browser.find("#tenant-suspend").await.click().await;
+    browser
+        .wait_until(
+            "document.querySelector('#tenant-status-value').innerText.trim() === 'suspended'",
+        )
+        .await;
+    let status = || async {
+        app.admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+            .await
+            .expect(StatusCode::OK)["status"]
+            .clone()
+    };
+    assert_eq!(status().await, "suspended");
+    browser.find("#tenant-resume").await.click().await;
+    browser
+        .wait_until("document.querySelector('#tenant-status-value').innerText.trim() === 'active'")
+        .await;
+    assert_eq!(status().await, "active");
+
+    // Its charts fill with its requests (the page refreshes itself).
+    let token = app.mint(&id, &["member"]).await;
+    app.product(&token, "C-1", "Charted", 100, 5).await;
+    for _ in 0..10 {
+        app.call(Method::GET, "/v1/products", &token, None, &[])
+            .await
+            .expect(StatusCode::OK);
+    }
+    for metric in ["requests", "latency", "errors", "lag"] {
+        browser
+            .wait_until(&format!(
+                "Number(document.querySelector(\"svg.chart[data-metric='{metric}']\").getAttribute('data-points')) > 0"
+            ))
+            .await;
+    }
+    let documents = browser.find("#tenant-documents").await.text().await;
+    assert!(documents.contains("products"), "{documents}");
+    browser.screenshot("04-tenant").await;
+    browser.resize(390, 844).await;
+    browser.screenshot("05-tenant-phone").await;
+    browser.resize(1280, 900).await;
+
+    // Migrations and instances.
+    browser.find("a[href='#/migrations']").await.click().await;
+    browser.wait_ready("migrations").await;
+    let pending = browser.find("#migrations-pending").await.text().await;
+    assert!(pending.contains('0'), "{pending}");
+    browser.screenshot("06-migrations").await;
+    browser.find("a[href='#/instances']").await.click().await;
+    browser.wait_ready("instances").await;
+    let instances = browser.find("#instances-table").await.text().await;
+    assert!(instances.contains(app.state.fleet.id()), "{instances}");
+    browser.screenshot("07-instances").await;
+
+    // Delete: the button waits for the id typed in full.
+    browser
+        .goto(&app.url(&format!("/console#/tenants/{id}")))
+        .await;
+    browser.wait_ready("tenant").await;
+    browser.find("#tenant-delete").await.click().await;
+    let confirm = browser.find("#delete-confirm-submit").await;
+    assert!(confirm.attribute("disabled").await.is_some());
+    browser
+        .find("#delete-confirm-input")
+        .await
+        .fill(&id[..id.len() - 1])
+        .await;
+    assert!(confirm.attribute("disabled").await.is_some());
+    browser.find("#delete-confirm-input").await.fill(&id).await;
+    browser
+        .wait_until("!document.querySelector('#delete-confirm-submit').disabled")
+        .await;
+    confirm.click().await;
+    browser.wait_ready("tenants").await;
+    let gone = app
+        .admin(Method::GET, &format!("/admin/tenants/{id}"))
+        .send()
+        .await
+        .unwrap();
+    if gone.status() == StatusCode::OK {
+        assert_eq!(json_of(gone, StatusCode::OK).await["status"], "deleting");
+    } else {
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    }
+
+    // Signing out forgets the key.
+    browser.find("#signout").await.click().await;
+    browser.wait_ready("signin").await;
+    assert_eq!(
+        browser.eval("sessionStorage.length").await,
+        json!(0),
+        "signed out, nothing kept"
+    );
+
+    // No console error but Chromium's own lines for the two refusals the test provoked: the
+    // wrong key's 401 and the bad id's 400.
+    let expected = |message: &str| {
+        message.contains("Failed to load resource")
+            && (message.contains("status of 401") || message.contains("status of 400"))
+    };
+    let errors: Vec<_> = browser
+        .console_log()
+        .await
+        .into_iter()
+        .filter(|(level, message)| level == "SEVERE" && !expected(message))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.quit().await;
+}
