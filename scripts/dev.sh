@@ -34,6 +34,8 @@ cat <<INFO
   Tenantry: $URL   (database: ${TENANTRY_MONGODB_URI%%\?*})
   Admin key (from data/dev-admin-key; set TENANTRY_ADMIN_KEY_SHA256 to use your own):
     $ADMIN_KEY
+  Console (sign in with the admin key): $URL/console
+  API docs: $URL/docs
 
   Try it:
     curl -s -X POST $URL/admin/tenants -H "Authorization: Bearer $ADMIN_KEY" \\

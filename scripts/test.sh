@@ -57,13 +57,16 @@ if [ ! -d "$OIDC_DIR/node_modules/oidc-provider" ] \
   npm ci --prefix "$OIDC_DIR" --no-audit --no-fund --loglevel=error
 fi
 
-# A real headless browser renders /docs in the tests (Debian's Chromium).
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  log "installing chromium (for the docs UI test)"
-  apt-get install -y -qq chromium >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || true
+# A real headless browser renders /docs and drives /console in the tests (Debian's Chromium and
+# its WebDriver, chromium-driver, of the same version).
+if { ! command -v chromium || ! command -v chromedriver; } >/dev/null 2>&1 \
+  && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  log "installing chromium and chromium-driver (for the docs and console browser tests)"
+  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; } || true
 fi
-command -v chromium >/dev/null 2>&1 && export TENANTRY_REQUIRE_BROWSER=1
+command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+  && export TENANTRY_REQUIRE_BROWSER=1
 
 log "tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -9,6 +9,9 @@ import { badge, cancelButton, facts, field, formatNumber, formFooter, h, notify,
 const REFRESH_MS = 5000;
 const MOVE_POLL_MS = 1000;
 
+/** Tenants moved from this tab: their page shows the move again (others would answer 404). */
+const movedTenants = new Set();
+
 const MOVE_STATES = {
   copying: 'Copying the documents…',
   catching_up: 'Applying the changes made meanwhile…',
@@ -45,6 +48,7 @@ export function renderTenant(main, screen, id) {
     }
     screen.ready();
     screen.repeat(REFRESH_MS, refresh);
+    if (movedTenants.has(id)) api.get(tenantPath(id, '/move')).then(followMove, (error) => screen.fail(error));
   }
 
   /** Statistics and activity; the tenant itself too when its status changed meanwhile. */
@@ -124,6 +128,7 @@ export function renderTenant(main, screen, id) {
     onSubmit(form, async (data) => {
       const started = await api.post(tenantPath(id, '/move'), { cluster: data.get('cluster') });
       dialog.close();
+      movedTenants.add(id);
       followMove(started);
     });
   }
@@ -131,10 +136,11 @@ export function renderTenant(main, screen, id) {
   /** Shows the move and polls it until it is done or failed. */
   function followMove(started) {
     showMove(started);
+    if (isFinished(started)) return;
     const stop = screen.repeat(MOVE_POLL_MS, async () => {
       const current = await api.get(tenantPath(id, '/move'));
       showMove(current);
-      if (current.state === 'done' || current.state === 'failed') {
+      if (isFinished(current)) {
         stop();
         notify(`The move of ${id} to ${current.to}: ${current.state}.`);
         if (current.state === 'done') showTenant(await api.get(tenantPath(id)));
@@ -182,6 +188,10 @@ export function renderTenant(main, screen, id) {
       location.hash = '#/tenants';
     });
   }
+}
+
+function isFinished(move) {
+  return move.state === 'done' || move.state === 'failed';
 }
 
 function section(heading) {

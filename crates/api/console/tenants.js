@@ -43,11 +43,14 @@ export function renderTenants(main, screen) {
     restart();
   });
   prev.addEventListener('click', () => {
+    if (cursors.length === 1) return;
     cursors.pop();
     load();
   });
   next.addEventListener('click', () => {
+    if (nextCursor === null) return;
     cursors.push(nextCursor);
+    nextCursor = null; // once, however often it is clicked
     load();
   });
 
@@ -68,7 +71,6 @@ export function renderTenants(main, screen) {
     if (!screen.active) return;
     const ticket = ++latest;
     screen.loading();
-    prev.disabled = next.disabled = true;
     try {
       const page = await api.get('/admin/tenants', { q: filters.q, status: filters.status, limit: PAGE_SIZE, cursor: cursors.at(-1) });
       if (ticket !== latest || !screen.active) return;
@@ -114,7 +116,7 @@ async function openCreateDialog(screen) {
   const form = h(
     'form',
     { id: 'tenant-form' },
-    field('Id', h('input', { name: 'id', required: true, autocomplete: 'off', spellcheck: false }), {
+    field('Id', h('input', { name: 'id', required: true, autocomplete: 'off', autocapitalize: 'off', spellcheck: false }), {
       hint: '3 to 32 lower-case letters, digits and dashes; it cannot be changed later.',
     }),
     settingsFields(null),

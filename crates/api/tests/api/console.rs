@@ -6,6 +6,8 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
+use tenancy::clusters::ClusterConfig;
+
 use crate::browser::Browser;
 use crate::support::{TestApp, json_of};
 
@@ -222,7 +224,17 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let app = TestApp::spawn_with(|c| c.activity_interval = Duration::from_secs(1)).await;
+    // A second cluster to move to, when there is an embedded database binary to start one.
+    let eu = testkit::private_devdb(&[]);
+    let eu_uri = eu.as_ref().map(|(_, uri)| uri.clone());
+    let app = TestApp::spawn_with(|c| {
+        c.activity_interval = Duration::from_secs(1);
+        c.clusters.extend(eu_uri.map(|uri| ClusterConfig {
+            name: "eu".into(),
+            uri,
+        }));
+    })
+    .await;
     let existing = app.create_tenant().await;
     browser.goto(&app.url("/console")).await;
     browser.wait_ready("signin").await;
@@ -358,22 +370,58 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
     }
     let documents = browser.find("#tenant-documents").await.text().await;
     assert!(documents.contains("products"), "{documents}");
+    browser.resize(1280, 2200).await;
     browser.screenshot("04-tenant").await;
     browser.resize(390, 844).await;
     browser.screenshot("05-tenant-phone").await;
     browser.resize(1280, 900).await;
 
-    // Migrations and instances.
+    // Moved to the other cluster, with its progress shown until done.
+    if eu.is_some() {
+        browser.find("#tenant-move").await.click().await;
+        browser.find("#move-cluster").await;
+        browser
+            .eval("(s => { s.value = 'eu'; s.dispatchEvent(new Event('change')); return s.value; })(document.querySelector('#move-cluster'))")
+            .await;
+        browser.find("#move-submit").await.click().await;
+        browser
+            .wait_until("/done/i.test(document.querySelector('#move-progress').innerText)")
+            .await;
+        browser.screenshot("06-moved").await;
+        let moved = app
+            .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(moved["cluster"], "eu");
+    }
+
+    // A tenant behind the schema is listed, then migrated with the button.
+    let target = app
+        .admin_json(Method::GET, "/admin/migrations", None)
+        .await
+        .expect(StatusCode::OK)["target_version"]
+        .as_u64()
+        .unwrap();
+    app.set_schema_version(&existing, target as u32 - 1).await;
     browser.find("a[href='#/migrations']").await.click().await;
     browser.wait_ready("migrations").await;
     let pending = browser.find("#migrations-pending").await.text().await;
-    assert!(pending.contains('0'), "{pending}");
-    browser.screenshot("06-migrations").await;
+    assert_eq!(pending.trim(), "1");
+    browser.screenshot("07-migrations").await;
+    browser.find("#migrations-run").await.click().await;
+    browser
+        .wait_until("/\\b0\\b/.test(document.querySelector('#migrations-pending').innerText)")
+        .await;
+    let migrated = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{existing}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(migrated["schema_version"], target);
     browser.find("a[href='#/instances']").await.click().await;
     browser.wait_ready("instances").await;
     let instances = browser.find("#instances-table").await.text().await;
     assert!(instances.contains(app.state.fleet.id()), "{instances}");
-    browser.screenshot("07-instances").await;
+    browser.screenshot("08-instances").await;
 
     // Delete: the button waits for the id typed in full.
     browser
