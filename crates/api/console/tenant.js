@@ -9,8 +9,6 @@ import { badge, cancelButton, facts, field, formatNumber, formFooter, h, notify,
 const REFRESH_MS = 5000;
 const MOVE_POLL_MS = 1000;
 
-/** Tenants moved from this tab: their page shows the move again (others would answer 404). */
-const movedTenants = new Set();
 
 const MOVE_STATES = {
   copying: 'Copying the documents…',
@@ -41,17 +39,22 @@ export function renderTenant(main, screen, id) {
       setChildren(page, title, h('p', {}, 'This tenant could not be loaded.'));
       return screen.fail(error);
     }
+    let stats = null;
     try {
-      await refresh();
+      stats = await refresh();
     } catch (error) {
       screen.fail(error);
     }
     screen.ready();
     screen.repeat(REFRESH_MS, refresh);
-    if (movedTenants.has(id)) api.get(tenantPath(id, '/move')).then(followMove, (error) => screen.fail(error));
+    // The current or last move, whoever started it (the console, the CLI, another operator).
+    if (stats?.last_move) followMove(stats.last_move);
   }
 
-  /** Statistics and activity; the tenant itself too when its status changed meanwhile. */
+  /**
+   * Statistics and activity; the tenant itself too when its status changed meanwhile. Gives the
+   * statistics (null when they could not be read).
+   */
   async function refresh() {
     const [stats, samples] = await Promise.allSettled([
       api.get(tenantPath(id, '/stats')),
@@ -60,7 +63,9 @@ export function renderTenant(main, screen, id) {
     if (!screen.active) return;
     fill(usage, stats.status === 'fulfilled' ? usageView(stats.value) : problem(stats.reason));
     fill(activity, samples.status === 'fulfilled' ? activityCharts(samples.value) : problem(samples.reason));
-    if (stats.status === 'fulfilled' && stats.value.status !== tenant.status) showTenant(await api.get(tenantPath(id)));
+    if (stats.status !== 'fulfilled') return null;
+    if (stats.value.status !== tenant.status) showTenant(await api.get(tenantPath(id)));
+    return stats.value;
   }
 
   function showTenant(next) {
@@ -128,7 +133,6 @@ export function renderTenant(main, screen, id) {
     onSubmit(form, async (data) => {
       const started = await api.post(tenantPath(id, '/move'), { cluster: data.get('cluster') });
       dialog.close();
-      movedTenants.add(id);
       followMove(started);
     });
   }

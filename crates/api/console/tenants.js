@@ -145,7 +145,10 @@ function clusterSelect(clusters) {
   );
 }
 
-/** The fields of a tenant's settings, filled from `tenant` (null: empty, for a new tenant). */
+/**
+ * The fields of a tenant's settings, filled from `tenant` (null: empty, for a new tenant, which
+ * gets the platform's default limits: they are set on its page once it exists).
+ */
 export function settingsFields(tenant) {
   const input = (name, value, attrs = {}) => h('input', { name, value: value ?? '', autocomplete: 'off', ...attrs });
   const limit = (name, value) => input(name, value, { type: 'number', min: 1, step: 1, inputmode: 'numeric' });
@@ -153,7 +156,7 @@ export function settingsFields(tenant) {
     field('Name', input('name', tenant?.name, { required: true, maxlength: 200 })),
     field('Plan', input('plan', tenant?.plan, { placeholder: tenant ? '' : 'free' })),
     field('Custom domains', input('domains', tenant?.domains.join(', ')), { hint: 'Comma-separated, e.g. shop.acme.com, acme.example.org' }),
-    h('fieldset', {},
+    tenant && h('fieldset', {},
       h('legend', {}, 'Limits (empty: the platform default)'),
       field('Concurrent database operations', limit('max_concurrent_requests', tenant?.limits.max_concurrent_requests), {
         errorsFor: 'limits.max_concurrent_requests',
@@ -172,7 +175,8 @@ export function settingsFields(tenant) {
   ];
 }
 
-/** The settings as the API takes them; `auth` is null and `limits` are nulls when left empty. */
+/** The settings as the API takes them; `auth` is null and `limits` are nulls when left empty
+ * (`limits` is null on the create form, which has none). */
 export function readSettings(data) {
   const text = (name) => data.get(name).trim();
   const number = (name) => (text(name) === '' ? null : Number(text(name)));
@@ -182,7 +186,9 @@ export function readSettings(data) {
     name: text('name'),
     plan: text('plan'),
     domains: text('domains').split(/[\s,]+/).filter(Boolean),
-    limits: { max_concurrent_requests: number('max_concurrent_requests'), requests_per_second: number('requests_per_second') },
+    limits: data.has('requests_per_second')
+      ? { max_concurrent_requests: number('max_concurrent_requests'), requests_per_second: number('requests_per_second') }
+      : null,
     auth: issuer || audience ? { issuer, audience } : null,
   };
 }

@@ -353,6 +353,30 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
         .await;
     assert_eq!(status().await, "active");
 
+    // Edited: a new name and a limit, both in the catalog.
+    browser.find("#tenant-edit").await.click().await;
+    let edit = "#tenant-edit-form";
+    browser
+        .find(&format!("{edit} [name=name]"))
+        .await
+        .fill("Console Corp EU")
+        .await;
+    browser
+        .find(&format!("{edit} [name=requests_per_second]"))
+        .await
+        .fill("250")
+        .await;
+    browser.find("#tenant-edit-submit").await.click().await;
+    browser
+        .wait_until("document.querySelector('#tenant-page h1').innerText === 'Console Corp EU'")
+        .await;
+    let edited = app
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(edited["name"], "Console Corp EU");
+    assert_eq!(edited["limits"]["requests_per_second"], 250);
+
     // Its charts fill with its requests (the page refreshes itself).
     let token = app.mint(&id, &["member"]).await;
     app.product(&token, "C-1", "Charted", 100, 5).await;
@@ -393,6 +417,16 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
             .await
             .expect(StatusCode::OK);
         assert_eq!(moved["cluster"], "eu");
+        // Opened again, the page shows the last move (from the tenant's statistics).
+        browser.goto(&app.url("/console#/instances")).await;
+        browser.wait_ready("instances").await;
+        browser
+            .goto(&app.url(&format!("/console#/tenants/{id}")))
+            .await;
+        browser.wait_ready("tenant").await;
+        browser
+            .wait_until("/done/i.test(document.querySelector('#move-progress').innerText)")
+            .await;
     }
 
     // A tenant behind the schema is listed, then migrated with the button.

@@ -1,4 +1,5 @@
-//! `GET /admin/tenants/{id}/stats`: requests served, pool and budget use, document counts.
+//! `GET /admin/tenants/{id}/stats`: requests served, pool and budget use, document counts, the
+//! last move.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use crate::http::ApiError;
 use crate::openapi::AdminErrors;
 use crate::state::AppState;
 use crate::tenant_data::TenantData;
+use crate::views::MoveView;
 
 /// A tenant's statistics.
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,6 +31,8 @@ pub struct TenantStats {
     /// Documents per collection.
     pub documents: BTreeMap<String, u64>,
     pub projections: ProjectionStatus,
+    /// The tenant's current or last move between clusters, if it ever moved.
+    pub last_move: Option<MoveView>,
 }
 
 /// The tenant's share of its cluster pool on this instance.
@@ -68,6 +72,7 @@ pub async fn tenant_stats(
             dedicated_pools: pools.dedicated().gauges().snapshot(),
         },
     };
+    let last_move = state.mover.current(&id).await?;
     Ok(Json(TenantStats {
         tenant_id: tenant.id.to_string(),
         status: tenant.status,
@@ -80,5 +85,6 @@ pub async fn tenant_stats(
         connections,
         documents: data.documents,
         projections: data.projections,
+        last_move: last_move.as_ref().map(MoveView::from),
     }))
 }
