@@ -167,6 +167,21 @@ impl Browser {
         }
     }
 
+    /// Clicks the element matching the selector (once it appears).
+    pub async fn click(&self, selector: &str) {
+        self.find(selector).await.click().await;
+    }
+
+    /// Clears the field matching the selector and types `text` into it.
+    pub async fn fill(&self, selector: &str, text: &str) {
+        self.find(selector).await.fill(text).await;
+    }
+
+    /// The rendered text of the element matching the selector.
+    pub async fn text(&self, selector: &str) -> String {
+        self.find(selector).await.text().await
+    }
+
     pub async fn count(&self, selector: &str) -> u64 {
         let quoted = serde_json::to_string(selector).unwrap_or_default();
         self.eval(&format!("document.querySelectorAll({quoted}).length"))

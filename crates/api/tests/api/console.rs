@@ -102,10 +102,7 @@ async fn tenants_are_found_by_id_prefix_or_name_and_status() {
     assert!(!list(format!("q={stem}")).await.contains(&other));
     assert!(list(format!("q={stem}&status=suspended")).await.is_empty());
     // A cursor belongs to its search.
-    let page = app
-        .admin_json(Method::GET, "/admin/tenants?limit=1", None)
-        .await
-        .expect(StatusCode::OK);
+    let page = app.admin_get("/admin/tenants?limit=1").await;
     let cursor = page["next_cursor"].as_str().unwrap();
     app.admin_json(
         Method::GET,
@@ -129,9 +126,8 @@ async fn activity_counts_requests_errors_and_latency_per_interval() {
         .await
         .expect(StatusCode::NOT_FOUND);
     let activity = app
-        .admin_json(Method::GET, &format!("/admin/tenants/{id}/activity"), None)
-        .await
-        .expect(StatusCode::OK);
+        .admin_get(&format!("/admin/tenants/{id}/activity"))
+        .await;
     assert_eq!(activity["interval_secs"], 1);
     assert_eq!(activity["window_secs"], 3600);
     assert_eq!(activity["instance_id"], app.state.fleet.id());
@@ -150,9 +146,8 @@ async fn activity_counts_requests_errors_and_latency_per_interval() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let activity = app
-            .admin_json(Method::GET, &format!("/admin/tenants/{id}/activity"), None)
-            .await
-            .expect(StatusCode::OK);
+            .admin_get(&format!("/admin/tenants/{id}/activity"))
+            .await;
         let sampled = activity["samples"]
             .as_array()
             .unwrap()
@@ -172,10 +167,7 @@ async fn activity_counts_requests_errors_and_latency_per_interval() {
 async fn pending_migrations_are_listed_and_cleared_by_running_them() {
     let app = TestApp::spawn().await;
     let id = app.create_tenant().await;
-    let before = app
-        .admin_json(Method::GET, "/admin/migrations", None)
-        .await
-        .expect(StatusCode::OK);
+    let before = app.admin_get("/admin/migrations").await;
     let target = before["target_version"].as_u64().unwrap();
     assert!(target >= 1);
     let behind = |body: &serde_json::Value| {
@@ -187,29 +179,20 @@ async fn pending_migrations_are_listed_and_cleared_by_running_them() {
     };
     assert!(!behind(&before));
     app.set_schema_version(&id, target as u32 - 1).await;
-    let pending = app
-        .admin_json(Method::GET, "/admin/migrations", None)
-        .await
-        .expect(StatusCode::OK);
+    let pending = app.admin_get("/admin/migrations").await;
     assert!(behind(&pending), "{pending}");
     assert!(pending["pending_count"].as_u64().unwrap() >= 1);
     app.admin_json(Method::POST, "/admin/migrations", None)
         .await
         .expect(StatusCode::OK);
-    let after = app
-        .admin_json(Method::GET, "/admin/migrations", None)
-        .await
-        .expect(StatusCode::OK);
+    let after = app.admin_get("/admin/migrations").await;
     assert!(!behind(&after), "{after}");
 }
 
 #[tokio::test]
 async fn clusters_are_listed_with_the_default() {
     let app = TestApp::spawn().await;
-    let clusters = app
-        .admin_json(Method::GET, "/admin/clusters", None)
-        .await
-        .expect(StatusCode::OK);
+    let clusters = app.admin_get("/admin/clusters").await;
     assert_eq!(
         clusters,
         json!({"items": [{"name": "default", "default": true}]})
@@ -241,14 +224,14 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
     browser.screenshot("01-sign-in").await;
 
     // A wrong key is refused, readably.
-    browser.find("#signin-key").await.fill("not-the-key").await;
-    browser.find("#signin-submit").await.click().await;
+    browser.fill("#signin-key", "not-the-key").await;
+    browser.click("#signin-submit").await;
     browser
         .wait_until("document.querySelector('#signin-error').innerText.includes('refused')")
         .await;
 
-    browser.find("#signin-key").await.fill(&app.admin_key).await;
-    browser.find("#signin-submit").await.click().await;
+    browser.fill("#signin-key", &app.admin_key).await;
+    browser.click("#signin-submit").await;
     browser.wait_ready("tenants").await;
     assert!(
         browser
@@ -269,19 +252,15 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
 
     // Create: a bad id gets its message next to the field, then a good one is created.
     let id = app.new_tenant_id();
-    browser.find("#tenant-new").await.click().await;
+    browser.click("#tenant-new").await;
     let form = "#tenant-form";
     browser
-        .find(&format!("{form} [name=id]"))
-        .await
-        .fill("No Spaces!")
+        .fill(&format!("{form} [name=id]"), "No Spaces!")
         .await;
     browser
-        .find(&format!("{form} [name=name]"))
-        .await
-        .fill("Console Corp")
+        .fill(&format!("{form} [name=name]"), "Console Corp")
         .await;
-    browser.find("#tenant-form-submit").await.click().await;
+    browser.click("#tenant-form-submit").await;
     let id_error = browser.find(".field-error[data-field='id']").await;
     browser
         .wait_until(
@@ -290,36 +269,25 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
         .await;
     assert!(!id_error.text().await.is_empty());
     browser.screenshot("02-create-validation").await;
-    browser
-        .find(&format!("{form} [name=id]"))
-        .await
-        .fill(&id)
-        .await;
-    browser
-        .find(&format!("{form} [name=plan]"))
-        .await
-        .fill("pro")
-        .await;
-    browser.find("#tenant-form-submit").await.click().await;
+    browser.fill(&format!("{form} [name=id]"), &id).await;
+    browser.fill(&format!("{form} [name=plan]"), "pro").await;
+    browser.click("#tenant-form-submit").await;
     browser.wait_ready("tenant").await;
     let page = browser.find("#tenant-page").await;
     assert_eq!(
         page.attribute("data-tenant-id").await.as_deref(),
         Some(id.as_str())
     );
-    let created = app
-        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
-        .await
-        .expect(StatusCode::OK);
+    let created = app.admin_get(&format!("/admin/tenants/{id}")).await;
     assert_eq!(
         (created["name"].as_str(), created["plan"].as_str()),
         (Some("Console Corp"), Some("pro"))
     );
 
     // Found by search, and only it.
-    browser.find("a[href='#/tenants']").await.click().await;
+    browser.click("a[href='#/tenants']").await;
     browser.wait_ready("tenants").await;
-    browser.find("#tenant-search").await.fill(&id).await;
+    browser.fill("#tenant-search", &id).await;
     browser
         .wait_until(&format!(
             "document.querySelectorAll('#tenants-table tbody tr[data-tenant-id]').length === 1 && document.querySelector(\"tr[data-tenant-id='{id}']\")"
@@ -328,52 +296,37 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
     browser.screenshot("03-tenants-search").await;
 
     // Suspend and resume from its page; the API agrees each time.
-    browser
-        .find(&format!("tr[data-tenant-id='{id}'] a"))
-        .await
-        .click()
-        .await;
+    browser.click(&format!("tr[data-tenant-id='{id}'] a")).await;
     browser.wait_ready("tenant").await;
-    browser.find("#tenant-suspend").await.click().await;
+    browser.click("#tenant-suspend").await;
     browser
         .wait_until(
             "document.querySelector('#tenant-status-value').innerText.trim() === 'suspended'",
         )
         .await;
-    let status = || async {
-        app.admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
-            .await
-            .expect(StatusCode::OK)["status"]
-            .clone()
-    };
+    let status =
+        || async { app.admin_get(&format!("/admin/tenants/{id}")).await["status"].clone() };
     assert_eq!(status().await, "suspended");
-    browser.find("#tenant-resume").await.click().await;
+    browser.click("#tenant-resume").await;
     browser
         .wait_until("document.querySelector('#tenant-status-value').innerText.trim() === 'active'")
         .await;
     assert_eq!(status().await, "active");
 
     // Edited: a new name and a limit, both in the catalog.
-    browser.find("#tenant-edit").await.click().await;
+    browser.click("#tenant-edit").await;
     let edit = "#tenant-edit-form";
     browser
-        .find(&format!("{edit} [name=name]"))
-        .await
-        .fill("Console Corp EU")
+        .fill(&format!("{edit} [name=name]"), "Console Corp EU")
         .await;
     browser
-        .find(&format!("{edit} [name=requests_per_second]"))
-        .await
-        .fill("250")
+        .fill(&format!("{edit} [name=requests_per_second]"), "250")
         .await;
-    browser.find("#tenant-edit-submit").await.click().await;
+    browser.click("#tenant-edit-submit").await;
     browser
         .wait_until("document.querySelector('#tenant-page h1').innerText === 'Console Corp EU'")
         .await;
-    let edited = app
-        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
-        .await
-        .expect(StatusCode::OK);
+    let edited = app.admin_get(&format!("/admin/tenants/{id}")).await;
     assert_eq!(edited["name"], "Console Corp EU");
     assert_eq!(edited["limits"]["requests_per_second"], 250);
 
@@ -392,7 +345,7 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
             ))
             .await;
     }
-    let documents = browser.find("#tenant-documents").await.text().await;
+    let documents = browser.text("#tenant-documents").await;
     assert!(documents.contains("products"), "{documents}");
     browser.resize(1280, 2200).await;
     browser.screenshot("04-tenant").await;
@@ -402,20 +355,17 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
 
     // Moved to the other cluster, with its progress shown until done.
     if eu.is_some() {
-        browser.find("#tenant-move").await.click().await;
+        browser.click("#tenant-move").await;
         browser.find("#move-cluster").await;
         browser
             .eval("(s => { s.value = 'eu'; s.dispatchEvent(new Event('change')); return s.value; })(document.querySelector('#move-cluster'))")
             .await;
-        browser.find("#move-submit").await.click().await;
+        browser.click("#move-submit").await;
         browser
             .wait_until("/done/i.test(document.querySelector('#move-progress').innerText)")
             .await;
         browser.screenshot("06-moved").await;
-        let moved = app
-            .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
-            .await
-            .expect(StatusCode::OK);
+        let moved = app.admin_get(&format!("/admin/tenants/{id}")).await;
         assert_eq!(moved["cluster"], "eu");
         // Opened again, the page shows the last move (from the tenant's statistics).
         browser.goto(&app.url("/console#/instances")).await;
@@ -430,30 +380,24 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
     }
 
     // A tenant behind the schema is listed, then migrated with the button.
-    let target = app
-        .admin_json(Method::GET, "/admin/migrations", None)
-        .await
-        .expect(StatusCode::OK)["target_version"]
+    let target = app.admin_get("/admin/migrations").await["target_version"]
         .as_u64()
         .unwrap();
     app.set_schema_version(&existing, target as u32 - 1).await;
-    browser.find("a[href='#/migrations']").await.click().await;
+    browser.click("a[href='#/migrations']").await;
     browser.wait_ready("migrations").await;
-    let pending = browser.find("#migrations-pending").await.text().await;
+    let pending = browser.text("#migrations-pending").await;
     assert_eq!(pending.trim(), "1");
     browser.screenshot("07-migrations").await;
-    browser.find("#migrations-run").await.click().await;
+    browser.click("#migrations-run").await;
     browser
         .wait_until("/\\b0\\b/.test(document.querySelector('#migrations-pending').innerText)")
         .await;
-    let migrated = app
-        .admin_json(Method::GET, &format!("/admin/tenants/{existing}"), None)
-        .await
-        .expect(StatusCode::OK);
+    let migrated = app.admin_get(&format!("/admin/tenants/{existing}")).await;
     assert_eq!(migrated["schema_version"], target);
-    browser.find("a[href='#/instances']").await.click().await;
+    browser.click("a[href='#/instances']").await;
     browser.wait_ready("instances").await;
-    let instances = browser.find("#instances-table").await.text().await;
+    let instances = browser.text("#instances-table").await;
     assert!(instances.contains(app.state.fleet.id()), "{instances}");
     browser.screenshot("08-instances").await;
 
@@ -462,16 +406,14 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
         .goto(&app.url(&format!("/console#/tenants/{id}")))
         .await;
     browser.wait_ready("tenant").await;
-    browser.find("#tenant-delete").await.click().await;
+    browser.click("#tenant-delete").await;
     let confirm = browser.find("#delete-confirm-submit").await;
     assert!(confirm.attribute("disabled").await.is_some());
     browser
-        .find("#delete-confirm-input")
-        .await
-        .fill(&id[..id.len() - 1])
+        .fill("#delete-confirm-input", &id[..id.len() - 1])
         .await;
     assert!(confirm.attribute("disabled").await.is_some());
-    browser.find("#delete-confirm-input").await.fill(&id).await;
+    browser.fill("#delete-confirm-input", &id).await;
     browser
         .wait_until("!document.querySelector('#delete-confirm-submit').disabled")
         .await;
@@ -489,7 +431,7 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
     }
 
     // Signing out forgets the key.
-    browser.find("#signout").await.click().await;
+    browser.click("#signout").await;
     browser.wait_ready("signin").await;
     assert_eq!(
         browser.eval("sessionStorage.length").await,

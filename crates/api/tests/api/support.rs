@@ -277,6 +277,13 @@ impl TestApp {
         send(self.admin(method, path), body, &[]).await
     }
 
+    /// The JSON of an admin GET that must answer 200.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.admin_json(Method::GET, path, None)
+            .await
+            .expect(StatusCode::OK)
+    }
+
     /// Sends a JSON request to a tenant route.
     pub async fn call(
         &self,
