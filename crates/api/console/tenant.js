@@ -1,6 +1,7 @@
 // One tenant's page: its details, its usage on this instance, charts of the last hour, and the
 // actions (edit, suspend or resume, move to another cluster, delete).
 
+import { FleetActivity } from './activity.js';
 import { api, listClusters, tenantPath } from './api.js';
 import { lineChart } from './charts.js';
 import { onTenantField, readSettings, settingsFields } from './tenants.js';
@@ -21,6 +22,7 @@ const MOVE_STATES = {
 export function renderTenant(main, screen, id) {
   let tenant = null;
   let changing = false; // a suspend or resume is under way
+  const fleet = new FleetActivity();
   const title = h('h1', { tabindex: -1 }, id);
   const head = h('div', { class: 'page-head' }, title);
   const actions = h('div', { class: 'actions' });
@@ -62,7 +64,8 @@ export function renderTenant(main, screen, id) {
     ]);
     if (!screen.active) return;
     fill(usage, stats.status === 'fulfilled' ? usageView(stats.value) : problem(stats.reason));
-    fill(activity, samples.status === 'fulfilled' ? activityCharts(samples.value) : problem(samples.reason));
+    if (samples.status === 'fulfilled') fleet.add(samples.value);
+    fill(activity, samples.status === 'fulfilled' ? activityCharts(fleet.merged()) : problem(samples.reason));
     if (stats.status !== 'fulfilled') return null;
     if (stats.value.status !== tenant.status) showTenant(await api.get(tenantPath(id)));
     return stats.value;
@@ -280,6 +283,12 @@ function usageView(stats) {
 }
 
 /** The four charts of the last hour, as this instance saw it. */
+function instancesNote({ instance_ids: ids, interval_secs: every }) {
+  if (ids.length === 1) return `As instance ${ids[0]} saw it, sampled every ${every} s.`;
+  return `As ${ids.length} instances saw it (${ids.join(', ')}), sampled every ${every} s; `
+    + 'p99 is the largest of theirs.';
+}
+
 function activityCharts(activity) {
   const samples = activity.samples.map((sample) => ({ ...sample, t: Date.parse(sample.at) }));
   const to = Math.max(Date.now(), samples.at(-1)?.t ?? 0);
@@ -301,6 +310,6 @@ function activityCharts(activity) {
         series: [series('p50', (s) => s.p50_ms), series('p99', (s) => s.p99_ms)] }),
       lineChart({ ...axis, metric: 'lag', title: 'Projection lag (events)', format: formatNumber,
         series: [series('events behind', (s) => s.projection_lag_events)] })),
-    h('p', { class: 'muted' }, `This instance’s view: instance ${activity.instance_id}, sampled every ${activity.interval_secs} s.`),
+    h('p', { class: 'muted', id: 'activity-instances' }, instancesNote(activity)),
   ];
 }

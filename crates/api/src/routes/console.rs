@@ -37,6 +37,7 @@ const ASSETS: &[Asset] = &[
     asset!("api.js", "text/javascript; charset=utf-8"),
     asset!("ui.js", "text/javascript; charset=utf-8"),
     asset!("charts.js", "text/javascript; charset=utf-8"),
+    asset!("activity.js", "text/javascript; charset=utf-8"),
     asset!("tenants.js", "text/javascript; charset=utf-8"),
     asset!("tenant.js", "text/javascript; charset=utf-8"),
     asset!("operations.js", "text/javascript; charset=utf-8"),

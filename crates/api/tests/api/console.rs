@@ -199,6 +199,62 @@ async fn clusters_are_listed_with_the_default() {
     );
 }
 
+/// Behind a load balancer the tenant page's refreshes reach several instances, each with its own
+/// hour in memory: the page charts them together. The merge, run in Node.js on the module the
+/// console serves.
+#[test]
+fn the_console_merges_the_activity_of_every_instance() {
+    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console/activity.js");
+    let script = format!(
+        r#"
+        import {{ FleetActivity }} from 'file://{module}';
+        const sample = (at, requests, client_errors, p50_ms, p99_ms, lag, in_use) =>
+          ({{ at, requests, client_errors, server_errors: 0, p50_ms, p99_ms,
+             projection_lag_events: lag, budget_in_use: in_use }});
+        const answer = (instance_id, samples) =>
+          ({{ instance_id, interval_secs: 30, window_secs: 3600, samples }});
+        const fleet = new FleetActivity();
+        fleet.add(answer('b', [sample('2026-01-01T00:00:30Z', 30, 3, 4, 40, 2, 1)]), 0);
+        fleet.add(answer('a', [sample('2026-01-01T00:00:00Z', 5, 0, 1, 9, null, null),
+                               sample('2026-01-01T00:00:30Z', 10, 1, 8, 20, 5, null)]), 1000);
+        const merged = fleet.merged();
+        fleet.add(answer('a', []), 200000); // b not heard from for 200 s: forgotten
+        console.log(JSON.stringify({{ merged, later: fleet.merged().instance_ids }}));
+        "#,
+        module = module.display()
+    );
+    let output = std::process::Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .expect("node runs (scripts/test.sh needs Node.js)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let merged = &result["merged"];
+    assert_eq!(merged["instance_ids"], json!(["a", "b"]));
+    let samples = merged["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 2, "{merged}");
+    assert_eq!(
+        samples[0]["requests"], 5,
+        "oldest first, one instance alone"
+    );
+    let both = &samples[1];
+    assert_eq!(
+        (both["requests"].as_u64(), both["client_errors"].as_u64()),
+        (Some(40), Some(4))
+    );
+    // p50 weighted by requests: (8×10 + 4×30) / 40 = 5; p99 the largest; lag the largest;
+    // budget use adds up (an instance that did not sample it adds nothing).
+    assert_eq!(both["p50_ms"], 5.0);
+    assert_eq!(both["p99_ms"], 40);
+    assert_eq!(both["projection_lag_events"], 5);
+    assert_eq!(both["budget_in_use"], 1);
+    assert_eq!(result["later"], json!(["a"]));
+}
+
 /// Sign in (a wrong key first), create a tenant (a validation error first), find it, suspend
 /// and resume it, see its charts fill with its requests, the migrations and instances screens,
 /// and delete it — in Chromium, with a screenshot of each screen and no console error.
@@ -345,6 +401,8 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
             ))
             .await;
     }
+    let seen_by = browser.text("#activity-instances").await;
+    assert!(seen_by.contains(app.state.fleet.id()), "{seen_by}");
     let documents = browser.text("#tenant-documents").await;
     assert!(documents.contains("products"), "{documents}");
     browser.resize(1280, 2200).await;
