@@ -488,3 +488,126 @@ async fn read_at(
         );
     }
 }
+
+/// A runner that was only paused (a long GC pause, a frozen VM), not dead, wakes up after another
+/// instance took its move over: it must not touch the source's fences any more. Here it wakes
+/// just before it would hold the source's writes, while its successor is in the middle of the
+/// copy: the source keeps taking writes, and the successor's move loses none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_runner_woken_after_a_take_over_leaves_the_source_alone() {
+    let Some((_eu, eu_uri)) = testkit::private_devdb(&[]) else {
+        eprintln!("skipped: no embedded database binary for a second cluster");
+        return;
+    };
+    let clusters = format!("eu={eu_uri}");
+    let fleet = Fleet::new(&[
+        ("TENANTRY_CLUSTERS", clusters.as_str()),
+        ("TENANTRY_LEASE_SECS", "2"),
+    ]);
+    let paused = fleet
+        .start_with(
+            "paused",
+            &[("TENANTRY_FAILPOINTS", "move.before_hold=stop")],
+        )
+        .await;
+    let (id, token) = paused.tenant_and_token().await;
+    let product = paused.product(&token, 1000).await;
+    let order =
+        json!({"customer": {"id": "c", "name": "C"}, "lines": [{"product_id": product, "qty": 2}]});
+    let place = |server| place_order(server, &token, &order);
+    let first = place(&paused).await;
+    let stride = place(&paused).await - first;
+
+    let (method, path, body) = move_to_eu(&id);
+    paused
+        .admin_json(method, &path, body)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    wait_stopped(&paused, "the runner did not reach the cut-over");
+    let successor = fleet
+        .start_with("successor", &[("TENANTRY_FAILPOINTS", "move.copying=stop")])
+        .await;
+    wait_stopped(&successor, "the successor did not take the move over");
+
+    paused.resume();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let logs = loop {
+        let logs = paused.logs();
+        if let Some(end) = logs
+            .iter()
+            .position(|l| l.contains("another instance took the move over"))
+        {
+            break logs[..end].to_vec();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the woken runner did not stop: {logs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.contains("the source's writes are held")),
+        "the woken runner held the source's writes"
+    );
+    // The source's fences are live: a write commits there now, while the successor is stopped.
+    let during = place(&paused).await;
+    assert_eq!(during, first + 2 * stride);
+
+    successor.resume();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = successor
+            .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
+            .await
+            .expect(StatusCode::OK);
+        if view["state"] == "done" {
+            break;
+        }
+        assert!(
+            view["state"] != "failed" && Instant::now() < deadline,
+            "the move was not completed: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tenant = successor
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(tenant["cluster"], "eu");
+    // The write made during the copy moved with the tenant: the sequence goes on after it.
+    let after = place(&successor).await;
+    assert_eq!(after, during + stride, "gap-free, nothing lost or doubled");
+    let stock = read_at(
+        &successor,
+        &format!("/v1/products/{product}"),
+        &token,
+        after,
+        "after",
+    )
+    .await["stock"]
+        .clone();
+    assert_eq!(stock, 1000 - 4 * 2);
+    paused.stop();
+    successor.stop();
+}
+
+/// Places the order through `server`; its position.
+async fn place_order(server: &crate::process::Server, token: &str, order: &Value) -> i64 {
+    let placed = server
+        .call(Method::POST, "/v1/orders", token, Some(order.clone()), &[])
+        .await
+        .expect("an answer");
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+    placed.position()
+}
+
+/// Waits until the server's process is stopped (SIGSTOP by a `=stop` failure point).
+fn wait_stopped(server: &crate::process::Server, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.is_stopped() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

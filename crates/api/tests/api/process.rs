@@ -285,6 +285,18 @@ impl Server {
         false
     }
 
+    /// Whether the process is stopped (SIGSTOP), from its state in `/proc`.
+    pub fn is_stopped(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .ok()
+            .and_then(|stat| {
+                // `pid (name) state ...`: the state follows the last `)`.
+                let (_, rest) = stat.rsplit_once(')')?;
+                rest.split_whitespace().next().map(|state| state == "T")
+            })
+            .unwrap_or(false)
+    }
+
     /// SIGSTOP (a long pause: GC, swap, a frozen VM) and SIGCONT.
     pub fn pause(&self) {
         signal(self.pid(), "-STOP");

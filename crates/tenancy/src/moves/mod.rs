@@ -28,6 +28,7 @@
 
 mod changes;
 mod copy;
+mod fencing;
 mod record;
 mod relocation;
 mod verify;
@@ -43,7 +44,7 @@ use crate::clusters::ClusterPools;
 use crate::error::TenancyError;
 use crate::migrations::{Schema, apply_pending};
 use crate::task::AbortOnDrop;
-use crate::{Tenant, TenantId, TenantKey, TenantStatus, failpoint, meta, transaction};
+use crate::{Tenant, TenantId, TenantKey, TenantStatus, failpoint, meta};
 
 pub use record::{MOVES, MoveRecord, MoveState};
 pub use relocation::{Relocatable, Relocation, Stopped};
@@ -268,8 +269,11 @@ impl Mover {
     async fn undo(&self, move_: &MoveRecord, tenant: Option<&Tenant>) -> Result<(), MoveError> {
         if let Some(tenant) = tenant {
             let source = self.pools.maintenance_db(tenant).await?;
-            let reopened =
-                meta::flip_fences(source.database(), None, meta::MOVING, meta::LIVE).await?;
+            let Some(reopened) =
+                fencing::flip_source(&source, move_, meta::MOVING, meta::LIVE).await?
+            else {
+                return Err(MoveError::TakenOver);
+            };
             if reopened > 0 {
                 tracing::info!(tenant = %tenant.key(), fences = reopened, "the source's writes are open again");
             }
@@ -345,13 +349,13 @@ impl Mover {
         if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
             return Err(MoveError::TakenOver);
         }
+        failpoint::hit("move.before_hold");
         let held = Instant::now();
-        let fenced = transaction::run(&source_db, |mut session| async move {
-            let flipped =
-                meta::flip_fences(source, Some(&mut session), meta::LIVE, meta::MOVING).await;
-            (session, flipped.map_err(TenancyError::from))
-        })
-        .await?;
+        let Some(fenced) =
+            fencing::flip_source(&source_db, move_, meta::LIVE, meta::MOVING).await?
+        else {
+            return Err(MoveError::TakenOver);
+        };
         tracing::info!(tenant = %key, fences = fenced, "move: the source's writes are held");
         failpoint::hit("move.cutting_over");
         let dirty = changes.caught_up(source, &marker, LAST_ROUND).await?;
