@@ -282,13 +282,14 @@ function usageView(stats) {
   ];
 }
 
-/** The four charts of the last hour, as this instance saw it. */
+/** Which instances the charts come from. */
 function instancesNote({ instance_ids: ids, interval_secs: every }) {
   if (ids.length === 1) return `As instance ${ids[0]} saw it, sampled every ${every} s.`;
   return `As ${ids.length} instances saw it (${ids.join(', ')}), sampled every ${every} s; `
     + 'p99 is the largest of theirs.';
 }
 
+/** The four charts of the last hour, as the instances the page reached saw it. */
 function activityCharts(activity) {
   const samples = activity.samples.map((sample) => ({ ...sample, t: Date.parse(sample.at) }));
   const to = Math.max(Date.now(), samples.at(-1)?.t ?? 0);
