@@ -173,7 +173,12 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics::counter!("tenantry_tenant_budget_rejections_total", "tenant" => labels.tenant_label(tenant)).increment(1);
     })));
     let rate_limits = TenantRateLimits::new(config.tenant_rate_limit);
-    let generations = ReadModelCache::default();
+    // With the projector on, its feed drops a pointer when a rebuild switches it.
+    let generations = ReadModelCache::new(if config.projector {
+        cqrs::read_models::POINTER_TTL_WATCHED
+    } else {
+        cqrs::read_models::POINTER_TTL_UNWATCHED
+    });
     let projector = Projector::new(
         pools.clone(),
         catalog.clone(),

@@ -22,10 +22,13 @@ use tenancy::meta::META;
 
 /// The `_meta` document naming the live generation.
 pub const POINTER: &str = "read_models";
-/// How long a query may read a cached pointer.
-const POINTER_TTL: Duration = Duration::from_secs(5);
-/// How long a retired generation is kept after a switch (must exceed `POINTER_TTL`).
-pub const RETIRED_GRACE: Duration = Duration::from_secs(60);
+/// How long a query may read a cached pointer on an instance whose projector feed hears of every
+/// switch (the feed drops the cached pointer; the time bounds a missed event).
+pub const POINTER_TTL_WATCHED: Duration = Duration::from_secs(60);
+/// How long a query may read a cached pointer on an instance that runs no projector.
+pub const POINTER_TTL_UNWATCHED: Duration = Duration::from_secs(5);
+/// How long a retired generation is kept after a switch (must exceed the pointer TTLs).
+pub const RETIRED_GRACE: Duration = Duration::from_secs(120);
 
 /// A generation of the read models.
 pub type Generation = u32;
@@ -90,18 +93,20 @@ pub struct ReadModelCache {
     pointers: moka::future::Cache<TenantKey, Generation>,
 }
 
-impl Default for ReadModelCache {
-    fn default() -> Self {
+impl ReadModelCache {
+    /// Pointers kept for `ttl`: `POINTER_TTL_WATCHED` where the projector's feed drops them
+    /// when they change, else `POINTER_TTL_UNWATCHED`. A query reads its tenant's pointer once
+    /// per `ttl` at most: with a short one, a tenant asked less often than that pays a second
+    /// round trip on most queries.
+    pub fn new(ttl: Duration) -> ReadModelCache {
         ReadModelCache {
             pointers: moka::future::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(POINTER_TTL)
+                .time_to_live(ttl)
                 .build(),
         }
     }
-}
 
-impl ReadModelCache {
     pub async fn generation(
         &self,
         key: &TenantKey,
@@ -112,9 +117,14 @@ impl ReadModelCache {
             .await
     }
 
-    /// Forgets a tenant's pointer (it moved).
+    /// Forgets a tenant's pointer (it changed, or the tenant moved).
     pub async fn invalidate(&self, key: &TenantKey) {
         self.pointers.invalidate(key).await;
+    }
+
+    /// Forgets every pointer (the feed that reports their changes was interrupted).
+    pub fn invalidate_all(&self) {
+        self.pointers.invalidate_all();
     }
 }
 

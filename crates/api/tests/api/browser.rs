@@ -177,6 +177,13 @@ impl Browser {
         self.find(selector).await.fill(text).await;
     }
 
+    /// Fills the named fields of the form matching `form`.
+    pub async fn fill_form(&self, form: &str, fields: &[(&str, &str)]) {
+        for (name, text) in fields {
+            self.fill(&format!("{form} [name={name}]"), text).await;
+        }
+    }
+
     /// The rendered text of the element matching the selector.
     pub async fn text(&self, selector: &str) -> String {
         self.find(selector).await.text().await

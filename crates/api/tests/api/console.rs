@@ -311,10 +311,7 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
     browser.click("#tenant-new").await;
     let form = "#tenant-form";
     browser
-        .fill(&format!("{form} [name=id]"), "No Spaces!")
-        .await;
-    browser
-        .fill(&format!("{form} [name=name]"), "Console Corp")
+        .fill_form(form, &[("id", "No Spaces!"), ("name", "Console Corp")])
         .await;
     browser.click("#tenant-form-submit").await;
     let id_error = browser.find(".field-error[data-field='id']").await;
@@ -325,8 +322,9 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
         .await;
     assert!(!id_error.text().await.is_empty());
     browser.screenshot("02-create-validation").await;
-    browser.fill(&format!("{form} [name=id]"), &id).await;
-    browser.fill(&format!("{form} [name=plan]"), "pro").await;
+    browser
+        .fill_form(form, &[("id", &id), ("plan", "pro")])
+        .await;
     browser.click("#tenant-form-submit").await;
     browser.wait_ready("tenant").await;
     let page = browser.find("#tenant-page").await;
@@ -371,13 +369,8 @@ async fn an_operator_runs_tenants_from_the_console_in_a_real_browser() {
 
     // Edited: a new name and a limit, both in the catalog.
     browser.click("#tenant-edit").await;
-    let edit = "#tenant-edit-form";
-    browser
-        .fill(&format!("{edit} [name=name]"), "Console Corp EU")
-        .await;
-    browser
-        .fill(&format!("{edit} [name=requests_per_second]"), "250")
-        .await;
+    let edit = [("name", "Console Corp EU"), ("requests_per_second", "250")];
+    browser.fill_form("#tenant-edit-form", &edit).await;
     browser.click("#tenant-edit-submit").await;
     browser
         .wait_until("document.querySelector('#tenant-page h1').innerText === 'Console Corp EU'")

@@ -20,10 +20,7 @@ use crate::support::TestApp;
 /// A server with two clusters: the test database (`default`) and an embedded database of its
 /// own (`eu`); `None` when there is no embedded database binary (tests against MONGODB_URI).
 async fn two_clusters(grace: Duration) -> Option<(TestApp, Child, String)> {
-    let Some((devdb, uri)) = testkit::private_devdb(&[]) else {
-        eprintln!("skipped: no embedded database binary for a second cluster");
-        return None;
-    };
+    let (devdb, uri) = second_cluster()?;
     let eu = uri.clone();
     let app = TestApp::spawn_with(move |c| {
         c.clusters.push(ClusterConfig {
@@ -34,6 +31,16 @@ async fn two_clusters(grace: Duration) -> Option<(TestApp, Child, String)> {
     })
     .await;
     Some((app, devdb, uri))
+}
+
+/// An embedded database of its own to serve as a second cluster, or `None` (the test is
+/// skipped) when there is no embedded database binary (tests against MONGODB_URI).
+fn second_cluster() -> Option<(Child, String)> {
+    let devdb = testkit::private_devdb(&[]);
+    if devdb.is_none() {
+        eprintln!("skipped: no embedded database binary for a second cluster");
+    }
+    devdb
 }
 
 /// The request that moves tenant `id` to the cluster `eu`.
@@ -360,8 +367,7 @@ async fn a_dedicated_tenant_moves_and_bad_moves_are_refused() {
 /// sequence continues without a gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_phase() {
-    let Some((_eu, eu_uri)) = testkit::private_devdb(&[]) else {
-        eprintln!("skipped: no embedded database binary for a second cluster");
+    let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
     let clusters = format!("eu={eu_uri}");
@@ -414,21 +420,7 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
             .await
             .expect("an answer")
             .expect(StatusCode::OK);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let done = loop {
-            let view = survivor
-                .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
-                .await
-                .expect(StatusCode::OK);
-            if view["state"] == "done" {
-                break view;
-            }
-            assert!(
-                view["state"] != "failed" && Instant::now() < deadline,
-                "{point}: the move was not completed: {view}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let done = completed_move(&survivor, &id, point).await;
         if point != "move.after_switch" {
             assert!(done["attempts"].as_i64() >= Some(2), "{point}: {done}");
         }
@@ -495,8 +487,7 @@ async fn read_at(
 /// copy: the source keeps taking writes, and the successor's move loses none of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_runner_woken_after_a_take_over_leaves_the_source_alone() {
-    let Some((_eu, eu_uri)) = testkit::private_devdb(&[]) else {
-        eprintln!("skipped: no embedded database binary for a second cluster");
+    let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
     let clusters = format!("eu={eu_uri}");
@@ -556,21 +547,7 @@ async fn a_paused_runner_woken_after_a_take_over_leaves_the_source_alone() {
     assert_eq!(during, first + 2 * stride);
 
     successor.resume();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let view = successor
-            .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
-            .await
-            .expect(StatusCode::OK);
-        if view["state"] == "done" {
-            break;
-        }
-        assert!(
-            view["state"] != "failed" && Instant::now() < deadline,
-            "the move was not completed: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    completed_move(&successor, &id, "after the successor resumed").await;
     let tenant = successor
         .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
         .await
@@ -591,6 +568,25 @@ async fn a_paused_runner_woken_after_a_take_over_leaves_the_source_alone() {
     assert_eq!(stock, 1000 - 4 * 2);
     paused.stop();
     successor.stop();
+}
+
+/// Polls the tenant's move through `server` until it is done (a failed move fails the test).
+async fn completed_move(server: &crate::process::Server, id: &str, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = server
+            .admin_json(Method::GET, &format!("/admin/tenants/{id}/move"), None)
+            .await
+            .expect(StatusCode::OK);
+        if view["state"] == "done" {
+            return view;
+        }
+        assert!(
+            view["state"] != "failed" && Instant::now() < deadline,
+            "{what}: the move was not completed: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Places the order through `server`; its position.

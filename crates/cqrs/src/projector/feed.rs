@@ -41,6 +41,8 @@ impl Projector {
             {"ns.coll": META, "documentKey._id": POINTER},
         ]}}];
         let mut stream = client.watch().pipeline(pipeline).await?;
+        // A pointer may have changed while no stream was open.
+        self.inner.generations.invalidate_all();
         let mut ownership = self.inner.ownership.subscribe();
         // Anything written before the stream opened: sweep every tenant this instance projects.
         self.sweep(cluster).await?;

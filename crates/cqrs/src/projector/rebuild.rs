@@ -32,8 +32,8 @@ pub struct Rebuilt {
 
 /// Rebuilds one tenant's read models (`db`) from its outbox beside the live ones, then switches.
 /// One rebuild per tenant at a time, across every process (`RebuildInProgress` otherwise).
-/// Other instances see the new generation when their cached pointer expires; the retired one
-/// stays readable meanwhile. `Projector::rebuild` also forgets this instance's pointer at once.
+/// Other instances see the new generation when their projector's feed reports the switch (or,
+/// at the latest, when their cached pointer expires); the retired one stays readable meanwhile. `Projector::rebuild` also forgets this instance's pointer at once.
 pub async fn rebuild_read_models(
     db: &TenantDb,
     projections: &[Arc<dyn ProjectStored>],
