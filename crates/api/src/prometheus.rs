@@ -12,12 +12,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use cqrs::{DispatchInfo, DispatchObserver, Outcome};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tenancy::TenantId;
 
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// Commands committed together in one transaction (`cqrs::command::group`).
+const GROUP_SIZE_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 /// The tenant a response was served for (set by the resolution middleware).
 #[derive(Debug, Clone)]
@@ -53,6 +56,12 @@ impl Metrics {
 fn install() -> PrometheusHandle {
     let builder = PrometheusBuilder::new()
         .set_buckets(&LATENCY_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("tenantry_command_group_size".into()),
+                &GROUP_SIZE_BUCKETS,
+            )
+        })
         .unwrap_or_else(|_| PrometheusBuilder::new());
     let recorder = builder.build_recorder();
     let handle = recorder.handle();

@@ -25,6 +25,7 @@ use mongodb::error::{Error, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COM
 use mongodb::options::{Acknowledgment, ReadConcern, TransactionOptions, WriteConcern};
 
 use crate::clusters::TenantDb;
+use crate::fleet::InTransaction;
 
 /// How long a unit of work keeps retrying transient conflicts.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -32,7 +33,7 @@ pub const DEADLINE: Duration = Duration::from_secs(10);
 const MAX_COMMIT_TIME: Duration = Duration::from_secs(5);
 
 /// A transaction given up after its deadline.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Abandoned {
     /// It kept conflicting with other transactions (or the database kept failing transiently).
     #[error("transaction still conflicting after {attempts} attempts in {elapsed:?}")]
@@ -61,7 +62,8 @@ impl DriverError for Error {
     }
 }
 
-fn is_transient<E: DriverError>(e: &E) -> bool {
+/// Whether `e` is a transient transaction error (a conflict, an election): worth a retry.
+pub fn is_transient<E: DriverError>(e: &E) -> bool {
     e.driver_error()
         .is_some_and(|d| d.contains_label(TRANSIENT_TRANSACTION_ERROR))
 }
@@ -90,9 +92,7 @@ where
         // operation on a stalled server would otherwise wait for as long as the server stalls.
         let remaining = DEADLINE.saturating_sub(started.elapsed());
         let attempt_once = async {
-            let mut session = db.start_session().await?;
-            let _busy = db.in_transaction(&session);
-            session.start_transaction().with_options(options()).await?;
+            let (session, _busy) = begin(db).await?;
             let (mut session, result) = work(session).await;
             match result {
                 Ok(value) => commit(&mut session, started).await.map(|()| value),
@@ -133,6 +133,15 @@ where
     }
 }
 
+/// A session with a transaction started on `db`, and the mark that it is inside one (keep it
+/// until the transaction ends).
+pub async fn begin(db: &TenantDb) -> Result<(ClientSession, InTransaction), Error> {
+    let mut session = db.start_session().await?;
+    let busy = db.in_transaction(&session);
+    session.start_transaction().with_options(options()).await?;
+    Ok((session, busy))
+}
+
 fn options() -> TransactionOptions {
     TransactionOptions::builder()
         .read_concern(ReadConcern::snapshot())
@@ -147,7 +156,7 @@ fn options() -> TransactionOptions {
 }
 
 /// Commits, retrying while the outcome is unknown, until the deadline.
-async fn commit<E>(session: &mut ClientSession, started: Instant) -> Result<(), E>
+pub async fn commit<E>(session: &mut ClientSession, started: Instant) -> Result<(), E>
 where
     E: From<Error> + From<Abandoned>,
 {
@@ -168,7 +177,7 @@ where
 }
 
 /// Exponential backoff, capped at 25 ms, with jitter so conflicting retries spread out.
-fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     let cap_micros = (250u64 << attempt.min(7)).min(25_000);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

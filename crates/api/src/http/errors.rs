@@ -181,7 +181,8 @@ impl From<CommandError> for ApiError {
             CommandError::Decode(_)
             | CommandError::Encode(_)
             | CommandError::DuplicateKey
-            | CommandError::KeyTaken => ApiError::internal(&e),
+            | CommandError::KeyTaken
+            | CommandError::Lost => ApiError::internal(&e),
         }
     }
 }

@@ -11,6 +11,7 @@ mod conventions;
 mod crashes;
 mod customers;
 mod fleet;
+mod group_commit;
 mod hostile;
 mod idempotency;
 mod identity;

@@ -1,94 +1,174 @@
-//! One tenant's commands take turns in this process instead of colliding in the database.
+//! One tenant's commands take turns in this process instead of colliding in the database, and
+//! the ones that queue up commit together (`group`).
 //!
 //! Every command of a tenant writes the tenant's outbox counter, so two concurrent transactions
 //! of one tenant always conflict: one of them is retried with backoff, and under a burst (a flash
-//! sale) most attempts are wasted. Here a command waits for its tenant's lane before its
-//! transaction starts, so within one process they run back to back and none is retried. Lanes
-//! are a fixed set of mutexes chosen by a hash of the tenant database's name: memory does not
-//! grow with the number of tenants, and two tenants that share a lane only take turns.
+//! sale) most attempts are wasted. Here a tenant database has a lane while it has commands in
+//! this process: the first command leads, the others queue. A leader takes the commands queued
+//! behind it into its transaction (`group::lead`) and, when it is done, passes the lead to the
+//! next command in the queue. A lane exists only while it has commands, so memory does not grow
+//! with the number of tenants.
 //!
 //! This is a throughput measure, not a correctness one: with several instances the commands of
 //! one tenant still meet in the database, whose conflicts and the retries of
-//! `tenancy::transaction` keep them correct. Waiting for a lane counts against the command's
-//! transaction deadline.
+//! `tenancy::transaction` keep them correct.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-/// Lanes per process: few enough to be free, enough that busy tenants rarely share one.
-const LANES: usize = 1024;
+use super::group::ToMember;
 
-/// A tenant's turn to run a command (held until its transaction ends).
-pub(crate) type Turn<'a> = MutexGuard<'a, ()>;
-
-pub(crate) struct Lanes {
-    lanes: Box<[Mutex<()>]>,
+/// A lane: one tenant database on one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct LaneKey {
+    cluster: String,
+    database: String,
 }
 
-impl Default for Lanes {
-    fn default() -> Lanes {
-        Lanes {
-            lanes: (0..LANES).map(|_| Mutex::new(())).collect(),
+impl LaneKey {
+    pub fn new(cluster: &str, database: &str) -> LaneKey {
+        LaneKey {
+            cluster: cluster.to_string(),
+            database: database.to_string(),
         }
     }
+}
+
+/// A command waiting in a lane, as its leader reaches it.
+pub(crate) struct Waiting {
+    pub mailbox: UnboundedSender<ToMember>,
+    /// When the command arrived: its deadline counts from here.
+    pub started: Instant,
+}
+
+/// The lanes of this process: the commands queued behind each lane's leader.
+#[derive(Default)]
+pub(crate) struct Lanes {
+    queues: Mutex<HashMap<LaneKey, VecDeque<Waiting>>>,
 }
 
 impl Lanes {
-    /// Waits for `database`'s lane, for at most `patience`; `None` when it did not come.
-    pub async fn turn(&self, database: &str, patience: Duration) -> Option<Turn<'_>> {
-        let lane = &self.lanes[lane_of(database)];
-        if let Ok(turn) = lane.try_lock() {
-            return Some(turn);
+    /// Enters `lane`: `None` when the lane was free and the caller leads it, or the mailbox to
+    /// wait on behind the leader.
+    pub fn join(&self, lane: &LaneKey, started: Instant) -> Option<UnboundedReceiver<ToMember>> {
+        let mut queues = self.queues();
+        let Some(queue) = queues.get_mut(lane) else {
+            queues.insert(lane.clone(), VecDeque::new());
+            return None;
+        };
+        let (mailbox, waiting) = unbounded_channel();
+        queue.push_back(Waiting { mailbox, started });
+        Some(waiting)
+    }
+
+    /// Up to `max` of the commands queued in `lane`, oldest first (for the leader's group).
+    pub fn take(&self, lane: &LaneKey, max: usize) -> Vec<Waiting> {
+        let mut queues = self.queues();
+        let Some(queue) = queues.get_mut(lane) else {
+            return Vec::new();
+        };
+        let n = queue.len().min(max);
+        queue.drain(..n).collect()
+    }
+
+    /// Puts commands back at the head of `lane`'s queue, in their order (they go next).
+    pub fn requeue(&self, lane: &LaneKey, commands: Vec<Waiting>) {
+        let mut queues = self.queues();
+        let queue = queues.entry(lane.clone()).or_default();
+        for command in commands.into_iter().rev() {
+            queue.push_front(command);
         }
-        let waiting = Instant::now();
-        let turn = tokio::time::timeout(patience, lane.lock()).await.ok();
-        metrics::histogram!("tenantry_command_lane_wait_seconds")
-            .record(waiting.elapsed().as_secs_f64());
-        turn
+    }
+
+    /// The leader of `lane` is done: the next queued command leads, or the lane is freed.
+    pub fn pass(&self, lane: &LaneKey) {
+        let mut queues = self.queues();
+        let Some(queue) = queues.get_mut(lane) else {
+            return;
+        };
+        while let Some(next) = queue.pop_front() {
+            // A command that is gone (its request was dropped) cannot lead.
+            if next.mailbox.send(ToMember::Lead).is_ok() {
+                return;
+            }
+        }
+        queues.remove(lane);
+    }
+
+    /// Lanes in use (for tests).
+    #[cfg(test)]
+    pub fn in_use(&self) -> usize {
+        self.queues().len()
+    }
+
+    fn queues(&self) -> MutexGuard<'_, HashMap<LaneKey, VecDeque<Waiting>>> {
+        // The lock is never held across an await or a panic-prone call.
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-fn lane_of(database: &str) -> usize {
-    let mut hasher = DefaultHasher::new();
-    database.hash(&mut hasher);
-    (hasher.finish() % LANES as u64) as usize
+/// The lead of a lane, passed on when dropped (also when the leader's request is dropped).
+pub(crate) struct Leadership<'a> {
+    pub lanes: &'a Lanes,
+    pub lane: &'a LaneKey,
+}
+
+impl Drop for Leadership<'_> {
+    fn drop(&mut self) {
+        self.lanes.pass(self.lane);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_tenant_waits_for_its_own_lane_only() {
+    #[test]
+    fn the_first_command_leads_and_the_lead_passes_in_order() {
         let lanes = Lanes::default();
-        let first = lanes.turn("t_a_1", Duration::from_secs(1)).await;
-        assert!(first.is_some());
-        // The same tenant waits (here: in vain, for 50 ms).
-        let started = Instant::now();
+        let lane = LaneKey::new("default", "t_a_1");
+        assert!(
+            lanes.join(&lane, Instant::now()).is_none(),
+            "a free lane is led"
+        );
+        let mut second = lanes.join(&lane, Instant::now()).expect("queued");
+        let mut third = lanes.join(&lane, Instant::now()).expect("queued");
+        // Another tenant's lane is free.
         assert!(
             lanes
-                .turn("t_a_1", Duration::from_millis(50))
-                .await
+                .join(&LaneKey::new("default", "t_b_1"), Instant::now())
                 .is_none()
         );
-        assert!(started.elapsed() >= Duration::from_millis(50));
-        // Another tenant on another lane goes at once.
-        let other = (0..)
-            .map(|i| format!("t_b{i}_1"))
-            .find(|db| lane_of(db) != lane_of("t_a_1"))
-            .unwrap();
-        assert!(lanes.turn(&other, Duration::ZERO).await.is_some());
-        // Once the first turn ends, the tenant's next command goes.
-        drop(first);
-        assert!(lanes.turn("t_a_1", Duration::ZERO).await.is_some());
+        lanes.pass(&lane);
+        assert!(matches!(second.try_recv(), Ok(ToMember::Lead)));
+        assert!(third.try_recv().is_err(), "one leader at a time");
+        lanes.pass(&lane);
+        assert!(matches!(third.try_recv(), Ok(ToMember::Lead)));
+        lanes.pass(&lane);
+        lanes.pass(&LaneKey::new("default", "t_b_1"));
+        assert_eq!(lanes.in_use(), 0, "idle lanes are freed");
     }
 
     #[test]
-    fn lanes_spread_tenants() {
-        let used: std::collections::HashSet<usize> =
-            (0..10_000).map(|i| lane_of(&format!("t_{i}_1"))).collect();
-        assert!(used.len() > LANES * 9 / 10, "{} lanes used", used.len());
+    fn a_gone_command_is_skipped_and_requeued_commands_go_first() {
+        let lanes = Lanes::default();
+        let lane = LaneKey::new("default", "t_a_1");
+        assert!(lanes.join(&lane, Instant::now()).is_none());
+        drop(lanes.join(&lane, Instant::now()));
+        let mut later = lanes.join(&lane, Instant::now()).expect("queued");
+        let taken = lanes.take(&lane, 8);
+        assert_eq!(taken.len(), 2);
+        let mut back = lanes.join(&lane, Instant::now()).expect("queued");
+        // The leader puts the taken commands back: they go before the one that came since.
+        lanes.requeue(&lane, taken);
+        lanes.pass(&lane);
+        assert!(
+            matches!(later.try_recv(), Ok(ToMember::Lead)),
+            "the gone one is skipped"
+        );
+        assert!(back.try_recv().is_err());
     }
 }

@@ -11,14 +11,18 @@
 //! ```
 //!
 //! A tenant's commands take turns in this process (`lanes`), so they do not collide on the
-//! tenant's outbox counter. In one transaction: run the work, take the events' positions
-//! (passing the tenant's fence), then insert the `Idempotency-Key` record (if any), the work's
-//! new documents and the events in one round trip (`bulk`). After commit the projector is nudged. Conflicts are retried within
-//! the transaction deadline; a duplicate of a committed request is answered from its record.
+//! tenant's outbox counter, and the ones that queue up commit together (`group`). In one
+//! transaction: run each command's work, take the events' positions (passing the tenant's
+//! fence), then insert the `Idempotency-Key` records (if any), the work's new documents and the
+//! events in one round trip (`bulk`). After commit the projector is nudged. Conflicts are
+//! retried within the transaction deadline; a duplicate of a committed request is answered from
+//! its record.
 //!
-//! Round trips of a command: its own reads and updates, one for the positions, one for all the
-//! inserts, one for the commit (a one-line order: 4, with or without a key).
+//! Round trips of a command alone: its own reads and updates, one for the positions, one for all
+//! the inserts, one for the commit (a one-line order: 4, with or without a key). Of a group: the
+//! commands' own reads and updates, plus those three once.
 
+mod group;
 pub(crate) mod idempotency;
 mod lanes;
 
@@ -32,14 +36,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tenancy::clusters::TenantDb;
 use tenancy::meta::META;
-use tenancy::transaction::{self, Abandoned, DEADLINE, DriverError};
+use tenancy::transaction::{self, Abandoned, DriverError};
 
 pub use idempotency::{IDEMPOTENCY_RECORDS, IdempotencyKey};
 
 use crate::Envelope;
-use crate::bulk::{InsertFailed, Inserts};
-use crate::outbox::{self, NewEvent, OUTBOX};
+use crate::outbox::{self, NewEvent};
 use crate::projector::Projector;
+use group::{GroupFailure, Member, Prepared, Reply, Verdict, Waited};
+use lanes::{LaneKey, Lanes};
 
 /// What a command's work changed: its result, the events to append and the new documents the
 /// unit of work inserts with them.
@@ -122,6 +127,20 @@ pub enum CommandError {
     /// Internal: the key is held by a committed request; answered by replaying it.
     #[error("idempotency key taken")]
     KeyTaken,
+    /// Internal: the command's group ended without its result (a defect, never expected).
+    #[error("the command's result was lost in its group")]
+    Lost,
+}
+
+impl From<GroupFailure> for CommandError {
+    fn from(failure: GroupFailure) -> Self {
+        match failure {
+            GroupFailure::Fenced => CommandError::Fenced,
+            GroupFailure::Abandoned(a) => CommandError::Abandoned(a),
+            GroupFailure::Database(e) => CommandError::Database(e),
+            GroupFailure::Duplicate { .. } => CommandError::DuplicateKey,
+        }
+    }
 }
 
 impl tenancy::moves::Relocatable for CommandError {
@@ -147,44 +166,11 @@ pub fn check_version(expected: Option<i64>, current: i64) -> Result<(), CommandE
     }
 }
 
-/// Inside the transaction: the domain's error or ours.
-enum Flow<E> {
-    Domain(E),
-    Command(CommandError),
-}
-
-impl<E> From<mongodb::error::Error> for Flow<E> {
-    fn from(e: mongodb::error::Error) -> Self {
-        Flow::Command(CommandError::Database(e))
-    }
-}
-
-impl<E> From<mongodb::bson::ser::Error> for Flow<E> {
-    fn from(e: mongodb::bson::ser::Error) -> Self {
-        Flow::Command(CommandError::Encode(e))
-    }
-}
-
-impl<E> From<Abandoned> for Flow<E> {
-    fn from(e: Abandoned) -> Self {
-        Flow::Command(CommandError::Abandoned(e))
-    }
-}
-
-impl<E: DriverError> DriverError for Flow<E> {
-    fn driver_error(&self) -> Option<&mongodb::error::Error> {
-        match self {
-            Flow::Domain(e) => e.driver_error(),
-            Flow::Command(e) => e.driver_error(),
-        }
-    }
-}
-
 /// Commits commands' changes (see the module documentation).
 #[derive(Clone)]
 pub struct UnitOfWork {
     projector: Projector,
-    lanes: Arc<lanes::Lanes>,
+    lanes: Arc<Lanes>,
 }
 
 impl UnitOfWork {
@@ -208,73 +194,127 @@ impl UnitOfWork {
         F: Fn(ClientSession) -> Fut + Copy,
         Fut: Future<Output = (ClientSession, Result<Changes<T>, E>)>,
     {
-        let database = db.database();
-        let started = Instant::now();
-        let Some(turn) = self.lanes.turn(database.name(), DEADLINE).await else {
-            let elapsed = started.elapsed();
-            return Err(CommandError::Abandoned(Abandoned::Queued { elapsed }).into());
+        let mut command = Command {
+            envelope,
+            key,
+            work,
+            outcome: None,
         };
-        let result = transaction::run_since(db, started, |session| async move {
-            let (mut session, changed) = work(session).await;
-            let committed = async {
-                let changes = changed.map_err(Flow::Domain)?;
-                let position = outbox::reserve(database, &mut session, changes.events.len())
-                    .await?
-                    .map_err(|_| Flow::Command(CommandError::Fenced))?;
-                let mut inserts = Inserts::new(database);
-                if let Some(key) = key {
-                    inserts.push(META, idempotency::record(key, &changes.value, position)?);
+        let lane = LaneKey::new(db.cluster(), db.database().name());
+        let started = Instant::now();
+        let verdict = loop {
+            let waited = match self.lanes.join(&lane, started) {
+                None => Waited::Lead,
+                Some(mut mailbox) => {
+                    let waited = group::wait(&mut command, &mut mailbox).await;
+                    metrics::histogram!("tenantry_command_lane_wait_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    waited
                 }
-                for (collection, document) in changes.inserts {
-                    inserts.push(collection, document);
+            };
+            match waited {
+                Waited::Verdict(verdict) => break verdict,
+                Waited::Lead => {
+                    break group::lead(&mut command, db, &self.lanes, &lane, started).await;
                 }
-                for event in outbox::stored(envelope, &changes.events, position) {
-                    inserts.push(OUTBOX, to_document(&event)?);
-                }
-                inserts.execute(&mut session).await.map_err(|e| match e {
-                    InsertFailed::Duplicate { collection }
-                        if key.is_some() && collection.as_deref().is_none_or(|c| c == META) =>
-                    {
-                        Flow::Command(CommandError::KeyTaken)
-                    }
-                    InsertFailed::Duplicate { .. } => Flow::Command(CommandError::DuplicateKey),
-                    InsertFailed::Database(e) => Flow::from(e),
-                })?;
-                Ok(Committed {
-                    value: changes.value,
-                    position,
-                    replayed: false,
-                })
+                // Nothing of it was committed: it queues again.
+                Waited::Orphaned => {}
             }
-            .await;
-            (session, committed)
-        })
-        .await;
-        drop(turn);
-        match result {
-            Ok(committed) => {
-                self.projector
-                    .nudge(envelope.ctx().tenant(), committed.position);
-                Ok(committed)
+        };
+        let database = db.database();
+        let failure = match verdict {
+            Verdict::Committed { last } => match command.outcome {
+                Some(Ok(value)) => {
+                    self.projector.nudge(envelope.ctx().tenant(), last);
+                    return Ok(Committed {
+                        value,
+                        position: last,
+                        replayed: false,
+                    });
+                }
+                _ => return Err(CommandError::Lost.into()),
+            },
+            Verdict::OwnFailure => match command.outcome {
+                Some(Err(e)) => e,
+                _ => return Err(CommandError::Lost.into()),
+            },
+            Verdict::Failed(GroupFailure::Duplicate { collection })
+                if key.is_some() && collection.as_deref().is_none_or(|c| c == META) =>
+            {
+                CommandError::KeyTaken.into()
             }
-            // A domain answer to a keyed request may be the first request's doing (its sku,
-            // its stock): a committed request with this key is answered from its record.
-            Err(Flow::Domain(e)) => match key {
-                Some(key) => match idempotency::recorded(database, key).await {
-                    Ok(Some(replay)) => Ok(replay),
-                    Err(reused @ CommandError::IdempotencyKeyReused) => Err(reused.into()),
-                    Ok(None) | Err(_) => Err(e),
-                },
-                None => Err(e),
+            Verdict::Failed(failure) => return Err(CommandError::from(failure).into()),
+        };
+        match key {
+            // A failure of a keyed request may be the first request's doing (its sku, its
+            // stock, its key's record): a committed request with this key is answered from its
+            // record.
+            Some(key) => match idempotency::recorded(database, key).await {
+                Ok(Some(replay)) => Ok(replay),
+                Err(reused @ CommandError::IdempotencyKeyReused) => Err(reused.into()),
+                Ok(None) | Err(_) => Err(failure),
             },
-            Err(Flow::Command(CommandError::KeyTaken)) => match key {
-                Some(key) => idempotency::recorded(database, key)
-                    .await?
-                    // Expired between the insert and this read: the client may simply retry.
-                    .ok_or_else(|| CommandError::IdempotencyKeyInFlight.into()),
-                None => Err(CommandError::KeyTaken.into()),
-            },
-            Err(Flow::Command(e)) => Err(e.into()),
+            None => Err(failure),
         }
+    }
+}
+
+/// One command in its lane: its work, and its outcome once the work ran.
+struct Command<'a, M, T, E, F> {
+    envelope: &'a Envelope<M>,
+    key: Option<&'a IdempotencyKey>,
+    work: F,
+    outcome: Option<Result<T, E>>,
+}
+
+impl<M, T, E, F, Fut> Member for Command<'_, M, T, E, F>
+where
+    T: Serialize,
+    E: From<CommandError> + DriverError,
+    F: Fn(ClientSession) -> Fut,
+    Fut: Future<Output = (ClientSession, Result<Changes<T>, E>)>,
+{
+    async fn run(&mut self, session: ClientSession) -> (ClientSession, Reply) {
+        let (session, changed) = (self.work)(session).await;
+        let prepared = changed.and_then(|changes| {
+            let prepared = self.prepare(&changes.value, &changes.events, changes.inserts);
+            Ok((changes.value, prepared.map_err(CommandError::Encode)?))
+        });
+        let reply = match prepared {
+            Ok((value, prepared)) => {
+                self.outcome = Some(Ok(value));
+                Reply::Ready(prepared)
+            }
+            Err(e) => {
+                let transient = transaction::is_transient(&e);
+                self.outcome = Some(Err(e));
+                Reply::Failed { transient }
+            }
+        };
+        (session, reply)
+    }
+}
+
+impl<M, T: Serialize, E, F> Command<'_, M, T, E, F> {
+    /// The documents the changes insert (positions are the group's to give).
+    fn prepare(
+        &self,
+        value: &T,
+        events: &[NewEvent],
+        inserts: Vec<(&'static str, Document)>,
+    ) -> Result<Prepared, mongodb::bson::ser::Error> {
+        let record = self
+            .key
+            .map(|key| idempotency::record(key, value, 0))
+            .transpose()?;
+        let events = outbox::stored(self.envelope, events, events.len() as i64)
+            .iter()
+            .map(to_document)
+            .collect::<Result<_, _>>()?;
+        Ok(Prepared {
+            record,
+            inserts,
+            events,
+        })
     }
 }

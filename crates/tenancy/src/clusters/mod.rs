@@ -208,6 +208,7 @@ impl ClusterPools {
         let client = self.client_for(cluster, tenant).await?;
         Ok(TenantDb::new(
             client.database(&tenant.database),
+            &tenant.cluster,
             tenant.key(),
             Some(permit),
             self.sessions.clone(),
@@ -219,6 +220,7 @@ impl ClusterPools {
         let client = self.cluster(&tenant.cluster)?.client.clone();
         Ok(TenantDb::new(
             client.database(&tenant.database),
+            &tenant.cluster,
             tenant.key(),
             None,
             self.sessions.clone(),

@@ -12,6 +12,7 @@ use crate::{TenantId, TenantKey};
 #[derive(Debug)]
 pub struct TenantDb {
     db: Database,
+    cluster: String,
     key: TenantKey,
     _permit: Option<OwnedSemaphorePermit>,
     sessions: SessionLog,
@@ -20,12 +21,14 @@ pub struct TenantDb {
 impl TenantDb {
     pub(super) fn new(
         db: Database,
+        cluster: &str,
         key: TenantKey,
         permit: Option<OwnedSemaphorePermit>,
         sessions: SessionLog,
     ) -> Self {
         TenantDb {
             db,
+            cluster: cluster.to_string(),
             key,
             _permit: permit,
             sessions,
@@ -34,6 +37,11 @@ impl TenantDb {
 
     pub fn tenant_id(&self) -> &TenantId {
         &self.key.id
+    }
+
+    /// The name of the cluster this handle's database is on.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
     }
 
     pub fn key(&self) -> &TenantKey {
