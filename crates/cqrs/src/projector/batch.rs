@@ -102,14 +102,16 @@ pub(crate) enum Batch {
     Applied {
         events: u64,
         last_at: DateTime,
+        /// The position every projection reached.
+        position: i64,
+        /// The batch read every event there was (fewer than a batch): the projections are
+        /// caught up as of its snapshot.
+        drained: bool,
     },
     /// Nothing left to apply: every checkpoint is at `position` or beyond. `diverged`: the read
     /// models applied events the outbox no longer has (the database lost acknowledged events:
     /// a checkpoint is beyond the last event, or the event at a checkpoint is another one now).
-    CaughtUp {
-        position: i64,
-        diverged: bool,
-    },
+    CaughtUp { position: i64, diverged: bool },
     /// A rebuild's generation caught up and became the live one.
     Switched {
         generation: Generation,
@@ -138,14 +140,20 @@ async fn events_after(
         .await
 }
 
-async fn last_event(db: &Database, session: &mut ClientSession) -> mongodb::error::Result<i64> {
-    let last: Option<StoredEvent> = db
-        .collection::<StoredEvent>(OUTBOX)
-        .find_one(doc! {})
-        .sort(doc! {"_id": -1})
+/// Whether the outbox has an event at `position` or beyond (a range read: it touches only
+/// those events, however long the outbox is).
+async fn reaches(
+    db: &Database,
+    session: &mut ClientSession,
+    position: i64,
+) -> mongodb::error::Result<bool> {
+    let found = db
+        .collection::<Document>(OUTBOX)
+        .find_one(doc! {"_id": {"$gte": position}})
+        .projection(doc! {"_id": 1})
         .session(session)
         .await?;
-    Ok(last.map_or(0, |e| e.position))
+    Ok(found.is_some())
 }
 
 /// Applies the next batch of events (see the module documentation).
@@ -165,6 +173,7 @@ pub(crate) async fn run(
             // The event at the lowest checkpoint comes along, to check it is still the one the
             // read models applied.
             let mut events = events_after(database, &mut session, from - 1, BATCH + 1).await?;
+            let drained = events.len() < (BATCH + 1) as usize;
             let anchor = match events.first() {
                 Some(first) if from > 0 && first.position == from => Some(events.remove(0)),
                 _ => None,
@@ -176,7 +185,8 @@ pub(crate) async fn run(
                 });
             }
             let Some(last) = events.last() else {
-                let diverged = read.highest() > last_event(database, &mut session).await?;
+                let highest = read.highest();
+                let diverged = highest > 0 && !reaches(database, &mut session, highest).await?;
                 if let (Track::Shadow { .. }, false) = (track, diverged) {
                     track.pass(database, &mut session).await?;
                     switch(database, &mut session, names, generation, from).await?;
@@ -214,6 +224,8 @@ pub(crate) async fn run(
             Ok(Batch::Applied {
                 events: events.len() as u64,
                 last_at: last.occurred_at,
+                position: last.position,
+                drained,
             })
         }
         .await;

@@ -44,10 +44,21 @@ pub(crate) async fn catch_up(
             .instrument(span.clone())
             .await
         {
-            Ok(Batch::Applied { events, last_at }) => {
+            Ok(Batch::Applied {
+                events,
+                last_at,
+                position,
+                drained,
+            }) => {
                 span.record("events", events);
                 done.events += events;
                 done.last_event_at = Some(last_at);
+                // No batch just to find nothing: an event committed after this batch's
+                // snapshot marks the tenant again (a nudge, or the change stream).
+                if drained {
+                    done.position = position;
+                    return Ok(done);
+                }
             }
             Ok(Batch::CaughtUp { position, diverged }) => {
                 done.position = position;
