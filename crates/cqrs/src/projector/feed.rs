@@ -36,14 +36,10 @@ impl Projector {
 
     async fn feed_once(&self, cluster: &str) -> Result<(), TenancyError> {
         let client = self.inner.pools.cluster(cluster)?.client().clone();
-        let pipeline = [
-            doc! {"$match": {"$or": [
-                {"ns.coll": OUTBOX, "operationType": "insert"},
-                {"ns.coll": META, "documentKey._id": POINTER},
-            ]}},
-            // Which tenant and which position is all a mark needs: not the events themselves.
-            doc! {"$project": {"operationType": 1, "ns": 1, "documentKey": 1}},
-        ];
+        let pipeline = [doc! {"$match": {"$or": [
+            {"ns.coll": OUTBOX, "operationType": "insert"},
+            {"ns.coll": META, "documentKey._id": POINTER},
+        ]}}];
         let mut stream = client.watch().pipeline(pipeline).await?;
         // A pointer may have changed while no stream was open.
         self.inner.generations.invalidate_all();
