@@ -51,6 +51,7 @@ impl Application {
             spawn_move_sweeper(state.mover.clone(), state.config.lease / 2),
             spawn_sampler(
                 state.activity.clone(),
+                state.catalog.clone(),
                 state.pools.clone(),
                 state.projector.projection_names(),
             ),

@@ -16,8 +16,10 @@
 //!   3. increments the `bench_outbox` counter document in `_counters` by 2 (upsert), and
 //!   4. inserts two events (stock changed, order placed) at those positions into `bench_outbox`.
 //!
-//!   Tenantry's `PlaceOrder` additionally reads the ordered products (`find {_id: {$in}}`) first,
-//!   and its projector applies the events to five read models after the commit. The baseline's
+//!   Tenantry's `PlaceOrder` runs the same transaction with its Idempotency-Key record (when
+//!   given) in the same `bulkWrite` as the order and the events; a burst on one tenant commits in
+//!   groups. Its projector then applies the events to four read models (`product_list`,
+//!   `order_list`, `sales`, `customer_list`), which the baseline does not do. The baseline's
 //!   events go to `bench_outbox` (not `outbox`) and use their own counter document: Tenantry's
 //!   projector watches `outbox` inserts, and baseline events in it would be projected (or
 //!   dead-lettered) in the background during the baseline's own measurement.

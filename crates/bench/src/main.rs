@@ -710,8 +710,9 @@ fn notes(plan: &Plan, runs: &[RunResult]) -> Vec<String> {
         "Driver baseline: point read = find_one by _id on product_list; list = find on \
          product_list sorted by _id, limit 21; order = one transaction (conditional stock $inc \
          on products, insert into orders, $inc of a _counters document, two events into \
-         bench_outbox), retried like cqrs::transaction. Tenantry's order also reads the products \
-         first and its projector updates five read models afterwards."
+         bench_outbox), retried like cqrs::transaction. Tenantry's order is the same transaction \
+         (a burst on one tenant commits in groups), and its projector then updates four read \
+         models, which the baseline does not."
             .to_string(),
         format!(
             "Requests are spread round-robin over the tenants of a run, and over the {} products \

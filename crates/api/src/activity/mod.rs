@@ -3,7 +3,8 @@
 //!
 //! Kept in memory, per instance, by decision: the figures are about this process (its requests,
 //! its share of the pool), they need no storage or coordination, and an instance that restarts
-//! starts an empty hour. Behind a load balancer each instance shows its own share.
+//! starts an empty hour. Behind a load balancer each instance answers with its own share, and
+//! the console merges the instances' answers (`console/activity.js`).
 //!
 //! - Requests are counted where they are answered (`resolution::resolve_tenant`): count, 4xx,
 //!   5xx and a latency histogram per interval, reduced to p50/p99 when the interval closes.
@@ -70,6 +71,12 @@ impl Activity {
     pub fn samples(&self, tenant: &Arc<Tenant>) -> Vec<Sample> {
         self.watched.insert(tenant.key(), tenant.clone());
         self.with_series(&tenant.key(), |s| s.samples(now_secs()))
+    }
+
+    /// Tenants the sampler reads.
+    pub fn watching(&self) -> u64 {
+        self.watched.run_pending_tasks();
+        self.watched.entry_count()
     }
 
     fn gauge(&self, tenant: &TenantKey, lag: Option<i64>, in_use: u32) {

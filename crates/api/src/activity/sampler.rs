@@ -1,16 +1,21 @@
 //! Every interval, the gauges of the watched tenants: projection lag (from the tenant's
-//! database) and the budget in use (from this instance's pool).
+//! database) and the budget in use (from this instance's pool). A watched tenant whose
+//! incarnation is gone (deleted, re-created) or no longer serves is no longer watched.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs::projector;
+use tenancy::catalog::CatalogCache;
 use tenancy::clusters::ClusterPools;
 use tenancy::task::AbortOnDrop;
+use tenancy::{Tenant, TenantStatus};
 
 use super::Activity;
 
 pub fn spawn_sampler(
     activity: Activity,
+    catalog: CatalogCache,
     pools: ClusterPools,
     projections: Vec<&'static str>,
 ) -> AbortOnDrop {
@@ -19,7 +24,11 @@ pub fn spawn_sampler(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            for (key, tenant) in activity.watched.iter() {
+            for (key, watched) in activity.watched.iter() {
+                let Some(tenant) = serving(&catalog, &watched).await else {
+                    activity.watched.invalidate(&*key);
+                    continue;
+                };
                 let lag = match pools.maintenance_db(&tenant).await {
                     Ok(db) => projector::status(db.database(), &projections)
                         .await
@@ -35,4 +44,23 @@ pub fn spawn_sampler(
             }
         }
     })
+}
+
+/// The catalog's record of `watched`'s incarnation, if it still serves (its placement may have
+/// changed since it was watched: a move); `None` when it is gone. A catalog error keeps the
+/// record watched.
+async fn serving(catalog: &CatalogCache, watched: &Arc<Tenant>) -> Option<Arc<Tenant>> {
+    match catalog.tenant(&watched.id).await {
+        Ok(Some(current))
+            if current.incarnation == watched.incarnation
+                && matches!(
+                    current.status,
+                    TenantStatus::Active | TenantStatus::Suspended
+                ) =>
+        {
+            Some(current)
+        }
+        Ok(_) => None,
+        Err(_) => Some(Arc::clone(watched)),
+    }
 }

@@ -161,6 +161,14 @@ async fn activity_counts_requests_errors_and_latency_per_interval() {
     }
     // The requests total of the stats endpoint is the same counter.
     assert_eq!(app.stats(&id).await["requests"], 6);
+    // Deleted, it is no longer sampled.
+    assert_eq!(app.state.activity.watching(), 1);
+    app.delete_tenant_and_wait(&id).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.state.activity.watching() > 0 {
+        assert!(std::time::Instant::now() < deadline, "still sampled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]

@@ -181,6 +181,11 @@ impl Mover {
     /// The tenant's current or last move (of its current incarnation).
     pub async fn current(&self, id: &TenantId) -> Result<Option<MoveRecord>, MoveError> {
         let tenant = self.catalog.store().require(id).await?;
+        self.current_of(&tenant).await
+    }
+
+    /// `current` for a tenant record already read: that incarnation's move.
+    pub async fn current_of(&self, tenant: &Tenant) -> Result<Option<MoveRecord>, MoveError> {
         Ok(record::load(self.catalog_db(), &tenant.key()).await?)
     }
 

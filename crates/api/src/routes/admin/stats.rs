@@ -72,7 +72,7 @@ pub async fn tenant_stats(
             dedicated_pools: pools.dedicated().gauges().snapshot(),
         },
     };
-    let last_move = state.mover.current(&id).await?;
+    let last_move = state.mover.current_of(&tenant).await?;
     Ok(Json(TenantStats {
         tenant_id: tenant.id.to_string(),
         status: tenant.status,
