@@ -181,7 +181,6 @@ impl From<CommandError> for ApiError {
             CommandError::Decode(_)
             | CommandError::Encode(_)
             | CommandError::DuplicateKey
-            | CommandError::KeyTaken
             | CommandError::Lost => ApiError::internal(&e),
         }
     }

@@ -17,22 +17,25 @@
 //!   whose request is dropped cannot leave them not knowing. A command whose leader vanished
 //!   before that knows nothing of it was committed, and joins the lane again.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mongodb::ClientSession;
 use mongodb::bson::Document;
 use tenancy::clusters::TenantDb;
+use tenancy::fleet::InTransaction;
 use tenancy::meta::META;
 use tenancy::transaction::{self, Abandoned, DEADLINE};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
-use super::lanes::{LaneKey, Lanes, Leadership, Waiting};
+use super::lanes::{LaneKey, Lanes, Leadership, Mailbox, Waiting};
 use crate::bulk::{InsertFailed, Inserts};
 use crate::outbox::{self, OUTBOX};
 
 /// The most commands one transaction takes.
 const MAX_GROUP: usize = 64;
+/// How long a commit sent near the deadline may still take (the server's own limit is 5 s).
+const COMMIT_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A command as its group sees it.
 pub(super) trait Member {
@@ -109,23 +112,41 @@ pub(super) enum Waited {
     Orphaned,
 }
 
-/// Waits behind a leader, running `own`'s work when asked.
+/// Waits behind a leader, running `own`'s work when asked. Until its work first ran in a
+/// group, a command gives up at its deadline (then no transaction holds anything of it); after,
+/// its leader's deadline and the bounded commit answer it.
 pub(super) async fn wait<W: Member>(
     own: &mut W,
-    mailbox: &mut UnboundedReceiver<ToMember>,
+    mailbox: &mut Mailbox<'_>,
+    started: Instant,
 ) -> Waited {
-    while let Some(message) = mailbox.recv().await {
+    let mut ran = false;
+    loop {
+        let message = if ran {
+            mailbox.recv().await
+        } else {
+            let patience = DEADLINE.saturating_sub(started.elapsed());
+            match tokio::time::timeout(patience, mailbox.recv()).await {
+                Ok(message) => message,
+                Err(_) => {
+                    let elapsed = started.elapsed();
+                    let queued = GroupFailure::Abandoned(Abandoned::Queued { elapsed });
+                    return Waited::Verdict(Verdict::Failed(queued));
+                }
+            }
+        };
         match message {
-            ToMember::Run(session, back) => {
+            Some(ToMember::Run(session, back)) => {
+                ran = true;
                 let reply = own.run(*session).await;
                 // A leader that is gone drops the session with its transaction.
                 let _ = back.send(reply);
             }
-            ToMember::Verdict(verdict) => return Waited::Verdict(verdict),
-            ToMember::Lead => return Waited::Lead,
+            Some(ToMember::Verdict(verdict)) => return Waited::Verdict(verdict),
+            Some(ToMember::Lead) => return Waited::Lead,
+            None => return Waited::Orphaned,
         }
     }
-    Waited::Orphaned
 }
 
 /// A command in the leader's group.
@@ -148,6 +169,8 @@ impl Seat {
 
 /// How one attempt at the group's transaction ended.
 enum Attempt {
+    /// Every command ran and everything is inserted: the transaction awaits its commit.
+    Ready(Box<Ready>),
     /// Committed; the last position of each seat's command.
     Committed(Vec<i64>),
     Transient,
@@ -158,6 +181,14 @@ enum Attempt {
     /// A failure that cannot be told apart per command: the group shrinks to its first one.
     Split,
     Failed(GroupFailure),
+}
+
+/// A group's transaction, ready to commit.
+struct Ready {
+    session: ClientSession,
+    busy: InTransaction,
+    /// The last position of each seat's command.
+    lasts: Vec<i64>,
 }
 
 impl Attempt {
@@ -199,18 +230,29 @@ pub(super) async fn lead<W: Member>(
             let queued = GroupFailure::Abandoned(Abandoned::Queued { elapsed });
             settle(seat, Verdict::Failed(queued), &mut own_verdict);
         }
+        if own_verdict.is_some() {
+            // The leader has its answer: it does not keep its client waiting for the others,
+            // who go first in the lane under the next leader.
+            requeue(lanes, lane, std::mem::take(&mut seats));
+            break;
+        }
         let Some(oldest) = seats.iter().map(Seat::started).min() else {
             break;
         };
         attempt += 1;
         let remaining = DEADLINE.saturating_sub(oldest.elapsed());
-        let outcome = tokio::time::timeout(remaining, try_group(own, db, &seats, oldest))
-            .await
-            .unwrap_or_else(|_| {
+        let outcome = match tokio::time::timeout(remaining, try_group(own, db, &seats)).await {
+            // The commit is not under the attempt's timeout: once it is sent, only its own
+            // outcome (or its own bound) says whether the group committed.
+            Ok(Attempt::Ready(ready)) => commit(*ready, &seats, oldest).await,
+            Ok(outcome) => outcome,
+            // Nothing was committed: the session is dropped with its transaction.
+            Err(_) => {
                 metrics::counter!("tenantry_transactions_abandoned_total").increment(1);
                 let elapsed = oldest.elapsed();
                 Attempt::Failed(GroupFailure::Abandoned(Abandoned::Stalled { elapsed }))
-            });
+            }
+        };
         match outcome {
             Attempt::Committed(lasts) => {
                 // The commit task told the queued commands.
@@ -239,8 +281,9 @@ pub(super) async fn lead<W: Member>(
             }
             Attempt::MemberFailed(i) => requeue(lanes, lane, seats.split_off(i)),
             Attempt::MemberGone(i) => drop(seats.remove(i)),
-            Attempt::Split if seats.len() > 1 => requeue(lanes, lane, seats.split_off(1)),
-            Attempt::Split => {}
+            // Only a group of more than one splits (see `try_group`).
+            Attempt::Split => requeue(lanes, lane, seats.split_off(1)),
+            Attempt::Ready(_) => {}
             Attempt::Failed(failure) => {
                 for seat in seats.drain(..) {
                     settle(seat, Verdict::Failed(failure.clone()), &mut own_verdict);
@@ -278,12 +321,7 @@ fn requeue(lanes: &Lanes, lane: &LaneKey, seats: Vec<Seat>) {
 }
 
 /// One attempt at the group's transaction.
-async fn try_group<W: Member>(
-    own: &mut W,
-    db: &TenantDb,
-    seats: &[Seat],
-    oldest: Instant,
-) -> Attempt {
+async fn try_group<W: Member>(own: &mut W, db: &TenantDb, seats: &[Seat]) -> Attempt {
     let (mut session, busy) = match transaction::begin(db).await {
         Ok(begun) => begun,
         Err(e) => return Attempt::of(e),
@@ -338,6 +376,23 @@ async fn try_group<W: Member>(
             InsertFailed::Database(e) => Attempt::Failed(GroupFailure::Database(e)),
         };
     }
+    Attempt::Ready(Box::new(Ready {
+        session,
+        busy,
+        lasts,
+    }))
+}
+
+/// Commits a group's transaction in a task of its own, which tells the group's queued
+/// commands how it ended (unless the group may retry): they hear of it even if the leader's
+/// request is dropped meanwhile. Bounded, like everything else: the driver has no socket
+/// timeout.
+async fn commit(ready: Ready, seats: &[Seat], oldest: Instant) -> Attempt {
+    let Ready {
+        mut session,
+        busy,
+        lasts,
+    } = ready;
     let told: Vec<(UnboundedSender<ToMember>, i64)> = seats
         .iter()
         .zip(&lasts)
@@ -348,10 +403,27 @@ async fn try_group<W: Member>(
         .collect();
     let committed = tokio::spawn(async move {
         let _busy = busy;
-        let result = transaction::commit::<GroupFailure>(&mut session, oldest).await;
-        if result.is_ok() {
-            for (mailbox, last) in told {
-                let _ = mailbox.send(ToMember::Verdict(Verdict::Committed { last }));
+        let bound = DEADLINE
+            .saturating_sub(oldest.elapsed())
+            .max(COMMIT_PATIENCE);
+        let committing = transaction::commit::<GroupFailure>(&mut session, oldest);
+        let result = tokio::time::timeout(bound, committing)
+            .await
+            .unwrap_or_else(|_| {
+                let elapsed = oldest.elapsed();
+                Err(GroupFailure::Abandoned(Abandoned::CommitUnknown {
+                    elapsed,
+                }))
+            });
+        let verdict = |last| match &result {
+            Ok(()) => Some(Verdict::Committed { last }),
+            // Not committed: the leader retries, or its commands queue again.
+            Err(GroupFailure::Database(e)) if transaction::is_transient(e) => None,
+            Err(failure) => Some(Verdict::Failed(failure.clone())),
+        };
+        for (mailbox, last) in told {
+            if let Some(verdict) = verdict(last) {
+                let _ = mailbox.send(ToMember::Verdict(verdict));
             }
         }
         result

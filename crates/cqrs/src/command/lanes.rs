@@ -110,6 +110,33 @@ impl Lanes {
     }
 }
 
+/// A queued command's mailbox. Dropped with its command (its request may be dropped at any
+/// time), it passes on a lead it was sent but never read, so the lane is never left without
+/// a leader.
+pub(crate) struct Mailbox<'a> {
+    pub inbox: UnboundedReceiver<ToMember>,
+    pub lanes: &'a Lanes,
+    pub lane: &'a LaneKey,
+}
+
+impl Mailbox<'_> {
+    pub async fn recv(&mut self) -> Option<ToMember> {
+        self.inbox.recv().await
+    }
+}
+
+impl Drop for Mailbox<'_> {
+    fn drop(&mut self) {
+        // No message can arrive after `close`: what was sent before is drained here.
+        self.inbox.close();
+        while let Ok(message) = self.inbox.try_recv() {
+            if matches!(message, ToMember::Lead) {
+                self.lanes.pass(self.lane);
+            }
+        }
+    }
+}
+
 /// The lead of a lane, passed on when dropped (also when the leader's request is dropped).
 pub(crate) struct Leadership<'a> {
     pub lanes: &'a Lanes,
@@ -150,6 +177,31 @@ mod tests {
         lanes.pass(&lane);
         lanes.pass(&LaneKey::new("default", "t_b_1"));
         assert_eq!(lanes.in_use(), 0, "idle lanes are freed");
+    }
+
+    #[test]
+    fn a_lead_sent_to_a_command_dropped_before_reading_it_is_passed_on() {
+        let lanes = Lanes::default();
+        let lane = LaneKey::new("default", "t_a_1");
+        assert!(lanes.join(&lane, Instant::now()).is_none());
+        let dropped = lanes.join(&lane, Instant::now()).expect("queued");
+        let mut next = lanes.join(&lane, Instant::now()).expect("queued");
+        let mailbox = Mailbox {
+            inbox: dropped,
+            lanes: &lanes,
+            lane: &lane,
+        };
+        // The leader passes the lead to the first queued command, whose request is then
+        // dropped before it reads its mailbox.
+        lanes.pass(&lane);
+        assert!(next.try_recv().is_err());
+        drop(mailbox);
+        assert!(
+            matches!(next.try_recv(), Ok(ToMember::Lead)),
+            "the lane has a leader"
+        );
+        lanes.pass(&lane);
+        assert_eq!(lanes.in_use(), 0);
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::Envelope;
 use crate::outbox::{self, NewEvent};
 use crate::projector::Projector;
 use group::{GroupFailure, Member, Prepared, Reply, Verdict, Waited};
-use lanes::{LaneKey, Lanes};
+use lanes::{LaneKey, Lanes, Mailbox};
 
 /// What a command's work changed: its result, the events to append and the new documents the
 /// unit of work inserts with them.
@@ -66,7 +66,10 @@ impl<T> Changes<T> {
 
     /// A new document for `collection`, inserted in the same round trip as the events. For
     /// documents whose unique keys cannot be taken (generated ids): a duplicate key here is a
-    /// database error, not a domain answer.
+    /// database error, not a domain answer. Inserted when the command's group commits, so the
+    /// commands after it in its group do not see it: no command may read, or rely on the
+    /// absence of, documents that others insert this way (the write model's own documents are
+    /// written in the work, where the commands after it see them).
     pub fn inserting<D: Serialize>(
         mut self,
         collection: &'static str,
@@ -124,9 +127,6 @@ pub enum CommandError {
     /// A new document's unique key was taken (see `Changes::inserting`).
     #[error("a new document's unique key is taken")]
     DuplicateKey,
-    /// Internal: the key is held by a committed request; answered by replaying it.
-    #[error("idempotency key taken")]
-    KeyTaken,
     /// Internal: the command's group ended without its result (a defect, never expected).
     #[error("the command's result was lost in its group")]
     Lost,
@@ -205,8 +205,14 @@ impl UnitOfWork {
         let verdict = loop {
             let waited = match self.lanes.join(&lane, started) {
                 None => Waited::Lead,
-                Some(mut mailbox) => {
-                    let waited = group::wait(&mut command, &mut mailbox).await;
+                Some(inbox) => {
+                    let lanes = &self.lanes;
+                    let mut mailbox = Mailbox {
+                        inbox,
+                        lanes,
+                        lane: &lane,
+                    };
+                    let waited = group::wait(&mut command, &mut mailbox, started).await;
                     metrics::histogram!("tenantry_command_lane_wait_seconds")
                         .record(started.elapsed().as_secs_f64());
                     waited
@@ -238,11 +244,16 @@ impl UnitOfWork {
                 Some(Err(e)) => e,
                 _ => return Err(CommandError::Lost.into()),
             },
-            Verdict::Failed(GroupFailure::Duplicate { collection })
-                if key.is_some() && collection.as_deref().is_none_or(|c| c == META) =>
-            {
-                CommandError::KeyTaken.into()
-            }
+            Verdict::Failed(GroupFailure::Duplicate { collection }) => match key {
+                // The key's record is taken: a committed request holds the key.
+                Some(key) if collection.as_deref().is_none_or(|c| c == META) => {
+                    return idempotency::recorded(database, key)
+                        .await?
+                        // Expired between the insert and this read: the client may retry.
+                        .ok_or_else(|| CommandError::IdempotencyKeyInFlight.into());
+                }
+                _ => return Err(CommandError::DuplicateKey.into()),
+            },
             Verdict::Failed(failure) => return Err(CommandError::from(failure).into()),
         };
         match key {
