@@ -138,7 +138,14 @@ pub(super) async fn wait<W: Member>(
         match message {
             Some(ToMember::Run(session, back)) => {
                 ran = true;
-                let reply = own.run(*session).await;
+                // Bounded like the rest: the driver has no socket timeout. Given up, the work
+                // drops the session, so its group cannot commit anything of it.
+                let patience = DEADLINE.saturating_sub(started.elapsed());
+                let Ok(reply) = tokio::time::timeout(patience, own.run(*session)).await else {
+                    let elapsed = started.elapsed();
+                    let stalled = GroupFailure::Abandoned(Abandoned::Stalled { elapsed });
+                    return Waited::Verdict(Verdict::Failed(stalled));
+                };
                 // A leader that is gone drops the session with its transaction.
                 let _ = back.send(reply);
             }
@@ -339,9 +346,15 @@ async fn try_group<W: Member>(own: &mut W, db: &TenantDb, seats: &[Seat]) -> Att
                 {
                     return Attempt::MemberGone(i);
                 }
-                match answer.await {
-                    Ok(answered) => answered,
-                    Err(_) => return Attempt::MemberGone(i),
+                // A command dropped just as it was sent this may never read it: its closed
+                // mailbox says so (the session is then lost with the message).
+                tokio::select! {
+                    biased;
+                    answered = answer => match answered {
+                        Ok(answered) => answered,
+                        Err(_) => return Attempt::MemberGone(i),
+                    },
+                    () = waiting.mailbox.closed() => return Attempt::MemberGone(i),
                 }
             }
         };

@@ -84,18 +84,9 @@ impl Lanes {
     }
 
     /// The leader of `lane` is done: the next queued command leads, or the lane is freed.
+    /// Leads are only ever sent here, under the lock (see `Mailbox`).
     pub fn pass(&self, lane: &LaneKey) {
-        let mut queues = self.queues();
-        let Some(queue) = queues.get_mut(lane) else {
-            return;
-        };
-        while let Some(next) = queue.pop_front() {
-            // A command that is gone (its request was dropped) cannot lead.
-            if next.mailbox.send(ToMember::Lead).is_ok() {
-                return;
-            }
-        }
-        queues.remove(lane);
+        pass_locked(&mut self.queues(), lane);
     }
 
     /// Lanes in use (for tests).
@@ -127,14 +118,31 @@ impl Mailbox<'_> {
 
 impl Drop for Mailbox<'_> {
     fn drop(&mut self) {
-        // No message can arrive after `close`: what was sent before is drained here.
+        // Under the lock no lead is being sent: every lead sent to this mailbox is in it, and
+        // none can follow `close`.
+        let mut queues = self.lanes.queues();
         self.inbox.close();
+        let mut led = false;
         while let Ok(message) = self.inbox.try_recv() {
-            if matches!(message, ToMember::Lead) {
-                self.lanes.pass(self.lane);
-            }
+            led |= matches!(message, ToMember::Lead);
+        }
+        if led {
+            pass_locked(&mut queues, self.lane);
         }
     }
+}
+
+fn pass_locked(queues: &mut HashMap<LaneKey, VecDeque<Waiting>>, lane: &LaneKey) {
+    let Some(queue) = queues.get_mut(lane) else {
+        return;
+    };
+    while let Some(next) = queue.pop_front() {
+        // A command that is gone (its request was dropped) cannot lead.
+        if next.mailbox.send(ToMember::Lead).is_ok() {
+            return;
+        }
+    }
+    queues.remove(lane);
 }
 
 /// The lead of a lane, passed on when dropped (also when the leader's request is dropped).
