@@ -47,7 +47,7 @@ fn payload(event: &Document) -> &Document {
 }
 
 /// The value of an unlabelled series in the server's `/metrics` (0 when absent).
-async fn metric(app: &TestApp, name: &str) -> f64 {
+async fn scraped(app: &TestApp, name: &str) -> f64 {
     let text = app
         .request(Method::GET, "/metrics")
         .send()
@@ -56,9 +56,7 @@ async fn metric(app: &TestApp, name: &str) -> f64 {
         .text()
         .await
         .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or(0.0)
+    crate::support::metric(&text, name)
 }
 
 /// Stock after each `product.stock_changed` of `product`, in outbox order, with the order
@@ -123,8 +121,8 @@ async fn a_burst_on_one_tenant_commits_in_groups_as_if_one_at_a_time() {
     assert_eq!(read["stock"], stock);
 
     // They did commit together: fewer transactions than commands.
-    let groups = metric(&app, "tenantry_command_group_size_count").await;
-    let commands = metric(&app, "tenantry_command_group_size_sum").await;
+    let groups = scraped(&app, "tenantry_command_group_size_count").await;
+    let commands = scraped(&app, "tenantry_command_group_size_sum").await;
     assert!(commands >= 41.0, "{commands} commands in groups");
     assert!(groups < 41.0, "41 commands in {groups} transactions");
 }
@@ -208,7 +206,7 @@ async fn keyed_commands_in_a_group_are_replayed_with_their_own_answer() {
         .into_iter()
         .map(|(key, position, body)| (key, (position, body)))
         .collect();
-    assert!(metric(&app, "tenantry_command_group_size_count").await < 21.0);
+    assert!(scraped(&app, "tenantry_command_group_size_count").await < 21.0);
     let ids: HashSet<&str> = first
         .values()
         .map(|(_, b)| b["id"].as_str().unwrap())

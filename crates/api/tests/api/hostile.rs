@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::process::{Fleet, Server};
-use crate::support::{TestApp, problem};
+use crate::support::{TestApp, metric, problem};
 
 /// A response read off a raw socket.
 #[derive(Debug)]
@@ -424,13 +424,6 @@ async fn scrape(http: &reqwest::Client, server: &Server) -> String {
         .text()
         .await
         .expect("metrics text")
-}
-
-/// The value of an unlabelled series in a Prometheus text (0 when absent).
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// The real binary with 512 descriptors (soft and hard) and a 2 s header-read timeout, under

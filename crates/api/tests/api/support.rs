@@ -595,3 +595,10 @@ pub async fn text_of(request: ApiRequest) -> String {
         .await
         .expect("a text body")
 }
+
+/// The value of an unlabelled series in a Prometheus text (0 when absent).
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
