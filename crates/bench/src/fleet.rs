@@ -4,6 +4,7 @@
 //! and database operations per applied event (`serverStatus.opcounters`, the benchmark's own
 //! polling subtracted). Leases share the work, so N instances should do the work of one.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -213,18 +214,31 @@ async fn lowest_checkpoint(db: &Client, database: &str) -> Result<i64> {
         .collection::<Document>("_meta")
         .find(doc! {"_id": {"$regex": "^checkpoint:"}})
         .await?;
-    let mut lowest: Option<i64> = None;
-    let mut count = 0;
+    // Per projection, the further of its own document (tenants from before) and its entry in
+    // the shared `checkpoint:*`.
+    let mut positions: HashMap<String, i64> = HashMap::new();
+    let mut further = |name: &str, at: &Document| {
+        let p = at.get_i64("position").unwrap_or(0);
+        let known = positions.entry(name.to_string()).or_insert(p);
+        *known = (*known).max(p);
+    };
     while cursor.advance().await? {
         let d = cursor.deserialize_current()?;
-        let p = d.get_i64("position").unwrap_or(0);
-        lowest = Some(lowest.map_or(p, |l| l.min(p)));
-        count += 1;
+        match d.get_str("_id")?.trim_start_matches("checkpoint:") {
+            "*" => {
+                for (name, at) in d.get_document("positions")? {
+                    if let Some(at) = at.as_document() {
+                        further(name, at);
+                    }
+                }
+            }
+            name => further(name, &d),
+        }
     }
     // Every projection must have a checkpoint.
-    Ok(if count < PROJECTIONS {
+    Ok(if positions.len() < PROJECTIONS {
         0
     } else {
-        lowest.unwrap_or(0)
+        positions.values().copied().min().unwrap_or(0)
     })
 }

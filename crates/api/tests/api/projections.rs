@@ -67,6 +67,41 @@ async fn activity(app: &TestApp, token: &str, round: &str) -> i64 {
     last.max(update.position())
 }
 
+/// A batch moves every projection's checkpoint with one write: they share one `_meta` document.
+#[tokio::test]
+async fn every_checkpoint_is_kept_in_one_document() {
+    let app = TestApp::spawn().await;
+    let (tenant, token) = app.tenant_with_token(&["member"]).await;
+    let last = activity(&app, &token, "1").await;
+    app.call(
+        Method::GET,
+        "/v1/orders",
+        &token,
+        None,
+        &[("x-min-position", &last.to_string())],
+    )
+    .await
+    .expect(StatusCode::OK);
+    let db = mongo().await.database(&app.database_of(&tenant).await);
+    let checkpoints: Vec<Document> = db
+        .collection::<Document>("_meta")
+        .find(doc! {"_id": {"$regex": "^checkpoint:"}})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(checkpoints.len(), 1, "{checkpoints:?}");
+    assert_eq!(checkpoints[0].get_str("_id"), Ok("checkpoint:*"));
+    let positions = checkpoints[0].get_document("positions").unwrap();
+    assert_eq!(positions.len(), READ_MODELS.len(), "{positions}");
+    for (name, at) in positions {
+        let at = at.as_document().unwrap();
+        assert_eq!(at.get_i64("position"), Ok(last), "{name}: {at}");
+        assert!(at.get_str("event").is_ok_and(|id| !id.is_empty()), "{at}");
+    }
+}
+
 #[tokio::test]
 async fn a_query_waits_for_its_position_or_answers_503() {
     let app = TestApp::spawn_with(|c| {

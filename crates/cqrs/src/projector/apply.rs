@@ -1,6 +1,7 @@
-//! Executing a batch's writes: every projection's read-model writes and the checkpoints that go
-//! with them, in the batch's transaction, as one `bulkWrite` (one round trip). Servers without
-//! the `bulkWrite` command (MongoDB before 8.0) get the same writes one by one (see `bulk`).
+//! Executing a batch's writes: the writer's fence, every projection's read-model writes and the
+//! track's checkpoints, in the batch's transaction, as one `bulkWrite` (one round trip, and one
+//! checkpoint write whatever the number of projections). Servers without the `bulkWrite` command
+//! (MongoDB before 8.0) get the same writes one by one (see `bulk`).
 
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::{
@@ -10,35 +11,111 @@ use mongodb::options::{
 use mongodb::{ClientSession, Database, Namespace};
 use tenancy::meta::META;
 
-use super::checkpoints::Checkpoint;
+use super::checkpoints::{self, Checkpoint};
 use super::projection::{ProjectionError, Write};
 use crate::bulk;
 use crate::outbox::StoredEvent;
 use crate::read_models::{Generation, collection_name};
 
-/// The writes of one batch, in order.
+/// An update of a `_meta` document that must match it, or the writer may not write (a fence).
+pub(crate) struct Guard {
+    pub filter: Document,
+    pub update: UpdateModifications,
+    /// Why the writer is fenced when the filter matches nothing.
+    pub fenced: &'static str,
+}
+
+impl Guard {
+    /// Passes the guard alone, in the session's transaction.
+    pub async fn pass(
+        &self,
+        db: &Database,
+        session: &mut ClientSession,
+    ) -> Result<(), ProjectionError> {
+        let passed = db
+            .collection::<Document>(META)
+            .update_one(self.filter.clone(), self.update.clone())
+            .session(session)
+            .await?;
+        if passed.matched_count == 1 {
+            Ok(())
+        } else {
+            Err(ProjectionError::Fenced(self.fenced))
+        }
+    }
+}
+
+/// The writes of one batch: its guard first, then the read models' writes in order, then the
+/// checkpoints.
 pub(crate) struct BatchWrites<'a> {
     db: &'a Database,
     generation: Generation,
-    ops: Vec<Op>,
+    guard: Guard,
+    models: Vec<(Write, String)>,
+    checkpoints: Moves,
 }
 
-enum Op {
-    Model(Write, String),
-    /// A checkpoint moved by compare-and-set (`before` as read) to `to`.
-    Checkpoint {
-        key: String,
-        before: Checkpoint,
-        to: (i64, String),
-    },
+/// The track's checkpoints moved by compare-and-set from the positions they were read at.
+struct Moves {
+    /// The track's document (`checkpoints::shared_id`), and whether it exists.
+    key: String,
+    exists: bool,
+    moved: Vec<(String, Option<i64>, Document)>,
+}
+
+impl Moves {
+    /// The compare: every moved checkpoint still at the position the batch read it at.
+    fn as_read(&self) -> Document {
+        let mut filter = doc! {"_id": &self.key};
+        for (field, recorded, _) in &self.moved {
+            let position = format!("{field}.position");
+            match recorded {
+                Some(at) => filter.insert(position, at),
+                None => filter.insert(position, doc! {"$exists": false}),
+            };
+        }
+        filter
+    }
+
+    fn set(&self) -> Document {
+        let mut set = doc! {"updated_at": DateTime::now()};
+        for (field, _, entry) in &self.moved {
+            set.insert(field, entry.clone());
+        }
+        doc! {"$set": set}
+    }
+
+    /// The track's first document (inserted: a concurrent first insert is a duplicate key).
+    fn first(&self) -> Document {
+        let mut positions = Document::new();
+        for (field, _, entry) in &self.moved {
+            let name = field.trim_start_matches("positions.");
+            positions.insert(name, entry.clone());
+        }
+        doc! {"_id": &self.key, "positions": positions, "updated_at": DateTime::now()}
+    }
 }
 
 impl<'a> BatchWrites<'a> {
-    pub fn new(db: &'a Database, generation: Generation) -> BatchWrites<'a> {
+    /// Writes to `generation` behind `guard`, moving the checkpoints of the track whose document
+    /// is `key` (`exists`: as the batch read it).
+    pub fn new(
+        db: &'a Database,
+        generation: Generation,
+        guard: Guard,
+        key: String,
+        exists: bool,
+    ) -> BatchWrites<'a> {
         BatchWrites {
             db,
             generation,
-            ops: Vec::new(),
+            guard,
+            models: Vec::new(),
+            checkpoints: Moves {
+                key,
+                exists,
+                moved: Vec::new(),
+            },
         }
     }
 
@@ -46,25 +123,22 @@ impl<'a> BatchWrites<'a> {
     pub fn read_model_writes(&mut self, writes: super::projection::Writes) {
         for (model, write) in writes.ops {
             let physical = collection_name(model, self.generation).into_owned();
-            self.ops.push(Op::Model(write, physical));
+            self.models.push((write, physical));
         }
     }
 
     /// The projection's checkpoint, from `before` to `event`.
-    pub fn checkpoint(&mut self, key: String, before: &Checkpoint, event: &StoredEvent) {
-        self.ops.push(Op::Checkpoint {
-            key,
-            before: before.clone(),
-            to: (event.position, event.id.clone()),
-        });
+    pub fn checkpoint(&mut self, projection: &str, before: &Checkpoint, event: &StoredEvent) {
+        self.checkpoints.moved.push((
+            checkpoints::field(projection),
+            before.recorded,
+            checkpoints::entry(event.position, Some(&event.id)),
+        ));
     }
 
-    /// Runs every write in the session's transaction; `Stale` if a checkpoint was not what it
-    /// was read as.
+    /// Runs every write in the session's transaction; `Fenced` if the guard matched nothing,
+    /// `Stale` if a checkpoint was not what it was read as.
     pub async fn execute(self, session: &mut ClientSession) -> Result<(), ProjectionError> {
-        if self.ops.is_empty() {
-            return Ok(());
-        }
         if bulk::available() {
             match self.bulk(session).await {
                 Err(ProjectionError::Database(e)) if bulk::unavailable_after(&e) => {}
@@ -82,36 +156,35 @@ impl<'a> BatchWrites<'a> {
     }
 
     async fn bulk(&self, session: &mut ClientSession) -> Result<(), ProjectionError> {
-        let mut models: Vec<WriteModel> = Vec::with_capacity(self.ops.len());
-        let mut cas = Vec::new();
-        for op in &self.ops {
-            match op {
-                Op::Model(write, collection) => {
-                    models.push(model(self.namespace(collection), write))
-                }
-                Op::Checkpoint { key, before, to } => {
-                    let namespace = self.namespace(META);
-                    if before.exists {
-                        cas.push(models.len());
-                        models.push(
-                            UpdateOneModel::builder()
-                                .namespace(namespace)
-                                .filter(as_read(key, before))
-                                .update(UpdateModifications::Document(moved(to)))
-                                .build()
-                                .into(),
-                        );
-                    } else {
-                        models.push(
-                            InsertOneModel::builder()
-                                .namespace(namespace)
-                                .document(first(key, to))
-                                .build()
-                                .into(),
-                        );
-                    }
-                }
-            }
+        let mut models: Vec<WriteModel> = Vec::with_capacity(self.models.len() + 2);
+        models.push(
+            UpdateOneModel::builder()
+                .namespace(self.namespace(META))
+                .filter(self.guard.filter.clone())
+                .update(self.guard.update.clone())
+                .build()
+                .into(),
+        );
+        for (write, collection) in &self.models {
+            models.push(model(self.namespace(collection), write));
+        }
+        let moves = &self.checkpoints;
+        let cas = (!moves.moved.is_empty() && moves.exists).then_some(models.len());
+        if !moves.moved.is_empty() {
+            let namespace = self.namespace(META);
+            models.push(match cas {
+                Some(_) => UpdateOneModel::builder()
+                    .namespace(namespace)
+                    .filter(moves.as_read())
+                    .update(UpdateModifications::Document(moves.set()))
+                    .build()
+                    .into(),
+                None => InsertOneModel::builder()
+                    .namespace(namespace)
+                    .document(moves.first())
+                    .build()
+                    .into(),
+            });
         }
         let result = match self
             .db
@@ -127,89 +200,68 @@ impl<'a> BatchWrites<'a> {
             }
             Err(e) => return Err(e.into()),
         };
-        let moved_all = cas.iter().all(|i| {
+        let matched = |i: usize| {
             result
                 .update_results
-                .get(i)
+                .get(&i)
                 .is_some_and(|r| r.matched_count == 1)
-        });
-        if moved_all {
-            Ok(())
-        } else {
+        };
+        if !matched(0) {
+            Err(ProjectionError::Fenced(self.guard.fenced))
+        } else if cas.is_some_and(|i| !matched(i)) {
             Err(ProjectionError::Stale)
+        } else {
+            Ok(())
         }
     }
 
     async fn one_by_one(&self, session: &mut ClientSession) -> Result<(), ProjectionError> {
-        for op in &self.ops {
-            match op {
-                Op::Model(write, collection) => {
-                    let coll = self.db.collection::<Document>(collection);
-                    match write {
-                        Write::Put { document, .. } => {
-                            coll.replace_one(write.filter(), document)
-                                .upsert(true)
-                                .session(&mut *session)
-                                .await?;
-                        }
-                        Write::Update { update, upsert, .. } => {
-                            coll.update_one(write.filter(), update.clone())
-                                .upsert(*upsert)
-                                .session(&mut *session)
-                                .await?;
-                        }
-                        Write::Delete { .. } => {
-                            coll.delete_one(write.filter())
-                                .session(&mut *session)
-                                .await?;
-                        }
-                    }
+        self.guard.pass(self.db, session).await?;
+        for (write, collection) in &self.models {
+            let coll = self.db.collection::<Document>(collection);
+            match write {
+                Write::Put { document, .. } => {
+                    coll.replace_one(write.filter(), document)
+                        .upsert(true)
+                        .session(&mut *session)
+                        .await?;
                 }
-                Op::Checkpoint { key, before, to } => {
-                    let meta = self.db.collection::<Document>(META);
-                    if before.exists {
-                        let moved = meta
-                            .update_one(as_read(key, before), moved(to))
-                            .session(&mut *session)
-                            .await?;
-                        if moved.matched_count != 1 {
-                            return Err(ProjectionError::Stale);
-                        }
-                    } else {
-                        match meta.insert_one(first(key, to)).session(&mut *session).await {
-                            Err(e) if tenancy::is_duplicate_key(&e) => {
-                                return Err(ProjectionError::Stale);
-                            }
-                            other => {
-                                other?;
-                            }
-                        }
-                    }
+                Write::Update { update, upsert, .. } => {
+                    coll.update_one(write.filter(), update.clone())
+                        .upsert(*upsert)
+                        .session(&mut *session)
+                        .await?;
+                }
+                Write::Delete { .. } => {
+                    coll.delete_one(write.filter())
+                        .session(&mut *session)
+                        .await?;
+                }
+            }
+        }
+        let moves = &self.checkpoints;
+        if moves.moved.is_empty() {
+            return Ok(());
+        }
+        let meta = self.db.collection::<Document>(META);
+        if moves.exists {
+            let moved = meta
+                .update_one(moves.as_read(), moves.set())
+                .session(&mut *session)
+                .await?;
+            if moved.matched_count != 1 {
+                return Err(ProjectionError::Stale);
+            }
+        } else {
+            match meta.insert_one(moves.first()).session(&mut *session).await {
+                Err(e) if tenancy::is_duplicate_key(&e) => return Err(ProjectionError::Stale),
+                other => {
+                    other?;
                 }
             }
         }
         Ok(())
     }
-}
-
-/// The checkpoint still at the position the batch read (the compare of compare-and-set).
-fn as_read(key: &str, before: &Checkpoint) -> Document {
-    doc! {"_id": key, "position": before.position}
-}
-
-fn moved_fields(to: &(i64, String)) -> Document {
-    doc! {"position": to.0, "event": &to.1, "updated_at": DateTime::now()}
-}
-
-fn moved(to: &(i64, String)) -> Document {
-    doc! {"$set": moved_fields(to)}
-}
-
-/// A projection's first checkpoint (inserted: a concurrent first insert is a duplicate key).
-fn first(key: &str, to: &(i64, String)) -> Document {
-    let mut first = doc! {"_id": key};
-    first.extend(moved_fields(to));
-    first
 }
 
 fn model(namespace: Namespace, write: &Write) -> WriteModel {

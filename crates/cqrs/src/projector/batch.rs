@@ -15,13 +15,14 @@
 
 use futures::TryStreamExt;
 use mongodb::bson::{DateTime, Document, doc};
+use mongodb::options::UpdateModifications;
 use mongodb::{ClientSession, Database};
 use std::sync::Arc;
 use tenancy::clusters::TenantDb;
 use tenancy::meta::{META, live_fence};
 use tenancy::transaction;
 
-use super::apply::BatchWrites;
+use super::apply::{BatchWrites, Guard};
 use super::checkpoints::{self, Checkpoint, Progress};
 use super::dead_letters;
 use super::projection::{ProjectStored, ProjectionError, Writes};
@@ -61,38 +62,42 @@ impl Track<'_> {
         }
     }
 
-    /// Passes the writer's fence in the transaction, or fails with `Fenced`.
-    async fn pass(
-        &self,
-        db: &Database,
-        session: &mut ClientSession,
-    ) -> Result<(), ProjectionError> {
-        let meta = db.collection::<Document>(META);
-        let passed = match self {
+    /// The writer's fence, passed in the batch's transaction (`Fenced` when it matches nothing).
+    fn guard(&self) -> Guard {
+        match self {
             Track::Live { token } => {
                 let mut filter = live_fence(PROJECTOR_FENCE);
                 filter.insert("token", doc! {"$lte": token});
                 // A real change (the counter moves), never a no-op `$set` of the same token: a
                 // no-op takes no write, so it would not conflict with the fence flipping under it.
                 let passed = doc! {"$set": {"token": token}, "$inc": {"batches": 1_i64}};
-                meta.update_one(filter, passed).session(session).await?
+                Guard {
+                    filter,
+                    update: UpdateModifications::Document(passed),
+                    fenced: "a newer lease holder, or the tenant is being deleted",
+                }
             }
             Track::Shadow { id, .. } => {
                 let renew =
                     vec![doc! {"$set": {"expires_at": tenancy::fleet::expiry(REBUILD_LEASE)}}];
-                meta.update_one(doc! {"_id": REBUILD_MARKER, "owner": *id}, renew)
-                    .session(session)
-                    .await?
+                Guard {
+                    filter: doc! {"_id": REBUILD_MARKER, "owner": *id},
+                    update: UpdateModifications::Pipeline(renew),
+                    fenced: "another rebuild took over",
+                }
             }
-        };
-        if passed.matched_count == 1 {
-            Ok(())
-        } else {
-            Err(ProjectionError::Fenced(match self {
-                Track::Live { .. } => "a newer lease holder, or the tenant is being deleted",
-                Track::Shadow { .. } => "another rebuild took over",
-            }))
         }
+    }
+
+    /// The batch's writes, behind this track's fence, moving its checkpoints as `read`.
+    fn writes<'a>(&self, db: &'a Database, read: &Progress) -> BatchWrites<'a> {
+        BatchWrites::new(
+            db,
+            self.generation(read),
+            self.guard(),
+            checkpoints::shared_id(self.prefix()),
+            read.recorded,
+        )
     }
 }
 
@@ -188,7 +193,7 @@ pub(crate) async fn run(
                 let highest = read.highest();
                 let diverged = highest > 0 && !reaches(database, &mut session, highest).await?;
                 if let (Track::Shadow { .. }, false) = (track, diverged) {
-                    track.pass(database, &mut session).await?;
+                    track.guard().pass(database, &mut session).await?;
                     switch(database, &mut session, names, generation, from).await?;
                     return Ok(Batch::Switched {
                         generation,
@@ -200,7 +205,7 @@ pub(crate) async fn run(
                     diverged,
                 });
             };
-            let mut writes = BatchWrites::new(database, generation);
+            let mut writes = track.writes(database, &read);
             for projection in projections {
                 let before = &read.checkpoints[projection.name()];
                 let pending: Vec<&StoredEvent> = events
@@ -213,13 +218,8 @@ pub(crate) async fn run(
                 let mut planned = Writes::default();
                 projection.project_stored(&pending, &mut planned)?;
                 writes.read_model_writes(planned);
-                writes.checkpoint(
-                    checkpoints::id(track.prefix(), projection.name()),
-                    before,
-                    last,
-                );
+                writes.checkpoint(projection.name(), before, last);
             }
-            track.pass(database, &mut session).await?;
             writes.execute(&mut session).await?;
             Ok(Batch::Applied {
                 events: events.len() as u64,
@@ -264,13 +264,17 @@ async fn switch(
         return Err(ProjectionError::Fenced("the tenant is being deleted"));
     }
     let shadow = checkpoints::load(db, Some(&mut *session), checkpoints::SHADOW, names).await?;
-    for name in names {
-        let at = shadow.checkpoints.get(name).cloned().unwrap_or(Checkpoint {
-            position,
-            ..Checkpoint::default()
-        });
-        checkpoints::set(db, session, checkpoints::LIVE, name, &at).await?;
-    }
+    let caught_up: Vec<(&str, Checkpoint)> = names
+        .iter()
+        .map(|name| {
+            let at = shadow.checkpoints.get(name).cloned().unwrap_or(Checkpoint {
+                position,
+                ..Checkpoint::default()
+            });
+            (*name, at)
+        })
+        .collect();
+    checkpoints::replace(db, session, checkpoints::LIVE, &caught_up).await?;
     meta.update_one(
         doc! {"_id": POINTER},
         doc! {"$set": {"generation": generation as i32}},
@@ -339,7 +343,7 @@ async fn step(
             let Some(event) = next.first() else {
                 return Ok(Step::Done);
             };
-            let mut writes = BatchWrites::new(database, generation);
+            let mut writes = track.writes(database, &read);
             let done = match poison {
                 None => {
                     let mut planned = Writes::default();
@@ -349,8 +353,7 @@ async fn step(
                 }
                 Some(_) => Step::DeadLettered,
             };
-            writes.checkpoint(checkpoints::id(track.prefix(), name[0]), &before, event);
-            track.pass(database, &mut session).await?;
+            writes.checkpoint(name[0], &before, event);
             if let Some(reason) = poison {
                 tracing::warn!(projection = name[0], position = event.position, %reason, "event dead-lettered");
                 dead_letters::write(database, &mut session, name[0], generation, event, reason).await?;

@@ -1,10 +1,16 @@
-//! Projection checkpoints (`_meta` documents `checkpoint:<projection>`, and `rebuild:<projection>`
-//! for a rebuild's new generation).
+//! Projection checkpoints: one `_meta` document per track, `checkpoint:*` for the live read
+//! models and `rebuild:*` for a rebuild's new generation, holding every projection's progress
+//! under `positions.<projection>`. So a batch moves every projection's checkpoint with one write,
+//! whatever the number of projections.
 //!
-//! A checkpoint holds the last position a projection applied. It is read inside the batch's
-//! transaction (with the read models' pointer, which names the generation live checkpoints
-//! apply to) and saved by compare-and-set on the position it was read with, so two writers can
-//! never both apply the same events.
+//! A checkpoint holds the last position a projection applied and the id of the event there. It is
+//! read inside the batch's transaction (with the read models' pointer, which names the generation
+//! live checkpoints apply to) and saved by compare-and-set on the positions it was read with, so
+//! two writers can never both apply the same events.
+//!
+//! Tenants from before kept one document per projection (`checkpoint:<projection>`). Those are
+//! still read, never written: a projection's progress is the further of the two, so an upgraded
+//! tenant goes on where it was, and its first batch records it in the shared document.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,8 +34,9 @@ pub(crate) struct Checkpoint {
     pub position: i64,
     /// The id of the event at `position` when it was applied.
     pub event: Option<String>,
-    /// Whether the document exists (a first save inserts it).
-    pub exists: bool,
+    /// The position the track's document holds for the projection (`None`: it has none yet),
+    /// the compare of compare-and-set.
+    pub recorded: Option<i64>,
 }
 
 /// Checkpoints as read together with the live generation.
@@ -37,6 +44,8 @@ pub(crate) struct Checkpoint {
 pub(crate) struct Progress {
     pub checkpoints: HashMap<&'static str, Checkpoint>,
     pub live_generation: Generation,
+    /// Whether the track's document exists (a first save inserts it).
+    pub recorded: bool,
 }
 
 impl Progress {
@@ -66,8 +75,37 @@ impl Progress {
     }
 }
 
+/// The document of one projection's checkpoint, as tenants from before kept it.
 pub(crate) fn id(prefix: &str, projection: &str) -> String {
     format!("{prefix}{projection}")
+}
+
+/// The document holding every projection's checkpoint of a track.
+pub(crate) fn shared_id(prefix: &str) -> String {
+    format!("{prefix}*")
+}
+
+/// The field of a projection's checkpoint in the track's document.
+pub(crate) fn field(projection: &str) -> String {
+    format!("positions.{projection}")
+}
+
+/// A checkpoint as the track's document holds it.
+pub(crate) fn entry(position: i64, event: Option<&str>) -> Document {
+    let mut entry = doc! {"position": position};
+    if let Some(event) = event {
+        entry.insert("event", event);
+    }
+    entry
+}
+
+/// Records `checkpoint` for `name` if it is further than what is there.
+fn further(progress: &mut Progress, name: &'static str, position: i64, event: Option<&str>) {
+    let at = progress.checkpoints.entry(name).or_default();
+    if position > at.position {
+        at.position = position;
+        at.event = event.map(String::from);
+    }
 }
 
 /// The checkpoints of `projections` under `prefix` (missing ones at position 0) and the live
@@ -78,7 +116,9 @@ pub(crate) async fn load(
     prefix: &str,
     projections: &[&'static str],
 ) -> mongodb::error::Result<Progress> {
+    let shared = shared_id(prefix);
     let mut ids: Vec<String> = projections.iter().map(|p| id(prefix, p)).collect();
+    ids.push(shared.clone());
     ids.push(POINTER.to_string());
     let collection = db.collection::<Document>(META);
     let found = collection.find(doc! {"_id": {"$in": &ids}});
@@ -99,51 +139,74 @@ pub(crate) async fn load(
             .map(|p| (*p, Checkpoint::default()))
             .collect(),
         live_generation: 0,
+        recorded: false,
     };
     for d in docs {
-        if d.get_str("_id") == Ok(POINTER) {
+        let id = d.get_str("_id").unwrap_or_default();
+        if id == POINTER {
             progress.live_generation = d
                 .get_i32("generation")
                 .map_or(0, |g| g.max(0) as Generation);
-            continue;
-        }
-        let Some(name) = d
-            .get_str("_id")
-            .ok()
-            .and_then(|i| i.strip_prefix(prefix))
+        } else if id == shared {
+            progress.recorded = true;
+            let positions = d.get_document("positions").ok();
+            for name in projections {
+                let Some(at) = positions.and_then(|p| p.get_document(name).ok()) else {
+                    continue;
+                };
+                let position = at.get_i64("position").unwrap_or(0);
+                further(&mut progress, name, position, at.get_str("event").ok());
+                if let Some(checkpoint) = progress.checkpoints.get_mut(name) {
+                    checkpoint.recorded = Some(position);
+                }
+            }
+        } else if let Some(name) = id
+            .strip_prefix(prefix)
             .and_then(|n| projections.iter().find(|p| **p == n))
-        else {
-            continue;
-        };
-        progress.checkpoints.insert(
-            name,
-            Checkpoint {
-                position: d.get_i64("position").unwrap_or(0),
-                event: d.get_str("event").ok().map(String::from),
-                exists: true,
-            },
-        );
+        {
+            let position = d.get_i64("position").unwrap_or(0);
+            further(&mut progress, name, position, d.get_str("event").ok());
+        }
     }
     Ok(progress)
 }
 
-/// Sets a checkpoint outright (a rebuild's switch), in the session's transaction.
-pub(crate) async fn set(
+/// Replaces a track's checkpoints outright (a rebuild's switch), in the session's transaction.
+pub(crate) async fn replace(
     db: &Database,
     session: &mut ClientSession,
     prefix: &str,
-    projection: &str,
-    at: &Checkpoint,
+    checkpoints: &[(&str, Checkpoint)],
 ) -> mongodb::error::Result<()> {
-    let mut fields = doc! {"position": at.position, "updated_at": DateTime::now()};
-    if let Some(event) = &at.event {
-        fields.insert("event", event);
-    }
+    clear(db, Some(&mut *session), prefix).await?;
+    let positions: Document = checkpoints
+        .iter()
+        .map(|(name, at)| {
+            let entry = entry(at.position, at.event.as_deref());
+            (name.to_string(), entry.into())
+        })
+        .collect();
+    let document =
+        doc! {"_id": shared_id(prefix), "positions": positions, "updated_at": DateTime::now()};
     db.collection::<Document>(META)
-        .replace_one(doc! {"_id": id(prefix, projection)}, fields)
-        .upsert(true)
+        .insert_one(document)
         .session(session)
         .await?;
+    Ok(())
+}
+
+/// Forgets a projection's checkpoints on every track (a retired projection's).
+pub(crate) async fn forget(db: &Database, projection: &str) -> mongodb::error::Result<()> {
+    let meta = db.collection::<Document>(META);
+    let own = [id(LIVE, projection), id(SHADOW, projection)];
+    meta.delete_many(doc! {"_id": {"$in": own.to_vec()}})
+        .await?;
+    let shared = [shared_id(LIVE), shared_id(SHADOW)];
+    meta.update_many(
+        doc! {"_id": {"$in": shared.to_vec()}},
+        doc! {"$unset": {field(projection): ""}},
+    )
+    .await?;
     Ok(())
 }
 

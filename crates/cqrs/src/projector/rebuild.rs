@@ -14,7 +14,7 @@ use tenancy::meta::META;
 use tenancy::migrations::ensure;
 
 use super::batch::{self, Batch, REBUILD_LEASE, REBUILD_MARKER, Track};
-use super::checkpoints::{self, LIVE, SHADOW};
+use super::checkpoints;
 use super::dead_letters;
 use super::projection::{ProjectStored, ProjectionError};
 use crate::read_models::{
@@ -154,10 +154,7 @@ pub async fn retire_projection(
     name: &str,
     read_models: &[&str],
 ) -> mongodb::error::Result<()> {
-    let checkpoints = [checkpoints::id(LIVE, name), checkpoints::id(SHADOW, name)];
-    db.collection::<Document>(META)
-        .delete_many(doc! {"_id": {"$in": checkpoints.to_vec()}})
-        .await?;
+    checkpoints::forget(db, name).await?;
     for collection in db.list_collection_names().await? {
         if parse_collection_name(&collection, read_models.iter().copied()).is_some() {
             db.collection::<Document>(&collection).drop().await?;
