@@ -12,6 +12,7 @@ use mongodb::{ClientSession, Database, Namespace};
 use tenancy::meta::META;
 
 use super::checkpoints::{self, Checkpoint};
+use super::coalesce::coalesce;
 use super::projection::{ProjectionError, Write};
 use crate::bulk;
 use crate::outbox::StoredEvent;
@@ -119,9 +120,10 @@ impl<'a> BatchWrites<'a> {
         }
     }
 
-    /// A projection's writes to its read models (in this batch's generation).
+    /// A projection's writes to its read models (in this batch's generation), those to one
+    /// document merged where they can be (`coalesce`).
     pub fn read_model_writes(&mut self, writes: super::projection::Writes) {
-        for (model, write) in writes.ops {
+        for (model, write) in coalesce(writes.ops) {
             let physical = collection_name(model, self.generation).into_owned();
             self.models.push((write, physical));
         }

@@ -16,6 +16,7 @@ mod apply;
 mod batch;
 mod catch_up;
 mod checkpoints;
+mod coalesce;
 pub(crate) mod dead_letters;
 mod feed;
 mod feed_state;
