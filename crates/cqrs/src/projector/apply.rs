@@ -10,6 +10,7 @@ use mongodb::options::{
 };
 use mongodb::{ClientSession, Database, Namespace};
 use tenancy::meta::META;
+use tenancy::migrations::CollectionSpec;
 
 use super::checkpoints::{self, Checkpoint};
 use super::coalesce::coalesce;
@@ -46,8 +47,10 @@ impl Guard {
     }
 }
 
-/// The writes of one batch: its guard first, then the read models' writes in order, then the
-/// checkpoints.
+/// The writes of one batch: its guard first, then the read models' writes (in order for each
+/// document), then the checkpoints. A guard that matches nothing is no error to `bulkWrite`, so
+/// the writes after it still run, and the transaction is then aborted with `Fenced` (or with the
+/// error one of them raised: the next attempt is fenced all the same).
 pub(crate) struct BatchWrites<'a> {
     db: &'a Database,
     generation: Generation,
@@ -121,9 +124,23 @@ impl<'a> BatchWrites<'a> {
     }
 
     /// A projection's writes to its read models (in this batch's generation), those to one
-    /// document merged where they can be (`coalesce`).
-    pub fn read_model_writes(&mut self, writes: super::projection::Writes) {
-        for (model, write) in coalesce(writes.ops) {
+    /// document merged where they can be (`coalesce`). Not for read models with a unique index:
+    /// a merged write takes the place of the document's first write, so it could take a key
+    /// before a write between them frees it.
+    pub fn read_model_writes(
+        &mut self,
+        writes: super::projection::Writes,
+        read_models: &[CollectionSpec],
+    ) {
+        let unique = read_models
+            .iter()
+            .any(|model| model.indexes.iter().any(|index| index.unique));
+        let ops = if unique {
+            writes.ops
+        } else {
+            coalesce(writes.ops)
+        };
+        for (model, write) in ops {
             let physical = collection_name(model, self.generation).into_owned();
             self.models.push((write, physical));
         }

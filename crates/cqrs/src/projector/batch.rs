@@ -1,9 +1,9 @@
 //! One batch of events applied to a tenant's projections, exactly once, whatever else runs.
 //!
 //! Everything happens in one snapshot transaction: the checkpoints are read, the events after
-//! the lowest of them are read, the writer's fence is passed, the events are applied to every
-//! projection behind them, and each checkpoint is moved by compare-and-set from the position it
-//! was read at. Any concurrent writer of the same checkpoints (another instance, a paused owner
+//! the lowest of them are read, and then one `bulkWrite` passes the writer's fence, applies the
+//! events to every projection behind them, and moves the checkpoints by compare-and-set from
+//! the positions they were read at (`apply`). Any concurrent writer of the same checkpoints (another instance, a paused owner
 //! that woke up, a retry) either conflicts — the transaction is retried and reads everything
 //! again — or finds the checkpoint moved and gives up the batch. So an event is applied to a
 //! read model exactly once, even by N uncoordinated projectors, and a batch is never applied
@@ -217,7 +217,7 @@ pub(crate) async fn run(
                 }
                 let mut planned = Writes::default();
                 projection.project_stored(&pending, &mut planned)?;
-                writes.read_model_writes(planned);
+                writes.read_model_writes(planned, projection.read_models());
                 writes.checkpoint(projection.name(), before, last);
             }
             writes.execute(&mut session).await?;
@@ -348,7 +348,7 @@ async fn step(
                 None => {
                     let mut planned = Writes::default();
                     projection.project_stored(&[event], &mut planned)?;
-                    writes.read_model_writes(planned);
+                    writes.read_model_writes(planned, projection.read_models());
                     Step::Applied
                 }
                 Some(_) => Step::DeadLettered,

@@ -10,7 +10,8 @@
 //!
 //! Tenants from before kept one document per projection (`checkpoint:<projection>`). Those are
 //! still read, never written: a projection's progress is the further of the two, so an upgraded
-//! tenant goes on where it was, and its first batch records it in the shared document.
+//! tenant goes on where it was; the first batch that moves a projection records it in the
+//! shared document. A rebuild's switch and a retired projection remove them.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -99,7 +100,8 @@ pub(crate) fn entry(position: i64, event: Option<&str>) -> Document {
     entry
 }
 
-/// Records `checkpoint` for `name` if it is further than what is there.
+/// Takes `position` (and the event there) as `name`'s progress if it is further than what is
+/// there.
 fn further(progress: &mut Progress, name: &'static str, position: i64, event: Option<&str>) {
     let at = progress.checkpoints.entry(name).or_default();
     if position > at.position {
@@ -186,10 +188,10 @@ pub(crate) async fn replace(
             (name.to_string(), entry.into())
         })
         .collect();
-    let document =
-        doc! {"_id": shared_id(prefix), "positions": positions, "updated_at": DateTime::now()};
+    let document = doc! {"positions": positions, "updated_at": DateTime::now()};
     db.collection::<Document>(META)
-        .insert_one(document)
+        .replace_one(doc! {"_id": shared_id(prefix)}, document)
+        .upsert(true)
         .session(session)
         .await?;
     Ok(())

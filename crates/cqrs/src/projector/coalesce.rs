@@ -7,8 +7,8 @@
 //! - anything, then a `Put` or a `Delete`: the later one alone (it sets the whole document);
 //! - two updates made only of `$set`, `$inc` and `$setOnInsert`: one update with the later
 //!   `$set` values, the summed `$inc`s and the earlier `$setOnInsert`s, provided no field is
-//!   both set and incremented (or one is a path inside the other), the numbers to add are of the
-//!   same type, and the later update does not insert where the earlier one would not.
+//!   both set and incremented (or one is a path inside the other), the numbers to add are 64-bit
+//!   integers, and the later update does not insert where the earlier one would not.
 //!
 //! Anything else (a `Put` then an update, other operators) stays as two writes. Writes to
 //! different documents are independent, so a merged write keeps the place of the first one.
@@ -124,11 +124,12 @@ fn operand(update: &Document, operator: &str) -> Option<Document> {
     }
 }
 
+/// The sum of two 64-bit increments. No other type: doubles are not associative
+/// (`(x + a) + b` may differ from `x + (a + b)`), and a 32-bit field that overflows on the first
+/// of two increments becomes 64-bit where their sum would not.
 fn add(a: &Bson, b: &Bson) -> Option<Bson> {
     match (a, b) {
         (Bson::Int64(a), Bson::Int64(b)) => a.checked_add(*b).map(Bson::Int64),
-        (Bson::Int32(a), Bson::Int32(b)) => a.checked_add(*b).map(Bson::Int32),
-        (Bson::Double(a), Bson::Double(b)) => Some(Bson::Double(a + b)),
         _ => None,
     }
 }
@@ -243,10 +244,18 @@ mod tests {
                 update("a", doc! {"$set": {"s": {"x": 1}}}, false),
                 update("a", doc! {"$inc": {"s.x": 1}}, false),
             ],
-            // Numbers of different types.
+            // Numbers other than two 64-bit integers.
             vec![
                 update("a", doc! {"$inc": {"n": 1_i32}}, true),
                 update("a", doc! {"$inc": {"n": 1_i64}}, true),
+            ],
+            vec![
+                update("a", doc! {"$inc": {"n": 1_i32}}, true),
+                update("a", doc! {"$inc": {"n": 1_i32}}, true),
+            ],
+            vec![
+                update("a", doc! {"$inc": {"x": 0.1}}, true),
+                update("a", doc! {"$inc": {"x": 0.2}}, true),
             ],
             // The later one would insert where the earlier one would not.
             vec![
