@@ -21,7 +21,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use mongodb::ClientSession;
-use mongodb::error::{Error, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::error::{
+    Error, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
+};
 use mongodb::options::{Acknowledgment, ReadConcern, TransactionOptions, WriteConcern};
 
 use crate::clusters::TenantDb;
@@ -62,10 +64,20 @@ impl DriverError for Error {
     }
 }
 
+/// MongoDB's `WriteConflict`: inside a transaction, the transaction must start again.
+const WRITE_CONFLICT: i32 = 112;
+
 /// Whether `e` is a transient transaction error (a conflict, an election): worth a retry.
 pub fn is_transient<E: DriverError>(e: &E) -> bool {
     e.driver_error()
-        .is_some_and(|d| d.contains_label(TRANSIENT_TRANSACTION_ERROR))
+        .is_some_and(|d| d.contains_label(TRANSIENT_TRANSACTION_ERROR) || conflict_in_bulk(d))
+}
+
+/// A write conflict reported for one write of a `bulkWrite`: some servers (SecantusDB) report it
+/// there, without the transient label it carries elsewhere.
+fn conflict_in_bulk(e: &Error) -> bool {
+    matches!(e.kind.as_ref(), ErrorKind::BulkWrite(b)
+        if b.write_errors.values().any(|w| w.code == WRITE_CONFLICT))
 }
 
 pub async fn run<T, E, F, Fut>(db: &TenantDb, work: F) -> Result<T, E>
