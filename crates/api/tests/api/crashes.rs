@@ -213,6 +213,21 @@ where
     // the only ones allowed beyond the acknowledged set: there are none, every lost one was
     // retried with its key.
     assert_eq!(ids, want, "the order list is not the acknowledged orders");
+    // The read models that add up count every order once across the crash: the product's
+    // sales are one unit per order.
+    let top = restarted
+        .call(
+            Method::GET,
+            "/v1/reports/top-products",
+            &token,
+            None,
+            &[("x-min-position", &position.to_string())],
+        )
+        .await
+        .expect("an answer")
+        .expect(StatusCode::OK);
+    assert_eq!(top["items"][0]["product_id"], product.as_str(), "{top}");
+    assert_eq!(top["items"][0]["units_sold"], want.len(), "{top}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
