@@ -17,6 +17,16 @@ fn order(product: &str, i: usize) -> Value {
     json!({"customer": {"id": format!("c{i}"), "name": "Hot"}, "lines": [{"product_id": product, "qty": 1}]})
 }
 
+/// `GET path` once the read models have applied `position`: its JSON answer.
+async fn read_at(server: &Server, path: &str, token: &str, position: i64) -> Value {
+    let at = position.to_string();
+    server
+        .call(Method::GET, path, token, None, &[("x-min-position", &at)])
+        .await
+        .expect("an answer")
+        .expect(StatusCode::OK)
+}
+
 /// Sends the order with its key until it is answered with something other than "try again"
 /// (503, 409 in flight); panics on any other 5xx. The time of the first success.
 async fn place_until_done(
@@ -183,17 +193,7 @@ where
     let mut cursor = String::new();
     loop {
         let path = format!("/v1/orders?limit=200{cursor}");
-        let page = restarted
-            .call(
-                Method::GET,
-                &path,
-                &token,
-                None,
-                &[("x-min-position", &position.to_string())],
-            )
-            .await
-            .expect("an answer")
-            .expect(StatusCode::OK);
+        let page = read_at(&restarted, &path, &token, position).await;
         ids.extend(
             page["items"]
                 .as_array()
@@ -215,17 +215,7 @@ where
     assert_eq!(ids, want, "the order list is not the acknowledged orders");
     // The read models that add up count every order once across the crash: the product's
     // sales are one unit per order.
-    let top = restarted
-        .call(
-            Method::GET,
-            "/v1/reports/top-products",
-            &token,
-            None,
-            &[("x-min-position", &position.to_string())],
-        )
-        .await
-        .expect("an answer")
-        .expect(StatusCode::OK);
+    let top = read_at(&restarted, "/v1/reports/top-products", &token, position).await;
     assert_eq!(top["items"][0]["product_id"], product.as_str(), "{top}");
     assert_eq!(top["items"][0]["units_sold"], want.len(), "{top}");
 }
