@@ -175,6 +175,13 @@ pub(crate) async fn run(
                 checkpoints::load(database, Some(&mut session), track.prefix(), names).await?;
             let generation = track.generation(&read);
             let from = read.lowest();
+            if read.importing && matches!(track, Track::Live { .. }) {
+                // The import loads (or clears) the outbox, then rebuilds the read models.
+                return Ok(Batch::CaughtUp {
+                    position: from,
+                    diverged: false,
+                });
+            }
             // The event at the lowest checkpoint comes along, to check it is still the one the
             // read models applied.
             let mut events = events_after(database, &mut session, from - 1, BATCH + 1).await?;

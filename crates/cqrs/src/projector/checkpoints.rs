@@ -23,7 +23,8 @@ use serde::Serialize;
 use tenancy::meta::META;
 
 use super::dead_letters;
-use crate::outbox::last_position;
+use crate::import_fence::IMPORTING;
+use crate::outbox::{OUTBOX_COUNTER, last_position};
 use crate::read_models::{Generation, POINTER};
 
 pub(crate) const LIVE: &str = "checkpoint:";
@@ -47,6 +48,8 @@ pub(crate) struct Progress {
     pub live_generation: Generation,
     /// Whether the track's document exists (a first save inserts it).
     pub recorded: bool,
+    /// Whether an import holds the outbox (its events are not the tenant's history yet).
+    pub importing: bool,
 }
 
 impl Progress {
@@ -110,8 +113,9 @@ fn further(progress: &mut Progress, name: &'static str, position: i64, event: Op
     }
 }
 
-/// The checkpoints of `projections` under `prefix` (missing ones at position 0) and the live
-/// generation, in one read, in the session's transaction when one is given.
+/// The checkpoints of `projections` under `prefix` (missing ones at position 0), the live
+/// generation and whether an import holds the outbox, in one read, in the session's
+/// transaction when one is given.
 pub(crate) async fn load(
     db: &Database,
     session: Option<&mut ClientSession>,
@@ -122,6 +126,7 @@ pub(crate) async fn load(
     let mut ids: Vec<String> = projections.iter().map(|p| id(prefix, p)).collect();
     ids.push(shared.clone());
     ids.push(POINTER.to_string());
+    ids.push(OUTBOX_COUNTER.to_string());
     let collection = db.collection::<Document>(META);
     let found = collection.find(doc! {"_id": {"$in": &ids}});
     let docs: Vec<Document> = match session {
@@ -142,10 +147,13 @@ pub(crate) async fn load(
             .collect(),
         live_generation: 0,
         recorded: false,
+        importing: false,
     };
     for d in docs {
         let id = d.get_str("_id").unwrap_or_default();
-        if id == POINTER {
+        if id == OUTBOX_COUNTER {
+            progress.importing = d.get_str("state") == Ok(IMPORTING);
+        } else if id == POINTER {
             progress.live_generation = d
                 .get_i32("generation")
                 .map_or(0, |g| g.max(0) as Generation);
