@@ -149,21 +149,23 @@ impl Handler<ListCustomers> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<ListCustomers>) -> Result<Page<CustomerView>> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        // Rows made by orders alone (their customer not created yet) have no name.
-        let mut filter = doc! {"name": {"$exists": true}};
-        if let Some(prefix) = query.name_prefix.as_deref().map(str::to_lowercase) {
-            let below = format!("{prefix}\u{10FFFF}");
-            filter.insert("name_lower", doc! {"$gte": &prefix, "$lt": below});
-        }
-        Ok(find_page(
-            db.collection(CUSTOMER_LIST),
-            filter,
-            &query.page,
-            |row: &CustomerRow| CustomerView::from(row),
-            |v: &CustomerView| v.id.clone(),
-        )
-        .await?)
+        self.read(envelope, query.min_position, |db| async move {
+            // Rows made by orders alone (their customer not created yet) have no name.
+            let mut filter = doc! {"name": {"$exists": true}};
+            if let Some(prefix) = query.name_prefix.as_deref().map(str::to_lowercase) {
+                let below = format!("{prefix}\u{10FFFF}");
+                filter.insert("name_lower", doc! {"$gte": &prefix, "$lt": below});
+            }
+            Ok(find_page(
+                db.collection(CUSTOMER_LIST),
+                filter,
+                &query.page,
+                |row: &CustomerRow| CustomerView::from(row),
+                |v: &CustomerView| v.id.clone(),
+            )
+            .await?)
+        })
+        .await
     }
 }
 
@@ -185,14 +187,16 @@ impl Handler<GetCustomer> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<GetCustomer>) -> Result<CustomerView> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        let row = db
-            .collection::<CustomerRow>(CUSTOMER_LIST)
-            .find_one(doc! {"_id": &query.id, "name": {"$exists": true}})
-            .await?;
-        row.as_ref()
-            .map(CustomerView::from)
-            .ok_or(CommerceError::NotFound("customer"))
+        self.read(envelope, query.min_position, |db| async move {
+            let row = db
+                .collection::<CustomerRow>(CUSTOMER_LIST)
+                .find_one(doc! {"_id": &query.id, "name": {"$exists": true}})
+                .await?;
+            row.as_ref()
+                .map(CustomerView::from)
+                .ok_or(CommerceError::NotFound("customer"))
+        })
+        .await
     }
 }
 

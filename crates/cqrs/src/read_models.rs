@@ -13,6 +13,8 @@
 //! period longer than that, so a cached pointer never leads to a dropped collection.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use mongodb::Database;
@@ -91,6 +93,9 @@ pub async fn announce_change(db: &Database) -> mongodb::error::Result<()> {
 #[derive(Clone)]
 pub struct ReadModelCache {
     pointers: moka::future::Cache<TenantKey, Generation>,
+    /// The generation the last pointer read found: a tenant not cached yet is likely at it too
+    /// (tenants are rebuilt together by a migration, or never).
+    last_read: Arc<AtomicU32>,
 }
 
 impl ReadModelCache {
@@ -104,17 +109,33 @@ impl ReadModelCache {
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
+            last_read: Arc::default(),
         }
     }
 
+    /// The tenant's live generation, read from its pointer unless cached.
     pub async fn generation(
         &self,
         key: &TenantKey,
         db: &Database,
-    ) -> Result<Generation, std::sync::Arc<mongodb::error::Error>> {
+    ) -> Result<Generation, Arc<mongodb::error::Error>> {
         self.pointers
-            .try_get_with_by_ref(key, live_generation(db))
+            .try_get_with_by_ref(key, async {
+                let generation = live_generation(db).await?;
+                self.last_read.store(generation, Ordering::Relaxed);
+                Ok::<_, mongodb::error::Error>(generation)
+            })
             .await
+    }
+
+    /// The tenant's live generation if cached.
+    pub async fn cached(&self, key: &TenantKey) -> Option<Generation> {
+        self.pointers.get(key).await
+    }
+
+    /// The generation an uncached tenant most likely has: the last one a pointer read found.
+    pub fn likeliest(&self) -> Generation {
+        self.last_read.load(Ordering::Relaxed)
     }
 
     /// Forgets a tenant's pointer (it changed, or the tenant moved).

@@ -280,3 +280,64 @@ async fn read_models_ahead_of_the_outbox_are_rebuilt() {
     assert!(app.stats(&id).await["projections"]["generation"].as_u64() >= Some(1));
     assert_eq!(kept["sku"], "KEPT");
 }
+
+/// An instance that has not read a tenant's pointer yet reads the tenant's own generation: the
+/// query it runs on its guess while the pointer is read is dropped when the guess is wrong, for
+/// a rebuilt tenant after a plain one and for a plain one after a rebuilt one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_read_on_a_fresh_instance_finds_the_tenants_own_generation() {
+    let app = TestApp::spawn().await;
+    let (rebuilt, rebuilt_token) = app.tenant_with_token(&["admin"]).await;
+    let (plain, plain_token) = app.tenant_with_token(&["admin"]).await;
+    let (product, at) = app.product(&rebuilt_token, "R1", "Rebuilt", 100, 5).await;
+    app.products_at(&rebuilt_token, at).await;
+    let (plain_product, at) = app.product(&plain_token, "P1", "Plain", 100, 5).await;
+    app.products_at(&plain_token, at).await;
+    let switched = app
+        .admin_json(
+            Method::POST,
+            &format!("/admin/tenants/{rebuilt}/projections/rebuild"),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(switched["generation"], 1, "{switched}");
+    // The retired generation 0 is kept for a grace period; make it tell itself apart.
+    let retired = mongo()
+        .await
+        .database(&app.database_of(&rebuilt).await)
+        .collection::<Document>("product_list");
+    let marked = retired
+        .update_one(
+            doc! {"_id": product["id"].as_str().unwrap()},
+            doc! {"$set": {"name": "retired generation"}},
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked.matched_count, 1);
+
+    let fresh = TestApp::spawn_on_catalog(&app.catalog_db).await;
+    let get = |id: &str, token: String| {
+        let fresh = &fresh;
+        let path = format!("/v1/products/{id}");
+        async move {
+            fresh
+                .call(Method::GET, &path, &token, None, &[])
+                .await
+                .expect(StatusCode::OK)
+        }
+    };
+    // First guess 0, live 1; then guess 1 (the last pointer read), live 0.
+    let first = get(
+        product["id"].as_str().unwrap(),
+        fresh.token(&rebuilt, &["admin"]),
+    )
+    .await;
+    assert_eq!(first["name"], "Rebuilt", "{first}");
+    let second = get(
+        plain_product["id"].as_str().unwrap(),
+        fresh.token(&plain, &["admin"]),
+    )
+    .await;
+    assert_eq!(second["name"], "Plain", "{second}");
+}

@@ -1,10 +1,10 @@
 //! The read side: queries answered from read models (projections) only, never from the write
 //! model. A query with `min_position` waits until the tenant's projections have applied it
 //! (read-your-writes); others may be slightly stale. `cqrs::query::Reads` does both and hands
-//! each query a `ReadDb`, which holds the tenant's budget slot while the query reads.
+//! each query a `ReadDb` and holds the tenant's budget slot while the query reads.
 //!
 //! To add a query: define the message (`impl Message`, `impl Query`) with a `min_position`,
-//! implement `Handler<YourQuery> for CommerceReads` reading through `self.read_db(...)`, and call
+//! implement `Handler<YourQuery> for CommerceReads` reading through `self.read(...)`, and call
 //! it from a route with `state.queries.dispatch(envelope)`.
 
 mod orders;
@@ -32,11 +32,18 @@ impl CommerceReads {
         CommerceReads { reads }
     }
 
-    pub(crate) async fn read_db<M>(
+    /// Runs `query` on the tenant's read models (see `Reads::read`): it may run twice, so it
+    /// only reads.
+    pub(crate) async fn read<M, T, Q, F>(
         &self,
         envelope: &Envelope<M>,
         min_position: Option<i64>,
-    ) -> Result<ReadDb> {
-        Ok(self.reads.read_db(envelope, min_position).await?)
+        query: Q,
+    ) -> Result<T>
+    where
+        Q: Fn(ReadDb) -> F,
+        F: Future<Output = Result<T>>,
+    {
+        self.reads.read(envelope, min_position, query).await
     }
 }

@@ -30,22 +30,24 @@ impl Handler<ListOrders> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<ListOrders>) -> Result<Page<OrderView>> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        let mut filter = Document::new();
-        if let Some(customer) = &query.customer_id {
-            filter.insert("customer_id", customer);
-        }
-        if let Some(status) = query.status {
-            filter.insert("status", status.as_str());
-        }
-        Ok(find_page(
-            db.collection(ORDER_LIST),
-            filter,
-            &query.page,
-            |o: &Order| OrderView::from(o),
-            |v: &OrderView| v.id.clone(),
-        )
-        .await?)
+        self.read(envelope, query.min_position, |db| async move {
+            let mut filter = Document::new();
+            if let Some(customer) = &query.customer_id {
+                filter.insert("customer_id", customer);
+            }
+            if let Some(status) = query.status {
+                filter.insert("status", status.as_str());
+            }
+            Ok(find_page(
+                db.collection(ORDER_LIST),
+                filter,
+                &query.page,
+                |o: &Order| OrderView::from(o),
+                |v: &OrderView| v.id.clone(),
+            )
+            .await?)
+        })
+        .await
     }
 }
 
@@ -67,14 +69,16 @@ impl Handler<GetOrder> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<GetOrder>) -> Result<OrderView> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        let order = db
-            .collection::<Order>(ORDER_LIST)
-            .find_one(doc! {"_id": &query.id})
-            .await?;
-        order
-            .as_ref()
-            .map(OrderView::from)
-            .ok_or(CommerceError::NotFound("order"))
+        self.read(envelope, query.min_position, |db| async move {
+            let order = db
+                .collection::<Order>(ORDER_LIST)
+                .find_one(doc! {"_id": &query.id})
+                .await?;
+            order
+                .as_ref()
+                .map(OrderView::from)
+                .ok_or(CommerceError::NotFound("order"))
+        })
+        .await
     }
 }

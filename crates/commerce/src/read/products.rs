@@ -46,40 +46,42 @@ impl Handler<ListProducts> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<ListProducts>) -> Result<Page<ProductView>> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        let mut filter = Document::new();
-        if let Some(q) = query
-            .q
-            .as_deref()
-            .map(str::to_lowercase)
-            .filter(|q| !q.is_empty())
-        {
-            filter.insert(
-                "$or",
-                vec![
-                    doc! {"name_lower": prefix_range(&q)},
-                    doc! {"sku_lower": prefix_range(&q)},
-                ],
-            );
-        }
-        let mut price = Document::new();
-        if let Some(min) = query.min_price {
-            price.insert("$gte", min);
-        }
-        if let Some(max) = query.max_price {
-            price.insert("$lte", max);
-        }
-        if !price.is_empty() {
-            filter.insert("price_cents", price);
-        }
-        Ok(find_page(
-            db.collection(PRODUCT_LIST),
-            filter,
-            &query.page,
-            |p: &Product| ProductView::from(p),
-            |v: &ProductView| v.id.clone(),
-        )
-        .await?)
+        self.read(envelope, query.min_position, |db| async move {
+            let mut filter = Document::new();
+            if let Some(q) = query
+                .q
+                .as_deref()
+                .map(str::to_lowercase)
+                .filter(|q| !q.is_empty())
+            {
+                filter.insert(
+                    "$or",
+                    vec![
+                        doc! {"name_lower": prefix_range(&q)},
+                        doc! {"sku_lower": prefix_range(&q)},
+                    ],
+                );
+            }
+            let mut price = Document::new();
+            if let Some(min) = query.min_price {
+                price.insert("$gte", min);
+            }
+            if let Some(max) = query.max_price {
+                price.insert("$lte", max);
+            }
+            if !price.is_empty() {
+                filter.insert("price_cents", price);
+            }
+            Ok(find_page(
+                db.collection(PRODUCT_LIST),
+                filter,
+                &query.page,
+                |p: &Product| ProductView::from(p),
+                |v: &ProductView| v.id.clone(),
+            )
+            .await?)
+        })
+        .await
     }
 }
 
@@ -101,14 +103,16 @@ impl Handler<GetProduct> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<GetProduct>) -> Result<ProductView> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        let product = db
-            .collection::<Product>(PRODUCT_LIST)
-            .find_one(doc! {"_id": &query.id})
-            .await?;
-        product
-            .as_ref()
-            .map(ProductView::from)
-            .ok_or(CommerceError::NotFound("product"))
+        self.read(envelope, query.min_position, |db| async move {
+            let product = db
+                .collection::<Product>(PRODUCT_LIST)
+                .find_one(doc! {"_id": &query.id})
+                .await?;
+            product
+                .as_ref()
+                .map(ProductView::from)
+                .ok_or(CommerceError::NotFound("product"))
+        })
+        .await
     }
 }

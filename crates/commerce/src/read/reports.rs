@@ -81,32 +81,34 @@ impl Handler<SalesReport> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<SalesReport>) -> Result<Vec<DailySales>> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        let stored: Vec<SalesDay> = db
-            .collection::<SalesDay>(SALES)
-            .find(doc! {"_id": {"$gte": day_id(&query.from), "$lte": day_id(&query.to)}})
-            .sort(doc! {"_id": 1})
-            .await?
-            .try_collect()
-            .await?;
-        let (Some(from), Some(to)) = (date(&query.from), date(&query.to)) else {
-            return Ok(Vec::new());
-        };
-        // Every day of the range, zeros where nothing happened.
-        Ok(from
-            .iter_days()
-            .take_while(|d| *d <= to)
-            .map(|day| {
-                let key = day.format("%Y-%m-%d").to_string();
-                let found = stored.iter().find(|s| s.date == key);
-                DailySales {
-                    orders: found.map_or(0, |s| s.orders),
-                    revenue_cents: found.map_or(0, |s| s.revenue_cents),
-                    cancelled: found.map_or(0, |s| s.cancelled),
-                    date: key,
-                }
-            })
-            .collect())
+        self.read(envelope, query.min_position, |db| async move {
+            let stored: Vec<SalesDay> = db
+                .collection::<SalesDay>(SALES)
+                .find(doc! {"_id": {"$gte": day_id(&query.from), "$lte": day_id(&query.to)}})
+                .sort(doc! {"_id": 1})
+                .await?
+                .try_collect()
+                .await?;
+            let (Some(from), Some(to)) = (date(&query.from), date(&query.to)) else {
+                return Ok(Vec::new());
+            };
+            // Every day of the range, zeros where nothing happened.
+            Ok(from
+                .iter_days()
+                .take_while(|d| *d <= to)
+                .map(|day| {
+                    let key = day.format("%Y-%m-%d").to_string();
+                    let found = stored.iter().find(|s| s.date == key);
+                    DailySales {
+                        orders: found.map_or(0, |s| s.orders),
+                        revenue_cents: found.map_or(0, |s| s.revenue_cents),
+                        cancelled: found.map_or(0, |s| s.cancelled),
+                        date: key,
+                    }
+                })
+                .collect())
+        })
+        .await
     }
 }
 
@@ -137,14 +139,16 @@ impl Handler<TopProducts> for CommerceReads {
 
     async fn handle(&self, envelope: &Envelope<TopProducts>) -> Result<Vec<ProductSales>> {
         let query = envelope.message();
-        let db = self.read_db(envelope, query.min_position).await?;
-        Ok(db
-            .collection::<ProductSales>(SALES)
-            .find(doc! {"units_sold": {"$gt": 0}})
-            .sort(doc! {"units_sold": -1, "_id": 1})
-            .limit(i64::from(query.limit))
-            .await?
-            .try_collect()
-            .await?)
+        self.read(envelope, query.min_position, |db| async move {
+            Ok(db
+                .collection::<ProductSales>(SALES)
+                .find(doc! {"units_sold": {"$gt": 0}})
+                .sort(doc! {"units_sold": -1, "_id": 1})
+                .limit(i64::from(query.limit))
+                .await?
+                .try_collect()
+                .await?)
+        })
+        .await
     }
 }

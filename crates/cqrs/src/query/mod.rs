@@ -1,7 +1,6 @@
-//! The read side's door to read models: `Reads::read_db` gives a `ReadDb` for one query, after
-//! waiting for `X-Min-Position` if the query has one. The handle holds a slot of the tenant's
-//! concurrency budget for as long as it lives (a query cannot drop the slot and keep reading)
-//! and names read models by their logical name, resolving the live generation.
+//! The read side's door to read models: `Reads::read` runs a query on a `ReadDb`, after waiting
+//! for `X-Min-Position` if the query has one, and holds a slot of the tenant's concurrency
+//! budget while it runs. A `ReadDb` names read models by their logical name in one generation.
 
 mod page;
 
@@ -11,7 +10,7 @@ use std::time::Duration;
 use mongodb::options::{DatabaseOptions, SelectionCriteria};
 use mongodb::{Collection, Database};
 use tenancy::TenancyError;
-use tenancy::clusters::{ClusterPools, TenantDb};
+use tenancy::clusters::ClusterPools;
 
 pub use page::{Page, PageRequest, find_page};
 
@@ -42,9 +41,10 @@ impl From<Arc<mongodb::error::Error>> for QueryError {
     }
 }
 
-/// One query's handle on the tenant's read models.
+/// The tenant's read models in one generation, as one query reads them. `Reads::read` holds
+/// the tenant's budget slot while the query runs.
+#[derive(Clone)]
 pub struct ReadDb {
-    _slot: TenantDb,
     db: Database,
     generation: Generation,
 }
@@ -88,47 +88,66 @@ impl Reads {
         }
     }
 
-    /// The read models for a query: after waiting for `min_position` if given (then reading
+    /// Runs `query` on the read models: after waiting for `min_position` if given (then reading
     /// from the primary), otherwise with the configured read preference (possibly stale).
-    pub async fn read_db<M>(
+    ///
+    /// Where the tenant's live generation is not cached, `query` runs on the likeliest one
+    /// while the pointer is read, and again only if the pointer names another: a first request
+    /// waits for one round trip, not two. `query` only reads, so a run on the wrong generation
+    /// is simply dropped.
+    pub async fn read<M, T, E, Q, F>(
         &self,
         envelope: &Envelope<M>,
         min_position: Option<i64>,
-    ) -> Result<ReadDb, QueryError> {
+        query: Q,
+    ) -> Result<T, E>
+    where
+        Q: Fn(ReadDb) -> F,
+        F: Future<Output = Result<T, E>>,
+        E: From<QueryError>,
+    {
         tenancy::failpoint::hit("query.read_db");
-        let slot = self.pools.tenant_db(envelope.ctx()).await?;
-        let (db, generation) = match min_position {
-            Some(position) => {
-                let reached =
-                    wait_for_position(slot.database(), &self.projections, position, self.max_wait)
-                        .await?;
-                let Some(generation) = reached else {
-                    return Err(QueryError::ProjectionLagging(position));
-                };
-                (slot.database().clone(), generation)
-            }
-            None => {
-                let generation = self
-                    .generations
-                    .generation(slot.key(), slot.database())
-                    .await?;
-                let db = match &self.read_preference {
-                    None => slot.database().clone(),
-                    Some(preference) => {
-                        let options = DatabaseOptions::builder()
-                            .selection_criteria(preference.clone())
-                            .build();
-                        slot.client()
-                            .database_with_options(slot.database().name(), options)
-                    }
-                };
-                (db, generation)
+        let slot = self
+            .pools
+            .tenant_db(envelope.ctx())
+            .await
+            .map_err(QueryError::from)?;
+        if let Some(position) = min_position {
+            let reached =
+                wait_for_position(slot.database(), &self.projections, position, self.max_wait)
+                    .await
+                    .map_err(QueryError::from)?;
+            let Some(generation) = reached else {
+                return Err(QueryError::ProjectionLagging(position).into());
+            };
+            let db = slot.database().clone();
+            return query(ReadDb { db, generation }).await;
+        }
+        let db = match &self.read_preference {
+            None => slot.database().clone(),
+            Some(preference) => {
+                let options = DatabaseOptions::builder()
+                    .selection_criteria(preference.clone())
+                    .build();
+                slot.client()
+                    .database_with_options(slot.database().name(), options)
             }
         };
-        Ok(ReadDb {
-            _slot: slot,
-            db,
-            generation,
-        })
+        if let Some(generation) = self.generations.cached(slot.key()).await {
+            return query(ReadDb { db, generation }).await;
+        }
+        let guess = self.generations.likeliest();
+        let (live, speculative) = futures::join!(
+            self.generations.generation(slot.key(), slot.database()),
+            query(ReadDb {
+                db: db.clone(),
+                generation: guess,
+            })
+        );
+        let generation = live.map_err(QueryError::from)?;
+        if generation == guess {
+            return speculative;
+        }
+        query(ReadDb { db, generation }).await
     }
 }
