@@ -305,7 +305,7 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dedicated_tenant_moves_and_bad_moves_are_refused() {
+async fn a_dedicated_tenant_moves_bad_moves_are_refused_and_its_deletion_leaves_nothing() {
     let Some((app, _eu, eu_uri)) = two_clusters(Duration::from_secs(3600)).await else {
         return;
     };
@@ -359,6 +359,18 @@ async fn a_dedicated_tenant_moves_and_bad_moves_are_refused() {
     app.admin_json(Method::POST, &path, Some(json!({"cluster": "default"})))
         .await
         .problem(StatusCode::CONFLICT, "move_in_progress");
+
+    // Deleted during the grace period: nothing of it is left on either cluster, nor its move.
+    let moves = crate::support::mongo()
+        .await
+        .database(&app.catalog_db)
+        .collection::<Document>("moves");
+    let key = doc! {"tenant_id": &id};
+    assert_eq!(moves.count_documents(key.clone()).await.unwrap(), 1);
+    app.delete_tenant_and_wait(&id).await;
+    assert!(!databases(&testkit::mongodb_uri()).await.contains(&database));
+    assert!(!databases(&eu_uri).await.contains(&database));
+    assert_eq!(moves.count_documents(key).await.unwrap(), 0);
 }
 
 /// The instance running a move dies (`kill -9` at a failure point) in each phase: the tenant
@@ -606,4 +618,47 @@ fn wait_stopped(server: &crate::process::Server, what: &str) {
         assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Records of finished moves whose incarnation is gone (left by versions that kept them) are
+/// removed by an instance's first move sweep; the last move of a live incarnation is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_deleted_incarnations_moves_are_removed() {
+    let app = TestApp::spawn().await;
+    let id = app.create_tenant().await;
+    let catalog = crate::support::mongo().await.database(&app.catalog_db);
+    let record = catalog
+        .collection::<Document>("tenants")
+        .find_one(doc! {"_id": &id})
+        .await
+        .unwrap()
+        .unwrap();
+    let live = format!("{id}@{}", record.get_str("incarnation").unwrap());
+    let moves = catalog.collection::<Document>("moves");
+    let now = mongodb::bson::DateTime::now();
+    moves
+        .insert_many([
+            doc! {"_id": &live, "tenant_id": &id, "state": "failed"},
+            doc! {"_id": format!("{id}@earlier"), "tenant_id": &id, "state": "failed"},
+            doc! {"_id": "deleted@earlier", "tenant_id": "deleted", "state": "done", "source_dropped_at": now},
+        ])
+        .await
+        .unwrap();
+    let _fresh = TestApp::spawn_on_catalog_with(&app.catalog_db, |c| {
+        c.lease = Duration::from_secs(1);
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while moves.count_documents(doc! {}).await.unwrap() > 1 {
+        assert!(Instant::now() < deadline, "the orphaned records were kept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kept: Vec<Document> = moves
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(kept[0].get_str("_id").unwrap(), live, "{kept:?}");
 }

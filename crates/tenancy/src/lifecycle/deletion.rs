@@ -7,7 +7,8 @@
 //!    - every fence of the tenant database is flipped to `deleting` in one transaction (see
 //!      `meta`): that waits for the transactions already past a fence and makes every later
 //!      one abort, so no command or projector write of this incarnation commits any more;
-//!    - the database is dropped, and checked gone;
+//!    - the database is dropped, and checked gone; so is a moved-away source database still
+//!      kept for its move's grace period, and the finished move's record goes;
 //!    - only then are the record and its domain claims removed (by incarnation: a successor's
 //!      are never touched).
 //!
@@ -97,6 +98,7 @@ impl Provisioner {
                 status: "deleting (its database is still there)",
             });
         }
+        crate::moves::forget(store.database(), &self.pools, key).await?;
         failpoint::hit("deletion.before_remove");
         store.remove(key).await?;
         self.catalog.invalidate(&key.id).await;

@@ -16,7 +16,8 @@
 //!    fences flip to `live`; then one catalog transaction switches the tenant's placement and
 //!    marks the move done (`record::switch`). Every instance's cache is invalidated by the
 //!    catalog's change stream; the waiting commands run again, on the target.
-//! 4. The source database stays, fenced (`moved`), for a grace period, then is dropped.
+//! 4. The source database stays, fenced (`moved`), for a grace period, then is dropped (at once
+//!    if the tenant is deleted: a deleted incarnation's moves leave nothing, `forget`).
 //!
 //! The move is a state machine in the catalog (`record`); one runner at a time: its heartbeat
 //! holds the move, taking it over is a compare-and-set on the runner's token (possible once the
@@ -29,6 +30,7 @@
 mod changes;
 mod copy;
 mod fencing;
+mod forget;
 mod record;
 mod relocation;
 mod verify;
@@ -46,6 +48,7 @@ use crate::migrations::{Schema, apply_pending};
 use crate::task::AbortOnDrop;
 use crate::{Tenant, TenantId, TenantKey, TenantStatus, failpoint, meta};
 
+pub use forget::forget;
 pub use record::{MOVES, MoveRecord, MoveState};
 pub use relocation::{Relocatable, Relocation, Stopped};
 
@@ -112,6 +115,8 @@ pub struct Mover {
     schema: Schema,
     settings: MoveSettings,
     on_switch: Option<OnSwitch>,
+    /// Whether this process has removed the records left by deleted tenants' moves (once).
+    orphans_removed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Mover {
@@ -135,6 +140,7 @@ impl Mover {
             schema,
             settings,
             on_switch: None,
+            orphans_removed: Arc::default(),
         }
     }
 
@@ -228,7 +234,7 @@ impl Mover {
             Some(tenant) => tenant,
             None => {
                 self.undo(&move_, None).await?;
-                record::fail(catalog, &move_, &MoveError::Gone.to_string()).await?;
+                self.end(&move_, &MoveError::Gone).await?;
                 return Err(MoveError::Gone);
             }
         };
@@ -247,10 +253,22 @@ impl Mover {
             Err(e) => {
                 tracing::error!(tenant = %tenant.key(), error = %crate::ErrorChain(&e), "move failed; the tenant stays where it was");
                 self.undo(&move_, Some(&tenant)).await?;
-                record::fail(catalog, &move_, &e.to_string()).await?;
+                self.end(&move_, &e).await?;
                 Err(e)
             }
         }
+    }
+
+    /// Ends a move that did not switch, after its undo: failed (the record says why) while its
+    /// tenant lives, removed once the tenant is gone (nothing of a deleted incarnation is kept).
+    async fn end(&self, move_: &MoveRecord, why: &MoveError) -> Result<(), MoveError> {
+        if self.tenant_of(move_).await?.is_some() {
+            record::fail(self.catalog_db(), move_, &why.to_string()).await?;
+        } else {
+            record::remove(self.catalog_db(), move_).await?;
+            tracing::info!(key = %move_.key, "the move of a deleted tenant undone and forgotten");
+        }
+        Ok(())
     }
 
     /// The tenant of this move's incarnation, if it is still live.
@@ -483,6 +501,18 @@ impl Mover {
         let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let silent_since = DateTime::from_millis(DateTime::now().timestamp_millis() - lease);
         let mut worked = 0;
+        if !self
+            .orphans_removed
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            let removed = forget::orphans(self.catalog.store()).await?;
+            if removed > 0 {
+                tracing::info!(
+                    records = removed,
+                    "records of deleted tenants' moves removed"
+                );
+            }
+        }
         for move_ in record::open(catalog).await? {
             if move_.state == MoveState::Done {
                 if self.drop_source_when_due(&move_).await? {

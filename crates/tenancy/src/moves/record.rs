@@ -128,12 +128,56 @@ pub async fn begin(catalog: &Database, tenant: &Tenant, to: &str) -> Result<Opti
         Err(e) => return Err(e.into()),
     }
     // The last move is over (failed, or done with its source dropped): this one replaces it.
-    let over = doc! {"_id": &record.key, "$or": [
+    let replaced = moves.replace_one(over(&record.key), &record).await?;
+    Ok((replaced.matched_count == 1).then_some(record))
+}
+
+/// The filter of records whose move is over: failed, or done with its source dropped (the
+/// opposite of `MoveRecord::is_open`).
+fn over_filter() -> Document {
+    doc! {"$or": [
         {"state": MoveState::Failed.as_str()},
         {"state": MoveState::Done.as_str(), "source_dropped_at": {"$ne": null}},
-    ]};
-    let replaced = moves.replace_one(over, &record).await?;
-    Ok((replaced.matched_count == 1).then_some(record))
+    ]}
+}
+
+/// `over_filter` for `key`'s record.
+fn over(key: &str) -> Document {
+    let mut filter = over_filter();
+    filter.insert("_id", key);
+    filter
+}
+
+/// Removes `key`'s record if its move is over; `false` when there is none, or it still holds
+/// something.
+pub async fn remove_if_over(catalog: &Database, key: &str) -> Result<bool> {
+    let removed = collection(catalog).delete_one(over(key)).await?;
+    Ok(removed.deleted_count == 1)
+}
+
+/// Removes the record if `record.token` still runs it (a runner whose tenant is gone);
+/// `false` when another runner took over.
+pub async fn remove(catalog: &Database, record: &MoveRecord) -> Result<bool> {
+    let removed = collection(catalog)
+        .delete_one(doc! {"_id": &record.key, "token": &record.token})
+        .await?;
+    Ok(removed.deleted_count == 1)
+}
+
+/// The keys of the records whose moves are over.
+pub async fn over_keys(catalog: &Database) -> Result<Vec<String>> {
+    use futures::TryStreamExt;
+    let records: Vec<Document> = collection(catalog)
+        .clone_with_type::<Document>()
+        .find(over_filter())
+        .projection(doc! {"_id": 1})
+        .await?
+        .try_collect()
+        .await?;
+    Ok(records
+        .iter()
+        .filter_map(|r| r.get_str("_id").ok().map(str::to_string))
+        .collect())
 }
 
 pub async fn load(catalog: &Database, key: &TenantKey) -> Result<Option<MoveRecord>> {
