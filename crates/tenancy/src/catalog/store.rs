@@ -151,6 +151,28 @@ impl CatalogStore {
         Ok(self.tenants.find_one(doc! {"_id": id.as_str()}).await?)
     }
 
+    /// The keys (`<id>@<incarnation>`) of the tenants among `ids` that exist, in one read.
+    pub async fn keys_of(&self, ids: &[&str]) -> Result<Vec<String>> {
+        let found: Vec<Document> = self
+            .tenants
+            .clone_with_type::<Document>()
+            .find(doc! {"_id": {"$in": ids}})
+            .projection(doc! {"incarnation": 1})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(found
+            .iter()
+            .filter_map(|t| {
+                Some(format!(
+                    "{}@{}",
+                    t.get_str("_id").ok()?,
+                    t.get_str("incarnation").ok()?
+                ))
+            })
+            .collect())
+    }
+
     pub async fn require(&self, id: &TenantId) -> Result<Tenant> {
         self.get(id)
             .await?
