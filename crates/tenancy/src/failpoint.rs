@@ -2,7 +2,8 @@
 //! process abort (like `kill -9`: no destructors, no clean-up) the first time it reaches a named
 //! point; `name=panic` makes that point panic instead (every time), as a bug would;
 //! `name=stop` makes the process stop itself (SIGSTOP) the first time, as a long pause would (a
-//! test resumes it with SIGCONT).
+//! test resumes it with SIGCONT); `name=fail` makes `fails(name)` true the first time, where the
+//! code simulates a failure of its own (a late change stream, say).
 //! Unset, a failpoint costs one load of a once-initialised map. Never set it in production.
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ enum Action {
     Abort,
     Panic,
     Stop,
+    Fail,
 }
 
 /// `a,b=panic` → {a: Abort, b: Panic}; unknown actions abort (a typo must not pass silently).
@@ -26,6 +28,7 @@ fn parse(spec: &str) -> HashMap<String, Action> {
         .map(|point| match point.split_once('=') {
             Some((name, "panic")) => (name.to_string(), Action::Panic),
             Some((name, "stop")) => (name.to_string(), Action::Stop),
+            Some((name, "fail")) => (name.to_string(), Action::Fail),
             Some((name, _)) => (name.to_string(), Action::Abort),
             None => (point.to_string(), Action::Abort),
         })
@@ -50,17 +53,36 @@ pub fn hit(name: &str) {
         }
         Some(Action::Panic) => panic!("failpoint {name} reached"),
         Some(Action::Stop) => stop_once(name),
-        None => {}
+        Some(Action::Fail) | None => {}
     }
 }
 
+/// True the first time the point `name` is reached if it is armed with `fail`: the caller then
+/// fails as it would on its own.
+pub fn fails(name: &str) -> bool {
+    let armed = armed();
+    if armed.get(name) != Some(&Action::Fail) || !first_time(name) {
+        return false;
+    }
+    eprintln!("tenantry: failpoint {name} reached: failing");
+    true
+}
+
+/// Whether `name` comes here for the first time.
+fn first_time(name: &str) -> bool {
+    static REACHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut reached = REACHED.lock().unwrap_or_else(PoisonError::into_inner);
+    if reached.iter().any(|s| s == name) {
+        return false;
+    }
+    reached.push(name.to_string());
+    true
+}
+
 fn stop_once(name: &str) {
-    static STOPPED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let mut stopped = STOPPED.lock().unwrap_or_else(PoisonError::into_inner);
-    if stopped.iter().any(|s| s == name) {
+    if !first_time(name) {
         return;
     }
-    stopped.push(name.to_string());
     eprintln!("tenantry: failpoint {name} reached: stopping");
     let pid = std::process::id().to_string();
     // Returns once the process is continued.
@@ -75,8 +97,9 @@ mod tests {
 
     #[test]
     fn points_abort_unless_they_say_panic() {
-        let armed = parse(" a , b=panic,c=explode,,d=stop");
-        assert_eq!(armed.len(), 4);
+        let armed = parse(" a , b=panic,c=explode,,d=stop,e=fail");
+        assert_eq!(armed.len(), 5);
+        assert_eq!(armed["e"], Action::Fail);
         assert_eq!(armed["d"], Action::Stop);
         assert_eq!(armed["a"], Action::Abort);
         assert_eq!(armed["b"], Action::Panic);

@@ -93,8 +93,10 @@ fn move_error(e: MoveError) -> CliError {
         MoveError::SameCluster { .. } | MoveError::Outdated(_) | MoveError::Gone => {
             CliError::failed(ProblemCode::InvalidTenantState, e)
         }
-        MoveError::Verify(_) | MoveError::Changes(_) | MoveError::TakenOver => {
-            CliError::failed(CliCode::DatabaseError, e)
-        }
+        MoveError::Verify(_)
+        | MoveError::Changes(_)
+        | MoveError::StreamBehind(_)
+        | MoveError::Copy(_)
+        | MoveError::TakenOver => CliError::failed(CliCode::DatabaseError, e),
     }
 }

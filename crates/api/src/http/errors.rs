@@ -110,7 +110,13 @@ fn tenancy_problem(e: &TenancyError) -> ApiError {
     }
 }
 
-/// A driver error: 503 when the database is unreachable or overloaded, 500 otherwise.
+/// Codes of an operation the database ended before it finished: its cursor is gone
+/// (`CursorNotFound`, `CursorKilled`) or it was interrupted. Another instance that took this one
+/// for dead ends its sessions (`tenancy::fleet`), an idle cursor times out: a retry succeeds.
+const ENDED_BY_THE_DATABASE: [i32; 3] = [43, 237, 11601];
+
+/// A driver error: 503 when the database is unreachable or overloaded, or ended the operation
+/// (a retry succeeds); 500 otherwise.
 fn database_error(
     d: &mongodb::error::Error,
     cause: &(dyn std::error::Error + 'static),
@@ -122,6 +128,16 @@ fn database_error(
             | ErrorKind::Io(_)
             | ErrorKind::ConnectionPoolCleared { .. }
     );
+    if let ErrorKind::Command(c) = d.kind.as_ref()
+        && ENDED_BY_THE_DATABASE.contains(&c.code)
+    {
+        tracing::warn!(error = %super::ErrorChain(cause), "the database ended an operation");
+        return ApiError::retry_after(
+            ProblemCode::Unavailable,
+            "the database ended this operation (its cursor or session was ended); retry",
+            1,
+        );
+    }
     if unreachable || d.contains_label(TRANSIENT_TRANSACTION_ERROR) {
         tracing::error!(error = %super::ErrorChain(cause), "database unreachable or busy");
         return ApiError::retry_after(
@@ -266,7 +282,9 @@ impl From<tenancy::moves::MoveError> for ApiError {
             E::SameCluster { .. } | E::Outdated(_) | E::Gone => {
                 ApiError::new(ProblemCode::InvalidTenantState, e.to_string())
             }
-            E::Verify(_) | E::Changes(_) | E::TakenOver => ApiError::internal(&e),
+            E::Verify(_) | E::Changes(_) | E::StreamBehind(_) | E::Copy(_) | E::TakenOver => {
+                ApiError::internal(&e)
+            }
         }
     }
 }
@@ -319,5 +337,23 @@ mod tests {
             assert_eq!(problem.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(problem.code, ProblemCode::Unavailable);
         }
+    }
+
+    /// A read whose cursor the database ended (here: a `getMore` on a cursor that does not
+    /// exist, the error a killed session's cursor gives) is retried by the client, not a 500.
+    #[tokio::test]
+    async fn an_operation_the_database_ended_is_worth_a_retry() {
+        let client = mongodb::Client::with_uri_str(testkit::mongodb_uri())
+            .await
+            .expect("a client");
+        let ended = client
+            .database("admin")
+            .run_command(mongodb::bson::doc! {"getMore": 12_345_i64, "collection": "gone"})
+            .await
+            .expect_err("no such cursor");
+        let problem = ApiError::from(QueryError::Database(ended));
+        assert_eq!(problem.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem.code, ProblemCode::Unavailable);
+        assert_eq!(problem.retry_after_secs, Some(1));
     }
 }

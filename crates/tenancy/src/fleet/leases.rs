@@ -77,7 +77,8 @@ pub(crate) async fn renew_all(
     Ok(())
 }
 
-/// Every partition lease.
+/// Every partition lease, in one batch: one round trip, and no open cursor between batches for
+/// a peer to end (it ends an instance's sessions when it takes it for dead, see `sessions`).
 pub(crate) async fn partitions(
     leases: &Collection<Document>,
 ) -> mongodb::error::Result<Vec<PartitionLease>> {
@@ -85,7 +86,14 @@ pub(crate) async fn partitions(
         doc! {"$match": {"kind": KIND_PARTITION}},
         doc! {"$project": {"partition": 1, "owner": 1, "token": 1, "valid": {"$gt": ["$expires_at", "$$NOW"]}}},
     ];
-    let docs: Vec<Document> = leases.aggregate(pipeline).await?.try_collect().await?;
+    // One more than there are: a batch that comes up short closes the cursor.
+    let all = u32::from(PARTITIONS) + 1;
+    let docs: Vec<Document> = leases
+        .aggregate(pipeline)
+        .batch_size(all)
+        .await?
+        .try_collect()
+        .await?;
     Ok(docs
         .iter()
         .filter_map(|d| {

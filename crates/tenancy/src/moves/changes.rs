@@ -10,6 +10,7 @@ use mongodb::Database;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::change_stream::ChangeStream;
 use mongodb::change_stream::event::{ChangeStreamEvent, OperationType};
+use mongodb::options::ReturnDocument;
 
 use super::MoveError;
 
@@ -39,22 +40,17 @@ impl Changes {
         marker: &str,
         within: Duration,
     ) -> Result<DirtyKeys, MoveError> {
-        source
-            .collection::<Document>(crate::meta::META)
-            .update_one(
-                doc! {"_id": marker},
-                doc! {"$set": {"at": mongodb::bson::DateTime::now()}, "$inc": {"round": 1}},
-            )
-            .upsert(true)
-            .await?;
-        self.drain_through(marker, within).await
+        let round = mark(source, marker).await?;
+        self.drain_through(marker, round, within).await
     }
 
-    /// The keys changed up to and including the write of `marker` (an `_id` in `_meta`): after
-    /// it, the stream has shown every change committed before the marker was written.
-    async fn drain_through(
+    /// The keys changed up to and including the write of `round` of `marker` (an `_id` in
+    /// `_meta`): after it, the stream has shown every change committed before. An earlier
+    /// round's write (of a round that gave up waiting for it) does not end this one.
+    pub async fn drain_through(
         &mut self,
         marker: &str,
+        round: Option<i64>,
         within: Duration,
     ) -> Result<DirtyKeys, MoveError> {
         let mut dirty = Dirty::default();
@@ -62,26 +58,61 @@ impl Changes {
         loop {
             match self.stream.next_if_any().await? {
                 Some(event) => {
-                    let is_marker = event.ns.as_ref().and_then(|ns| ns.coll.as_deref())
-                        == Some(crate::meta::META)
-                        && event
-                            .document_key
-                            .as_ref()
-                            .and_then(|k| k.get_str("_id").ok())
-                            == Some(marker);
+                    let is_marker = is_round_of(&event, marker, round);
                     dirty.add(event)?;
                     if is_marker {
                         return Ok(dirty.keys());
                     }
                 }
                 None if tokio::time::Instant::now() > deadline => {
-                    return Err(MoveError::Changes(format!(
-                        "the change stream did not show the cut-over marker within {within:?}"
-                    )));
+                    return Err(MoveError::StreamBehind(within));
                 }
                 None => {}
             }
         }
+    }
+}
+
+/// Writes the next round of `marker`; its number.
+pub async fn mark(source: &Database, marker: &str) -> Result<Option<i64>, MoveError> {
+    let written = source
+        .collection::<Document>(crate::meta::META)
+        .find_one_and_update(
+            doc! {"_id": marker},
+            doc! {"$set": {"at": mongodb::bson::DateTime::now()}, "$inc": {"round": 1_i64}},
+        )
+        .upsert(true)
+        .return_document(ReturnDocument::After)
+        .await?;
+    Ok(written.as_ref().and_then(|m| m.get("round")).and_then(int))
+}
+
+/// Whether `event` is the write of `round` of `marker`: its insert, or an update that set it.
+fn is_round_of(event: &ChangeStreamEvent<Document>, marker: &str, round: Option<i64>) -> bool {
+    let in_meta = event.ns.as_ref().and_then(|ns| ns.coll.as_deref()) == Some(crate::meta::META);
+    let key = event
+        .document_key
+        .as_ref()
+        .and_then(|k| k.get_str("_id").ok());
+    if !in_meta || key != Some(marker) {
+        return false;
+    }
+    let written = match event.operation_type {
+        OperationType::Insert => event.full_document.as_ref().and_then(|d| d.get("round")),
+        _ => event
+            .update_description
+            .as_ref()
+            .and_then(|u| u.updated_fields.get("round")),
+    };
+    written.and_then(int) == round
+}
+
+/// A 32- or 64-bit integer (the marker's round, whichever an earlier version stored).
+fn int(value: &Bson) -> Option<i64> {
+    match value {
+        Bson::Int32(n) => Some(i64::from(*n)),
+        Bson::Int64(n) => Some(*n),
+        _ => None,
     }
 }
 
@@ -150,5 +181,41 @@ pub fn count(dirty: &DirtyKeys) -> usize {
 pub fn merge(into: &mut DirtyKeys, more: DirtyKeys) {
     for (collection, ids) in more {
         into.entry(collection).or_default().extend(ids);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(operation: &str, key: &str, change: Document) -> ChangeStreamEvent<Document> {
+        let mut event = doc! {
+            "_id": {"_data": "00"},
+            "operationType": operation,
+            "ns": {"db": "t_a_1", "coll": crate::meta::META},
+            "documentKey": {"_id": key},
+        };
+        event.extend(change);
+        mongodb::bson::from_document(event).expect("a change event")
+    }
+
+    #[test]
+    fn a_round_ends_at_its_own_marker_write_not_an_earlier_one() {
+        let inserted = event(
+            "insert",
+            "move:7",
+            doc! {"fullDocument": {"_id": "move:7", "round": 1}},
+        );
+        assert!(is_round_of(&inserted, "move:7", Some(1)));
+        assert!(!is_round_of(&inserted, "move:7", Some(2)));
+        let updated = |round: i64| {
+            let fields = doc! {"updatedFields": {"round": round}, "removedFields": []};
+            event("update", "move:7", doc! {"updateDescription": fields})
+        };
+        assert!(is_round_of(&updated(3), "move:7", Some(3)));
+        // The write of a round that gave up waiting for it, seen by the next round.
+        assert!(!is_round_of(&updated(2), "move:7", Some(3)));
+        // Another move's marker.
+        assert!(!is_round_of(&updated(3), "move:8", Some(3)));
     }
 }

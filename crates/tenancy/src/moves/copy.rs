@@ -92,7 +92,9 @@ async fn insert(to: &Collection<Document>, batch: Vec<Document>) -> Result<i64, 
     Ok(count)
 }
 
-/// Copies the dirty keys again: each document as the source has it now, or its absence.
+/// Copies the dirty keys again: each document as the source has it now, or its absence. Per
+/// chunk of keys: one read, one write of them all and one delete of those gone (a cut-over's
+/// writes wait for the last round's copy).
 pub async fn keys(
     source: &Database,
     target: &Database,
@@ -108,23 +110,60 @@ pub async fn keys(
                 .await?
                 .try_collect()
                 .await?;
-            let present: Vec<&Bson> = current.iter().filter_map(|d| d.get("_id")).collect();
-            let gone: Vec<&Bson> = chunk.iter().filter(|id| !present.contains(id)).collect();
-            if !gone.is_empty() {
+            if current.len() < chunk.len() {
+                let present: Vec<&Bson> = current.iter().filter_map(|d| d.get("_id")).collect();
+                let gone: Vec<&Bson> = chunk.iter().filter(|id| !present.contains(id)).collect();
                 to.delete_many(doc! {"_id": {"$in": gone}}).await?;
             }
-            let to = &to;
-            let writes = current.iter().map(|document| async move {
-                let id = document.get("_id").cloned().unwrap_or(Bson::Null);
-                to.replace_one(doc! {"_id": id}, document)
-                    .upsert(true)
-                    .await
-            });
-            futures::future::try_join_all(writes).await?;
+            put(target, name, current).await?;
             applied += chunk.len();
         }
     }
     Ok(applied)
+}
+
+/// A command's size this write stays under (the server's limit is 16 MiB).
+const COMMAND_BYTES: usize = 8 * 1024 * 1024;
+
+/// Writes `documents` into `target`'s `name` whole, inserted where missing: one `update`
+/// command per 8 MiB of them (every MongoDB has it, unlike `bulkWrite`).
+async fn put(target: &Database, name: &str, documents: Vec<Document>) -> Result<(), MoveError> {
+    let mut updates = Vec::new();
+    let mut bytes = 0;
+    for document in documents {
+        let size = document_size(&document)?;
+        if bytes + size > COMMAND_BYTES && !updates.is_empty() {
+            update(target, name, std::mem::take(&mut updates)).await?;
+            bytes = 0;
+        }
+        bytes += size;
+        let id = document.get("_id").cloned().unwrap_or(Bson::Null);
+        updates.push(doc! {"q": {"_id": id}, "u": document, "upsert": true});
+    }
+    if !updates.is_empty() {
+        update(target, name, updates).await?;
+    }
+    Ok(())
+}
+
+fn document_size(document: &Document) -> Result<usize, MoveError> {
+    mongodb::bson::to_vec(document)
+        .map(|bytes| bytes.len())
+        .map_err(|e| MoveError::Copy(format!("a document cannot be encoded: {e}")))
+}
+
+async fn update(target: &Database, name: &str, updates: Vec<Document>) -> Result<(), MoveError> {
+    let reply = target
+        .run_command(doc! {"update": name, "updates": updates, "ordered": false})
+        .await?;
+    match reply.get_array("writeErrors") {
+        Ok(errors) if !errors.is_empty() => Err(MoveError::Copy(format!(
+            "{} of the writes to {name} failed, the first: {}",
+            errors.len(),
+            errors[0]
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Replaces the target's copy of one collection with the source's (a repair after a failed

@@ -10,7 +10,9 @@
 //! 3. **Cutting over**: the source's fences flip to `moving` in one transaction (see `meta`):
 //!    that waits for the transactions already past a fence, and every later command and
 //!    projector write of the tenant aborts. Such commands *wait* (`Relocation`), they do not
-//!    fail. A marker written after the flip ends the change stream's last round; the copy is
+//!    fail. A marker written after the flip ends the change stream's last round (if the stream
+//!    does not show it within 10 s, the writes are released, the catch-up goes on and the
+//!    cut-over is tried again, three times in all); the copy is
 //!    verified (`verify`: every document's SHA-256 compared while the source still serves, then
 //!    at the cut-over the documents written since and every collection's count); the target's
 //!    fences flip to `live`; then one catalog transaction switches the tenant's placement and
@@ -59,8 +61,12 @@ const MAX_ROUNDS: usize = 50;
 /// The `_id` prefix, in the source's `_meta`, of a move's marker: written at each round, its
 /// change in the stream shows the round has seen every change committed before.
 const MARKER: &str = "move:";
-/// How long a round may take to reach its marker.
+/// How long a catch-up round may take to reach its marker (the source serves meanwhile).
+const ROUND: Duration = Duration::from_secs(60);
+/// How long the cut-over's round may take to reach its marker, the source's writes held.
 const LAST_ROUND: Duration = Duration::from_secs(10);
+/// Cut-overs tried (the writes released again after a late one) before the move fails.
+const CUT_OVERS: usize = 3;
 /// Repairs (whole collections copied again) before a verification failure ends the move.
 const REPAIRS: usize = 2;
 
@@ -80,6 +86,11 @@ pub enum MoveError {
     Verify(String),
     #[error("{0}")]
     Changes(String),
+    /// The source's change stream did not show a round's marker in time.
+    #[error("the source's change stream did not show the round's marker within {0:?}")]
+    StreamBehind(Duration),
+    #[error("the copy failed: {0}")]
+    Copy(String),
     /// Another runner took the move over (this one was presumed dead).
     #[error("another instance took the move over")]
     TakenOver,
@@ -366,22 +377,48 @@ impl Mover {
         copy::keys(source, target, &found).await?;
         let mut unsettled = verify::unequal(source, target, &found).await?;
         tracing::info!(tenant = %key, keys = changes::count(&found), unsettled = changes::count(&unsettled), "move: verified while serving");
-        self.catch_up(&mut changes, source, target, &marker, Some(&mut unsettled))
-            .await?;
-
-        if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
-            return Err(MoveError::TakenOver);
-        }
-        failpoint::hit("move.before_hold");
-        let held = Instant::now();
-        let Some(fenced) =
-            fencing::flip_source(&source_db, move_, meta::LIVE, meta::MOVING).await?
-        else {
-            return Err(MoveError::TakenOver);
+        let mut cut_over = 1;
+        let (held, dirty) = loop {
+            self.catch_up(&mut changes, source, target, &marker, Some(&mut unsettled))
+                .await?;
+            if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
+                return Err(MoveError::TakenOver);
+            }
+            failpoint::hit("move.before_hold");
+            let held = Instant::now();
+            let Some(fenced) =
+                fencing::flip_source(&source_db, move_, meta::LIVE, meta::MOVING).await?
+            else {
+                return Err(MoveError::TakenOver);
+            };
+            tracing::info!(tenant = %key, fences = fenced, "move: the source's writes are held");
+            failpoint::hit("move.cutting_over");
+            let round = changes::mark(source, &marker).await?;
+            let last = if failpoint::fails("move.cut_over_late") {
+                Err(MoveError::StreamBehind(LAST_ROUND))
+            } else {
+                changes.drain_through(&marker, round, LAST_ROUND).await
+            };
+            match last {
+                Ok(dirty) => break (held, dirty),
+                Err(MoveError::StreamBehind(_)) if cut_over < CUT_OVERS => {
+                    // The writes must not wait for a lagging stream: released, then the
+                    // catch-up goes on and the cut-over is tried again.
+                    if fencing::flip_source(&source_db, move_, meta::MOVING, meta::LIVE)
+                        .await?
+                        .is_none()
+                    {
+                        return Err(MoveError::TakenOver);
+                    }
+                    tracing::warn!(tenant = %key, cut_over, waited = ?LAST_ROUND, "move: the cut-over's round was late; the source's writes are released, catching up again");
+                    cut_over += 1;
+                    if !record::enter(catalog, move_, MoveState::CatchingUp).await? {
+                        return Err(MoveError::TakenOver);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         };
-        tracing::info!(tenant = %key, fences = fenced, "move: the source's writes are held");
-        failpoint::hit("move.cutting_over");
-        let dirty = changes.caught_up(source, &marker, LAST_ROUND).await?;
         copy::keys(source, target, &dirty).await?;
         changes::merge(&mut unsettled, dirty);
         self.verify(source, target, &unsettled, &key).await?;
@@ -418,7 +455,7 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let mut previous = usize::MAX;
         for round in 1..=MAX_ROUNDS {
-            let dirty = changes.caught_up(source, marker, LAST_ROUND).await?;
+            let dirty = changes.caught_up(source, marker, ROUND).await?;
             let keys = copy::keys(source, target, &dirty).await?;
             if let Some(unsettled) = unsettled.as_deref_mut() {
                 changes::merge(unsettled, verify::unequal(source, target, &dirty).await?);
