@@ -199,9 +199,9 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let activity_interval = config.activity_interval;
     Ok(AppState::new(Services {
         commands: CommandBus::new(Arc::new(writes), vec![Arc::new(DispatchMetrics)])
-            .relocating(Relocation::new(catalog.clone(), config.move_hold)),
+            .relocating(Relocation::new(catalog.clone(), config.moves.hold)),
         queries: QueryBus::new(Arc::new(reads), vec![Arc::new(DispatchMetrics)])
-            .relocating(Relocation::new(catalog.clone(), config.move_hold)),
+            .relocating(Relocation::new(catalog.clone(), config.moves.hold)),
         metrics,
         projector,
         config: Arc::new(config),

@@ -277,8 +277,8 @@ pub(super) fn build(raw: &Raw) -> Result<Config, ConfigError> {
                 raw.parse("TENANTRY_MOVE_GRACE_SECS", "a number of seconds")?,
             ),
             lease: Duration::from_secs(positive(raw, "TENANTRY_LEASE_SECS")? as u64),
+            hold: Duration::from_millis(positive(raw, "TENANTRY_MOVE_HOLD_MS")? as u64),
         },
-        move_hold: Duration::from_millis(positive(raw, "TENANTRY_MOVE_HOLD_MS")? as u64),
         migration_parallelism: positive(raw, "TENANTRY_MIGRATION_PARALLELISM")?,
         activity_interval: Duration::from_secs(
             positive(raw, "TENANTRY_ACTIVITY_INTERVAL_SECS")?.min(3600) as u64,

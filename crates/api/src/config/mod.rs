@@ -94,8 +94,6 @@ pub struct Config {
     pub cache_ttl: Duration,
     pub pools: PoolSettings,
     pub moves: MoveSettings,
-    /// How long a command waits for a move's cut-over.
-    pub move_hold: Duration,
     pub migration_parallelism: usize,
     /// Interval of the per-tenant activity samples (the console's charts).
     pub activity_interval: Duration,

@@ -11,8 +11,8 @@
 //!    that waits for the transactions already past a fence, and every later command and
 //!    projector write of the tenant aborts. Such commands *wait* (`Relocation`), they do not
 //!    fail. A marker written after the flip ends the change stream's last round (if the stream
-//!    does not show it within 10 s, the writes are released, the catch-up goes on and the
-//!    cut-over is tried again, three times in all); the copy is
+//!    does not show it within half the time commands wait, the writes are released, the
+//!    catch-up goes on and the cut-over is tried again, three times in all); the copy is
 //!    verified (`verify`: every document's SHA-256 compared while the source still serves, then
 //!    at the cut-over the documents written since and every collection's count); the target's
 //!    fences flip to `live`; then one catalog transaction switches the tenant's placement and
@@ -63,8 +63,6 @@ const MAX_ROUNDS: usize = 50;
 const MARKER: &str = "move:";
 /// How long a catch-up round may take to reach its marker (the source serves meanwhile).
 const ROUND: Duration = Duration::from_secs(60);
-/// How long the cut-over's round may take to reach its marker, the source's writes held.
-const LAST_ROUND: Duration = Duration::from_secs(10);
 /// Cut-overs tried (the writes released again after a late one) before the move fails.
 const CUT_OVERS: usize = 3;
 /// Repairs (whole collections copied again) before a verification failure ends the move.
@@ -112,6 +110,9 @@ pub struct MoveSettings {
     pub grace: Duration,
     /// A runner silent this long is presumed dead: another takes the move over.
     pub lease: Duration,
+    /// How long a command waits for a cut-over before it is answered 503: a cut-over whose last
+    /// round has not reached its marker at half of it releases the writes and is tried again.
+    pub hold: Duration,
 }
 
 /// Told the target database after a switch (the CQRS layer wakes the tenant's projector there:
@@ -272,13 +273,17 @@ impl Mover {
 
     /// Ends a move that did not switch, after its undo: failed (the record says why) while its
     /// tenant lives, removed once the tenant is gone (nothing of a deleted incarnation is kept).
+    /// The tenant is looked at again after the record is marked failed: a deletion that began
+    /// in between either finds the record failed (its `forget` removes it) or is seen here.
     async fn end(&self, move_: &MoveRecord, why: &MoveError) -> Result<(), MoveError> {
         if self.tenant_of(move_).await?.is_some() {
             record::fail(self.catalog_db(), move_, &why.to_string()).await?;
-        } else {
-            record::remove(self.catalog_db(), move_).await?;
-            tracing::info!(key = %move_.key, "the move of a deleted tenant undone and forgotten");
+            if self.tenant_of(move_).await?.is_some() {
+                return Ok(());
+            }
         }
+        record::remove(self.catalog_db(), move_).await?;
+        tracing::info!(key = %move_.key, "the move of a deleted tenant undone and forgotten");
         Ok(())
     }
 
@@ -394,10 +399,11 @@ impl Mover {
             tracing::info!(tenant = %key, fences = fenced, "move: the source's writes are held");
             failpoint::hit("move.cutting_over");
             let round = changes::mark(source, &marker).await?;
+            let last_round = self.settings.hold / 2;
             let last = if failpoint::fails("move.cut_over_late") {
-                Err(MoveError::StreamBehind(LAST_ROUND))
+                Err(MoveError::StreamBehind(last_round))
             } else {
-                changes.drain_through(&marker, round, LAST_ROUND).await
+                changes.drain_through(&marker, round, last_round).await
             };
             match last {
                 Ok(dirty) => break (held, dirty),
@@ -410,7 +416,7 @@ impl Mover {
                     {
                         return Err(MoveError::TakenOver);
                     }
-                    tracing::warn!(tenant = %key, cut_over, waited = ?LAST_ROUND, "move: the cut-over's round was late; the source's writes are released, catching up again");
+                    tracing::warn!(tenant = %key, cut_over, waited = ?last_round, "move: the cut-over's round was late; the source's writes are released, catching up again");
                     cut_over += 1;
                     if !record::enter(catalog, move_, MoveState::CatchingUp).await? {
                         return Err(MoveError::TakenOver);
