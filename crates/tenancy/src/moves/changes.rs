@@ -23,12 +23,18 @@ pub type DirtyKeys = BTreeMap<String, Vec<Bson>>;
 
 pub struct Changes {
     stream: ChangeStream<ChangeStreamEvent<Document>>,
+    /// Keys read from the stream and not returned yet (a round that gave up waiting for its
+    /// marker keeps them for the next).
+    pending: Dirty,
 }
 
 impl Changes {
     pub async fn open(db: &Database) -> Result<Changes, MoveError> {
         let stream = db.watch().max_await_time(POLL).await?;
-        Ok(Changes { stream })
+        Ok(Changes {
+            stream,
+            pending: Dirty::default(),
+        })
     }
 
     /// The keys changed since the last call, up to now: `marker` (an `_id` in the source's
@@ -46,22 +52,22 @@ impl Changes {
 
     /// The keys changed up to and including the write of `round` of `marker` (an `_id` in
     /// `_meta`): after it, the stream has shown every change committed before. An earlier
-    /// round's write (of a round that gave up waiting for it) does not end this one.
+    /// round's write (of a round that gave up waiting for it) does not end this one, and the
+    /// keys such a round read are returned by this one.
     pub async fn drain_through(
         &mut self,
         marker: &str,
         round: Option<i64>,
         within: Duration,
     ) -> Result<DirtyKeys, MoveError> {
-        let mut dirty = Dirty::default();
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match self.stream.next_if_any().await? {
                 Some(event) => {
                     let is_marker = is_round_of(&event, marker, round);
-                    dirty.add(event)?;
+                    self.pending.add(event)?;
                     if is_marker {
-                        return Ok(dirty.keys());
+                        return Ok(std::mem::take(&mut self.pending).keys());
                     }
                 }
                 None if tokio::time::Instant::now() > deadline => {

@@ -156,14 +156,19 @@ async fn update(target: &Database, name: &str, updates: Vec<Document>) -> Result
     let reply = target
         .run_command(doc! {"update": name, "updates": updates, "ordered": false})
         .await?;
-    match reply.get_array("writeErrors") {
-        Ok(errors) if !errors.is_empty() => Err(MoveError::Copy(format!(
-            "{} of the writes to {name} failed, the first: {}",
-            errors.len(),
-            errors[0]
-        ))),
-        _ => Ok(()),
+    // A command's write errors are in its reply, not its outcome.
+    if let Ok(errors) = reply.get_array("writeErrors")
+        && let Some(first) = errors.first()
+    {
+        return Err(MoveError::Copy(format!(
+            "{} of the writes to {name} failed, the first: {first}",
+            errors.len()
+        )));
     }
+    if let Ok(error) = reply.get_document("writeConcernError") {
+        return Err(MoveError::Copy(format!("the writes to {name}: {error}")));
+    }
+    Ok(())
 }
 
 /// Replaces the target's copy of one collection with the source's (a repair after a failed
