@@ -73,6 +73,25 @@ async fn databases(uri: &str) -> Vec<String> {
     client.list_database_names().await.unwrap()
 }
 
+/// The number of events in `db`'s outbox, whose positions must run 1..=n without a gap.
+pub(crate) async fn gap_free_outbox(db: &mongodb::Database) -> i64 {
+    let positions: Vec<i64> = db
+        .collection::<Document>("outbox")
+        .find(doc! {})
+        .sort(doc! {"_id": 1})
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.get_i64("_id").unwrap())
+        .collect();
+    let n = positions.len() as i64;
+    assert_eq!(positions, (1..=n).collect::<Vec<_>>(), "gap-free positions");
+    n
+}
+
 /// What the writers and readers saw.
 #[derive(Default)]
 struct Seen {
@@ -237,20 +256,7 @@ async fn a_tenant_moves_under_load_and_no_acknowledged_write_is_lost() {
         .await
         .unwrap()
         .database(&database);
-    let positions: Vec<i64> = target
-        .collection::<Document>("outbox")
-        .find(doc! {})
-        .sort(doc! {"_id": 1})
-        .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.get_i64("_id").unwrap())
-        .collect();
-    let n = positions.len() as i64;
-    assert_eq!(positions, (1..=n).collect::<Vec<_>>(), "gap-free positions");
+    let n = gap_free_outbox(&target).await;
     let acknowledged: BTreeSet<i64> = seen.orders.iter().map(|(_, p)| *p).collect();
     assert_eq!(acknowledged.len(), seen.orders.len(), "one position each");
     let last = *acknowledged.iter().max().unwrap();

@@ -9,7 +9,7 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{completed_move, move_to_eu, read_at, second_cluster};
+use super::{completed_move, gap_free_outbox, move_to_eu, read_at, second_cluster};
 use crate::process::Fleet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,23 +104,8 @@ async fn a_late_cut_over_releases_the_writes_and_the_next_one_completes_the_move
     let acknowledged: BTreeSet<i64> = positions.iter().copied().collect();
     assert_eq!(acknowledged.len(), positions.len(), "one position each");
     let database = tenant["database"].as_str().unwrap();
-    let outbox: Vec<i64> = mongodb::Client::with_uri_str(&eu_uri)
-        .await
-        .unwrap()
-        .database(database)
-        .collection::<Document>("outbox")
-        .find(doc! {})
-        .sort(doc! {"_id": 1})
-        .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.get_i64("_id").unwrap())
-        .collect();
-    let n = outbox.len() as i64;
-    assert_eq!(outbox, (1..=n).collect::<Vec<_>>(), "gap-free positions");
+    let target = mongodb::Client::with_uri_str(&eu_uri).await.unwrap();
+    let n = gap_free_outbox(&target.database(database)).await;
     assert_eq!(next.position(), n, "the next order's events are the last");
     let placed = positions.len() as i64 / 2 + 1;
     let path = format!("/v1/products/{product}");
