@@ -3,7 +3,9 @@
 //! point; `name=panic` makes that point panic instead (every time), as a bug would;
 //! `name=stop` makes the process stop itself (SIGSTOP) the first time, as a long pause would (a
 //! test resumes it with SIGCONT); `name=fail` makes `fails(name)` true the first time, where the
-//! code simulates a failure of its own (a late change stream, say).
+//! code simulates a failure of its own (a late change stream, say); `name=delay` makes
+//! `delay(name)` wait a second the first time, while the rest of the process runs on (a slow
+//! step that others may write in the middle of).
 //! Unset, a failpoint costs one load of a once-initialised map. Never set it in production.
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ enum Action {
     Panic,
     Stop,
     Fail,
+    Delay,
 }
 
 /// `a,b=panic` → {a: Abort, b: Panic}; unknown actions abort (a typo must not pass silently).
@@ -29,6 +32,7 @@ fn parse(spec: &str) -> HashMap<String, Action> {
             Some((name, "panic")) => (name.to_string(), Action::Panic),
             Some((name, "stop")) => (name.to_string(), Action::Stop),
             Some((name, "fail")) => (name.to_string(), Action::Fail),
+            Some((name, "delay")) => (name.to_string(), Action::Delay),
             Some((name, _)) => (name.to_string(), Action::Abort),
             None => (point.to_string(), Action::Abort),
         })
@@ -53,7 +57,7 @@ pub fn hit(name: &str) {
         }
         Some(Action::Panic) => panic!("failpoint {name} reached"),
         Some(Action::Stop) => stop_once(name),
-        Some(Action::Fail) | None => {}
+        Some(Action::Fail | Action::Delay) | None => {}
     }
 }
 
@@ -66,6 +70,15 @@ pub fn fails(name: &str) -> bool {
     }
     eprintln!("tenantry: failpoint {name} reached: failing");
     true
+}
+
+/// Waits a second the first time the point `name` is reached if it is armed with `delay`.
+pub async fn delay(name: &str) {
+    if armed().get(name) != Some(&Action::Delay) || !first_time(name) {
+        return;
+    }
+    eprintln!("tenantry: failpoint {name} reached: waiting a second");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// Whether `name` comes here for the first time.
@@ -97,8 +110,9 @@ mod tests {
 
     #[test]
     fn points_abort_unless_they_say_panic() {
-        let armed = parse(" a , b=panic,c=explode,,d=stop,e=fail");
-        assert_eq!(armed.len(), 5);
+        let armed = parse(" a , b=panic,c=explode,,d=stop,e=fail,f=delay");
+        assert_eq!(armed.len(), 6);
+        assert_eq!(armed["f"], Action::Delay);
         assert_eq!(armed["e"], Action::Fail);
         assert_eq!(armed["d"], Action::Stop);
         assert_eq!(armed["a"], Action::Abort);

@@ -145,6 +145,30 @@ where
     }
 }
 
+/// Runs `op` again after a transient error (a write conflict, an election) with the same
+/// backoff as `run`, until `DEADLINE`: for work that must be safe to repeat, such as a
+/// transaction of its own on a database that is not a tenant's (the catalog) or a write that
+/// SecantusDB may also fail with a write conflict outside a transaction.
+pub async fn retry<T, E, F, Fut>(mut op: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: DriverError,
+{
+    let started = Instant::now();
+    let mut attempt: u32 = 0;
+    loop {
+        attempt += 1;
+        match op().await {
+            Err(e) if is_transient(&e) && started.elapsed() < DEADLINE => {
+                metrics::counter!("tenantry_transaction_retries_total").increment(1);
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A session with a transaction started on `db`, and the mark that it is inside one (keep it
 /// until the transaction ends).
 pub async fn begin(db: &TenantDb) -> Result<(ClientSession, InTransaction), Error> {

@@ -18,6 +18,7 @@ use crate::process::Fleet;
 use crate::support::TestApp;
 
 mod cut_over;
+mod switch;
 
 /// A server with two clusters: the test database (`default`) and an embedded database of its
 /// own (`eu`); `None` when there is no embedded database binary (tests against MONGODB_URI).

@@ -4,12 +4,12 @@
 //! by the runner's token: a runner that was presumed dead and replaced finds its next write
 //! refused, and stops.
 
-use mongodb::bson::{DateTime, Document, doc, to_bson};
+use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, is_duplicate_key};
+use crate::error::{Result, TenancyError, is_duplicate_key};
 use crate::{Tenant, TenantKey, TenantStatus};
 
 /// The catalog collection of move records.
@@ -258,6 +258,7 @@ pub async fn fail(catalog: &Database, record: &MoveRecord, error: &str) -> Resul
 /// The switch, in one catalog transaction: the tenant's placement becomes the target (only if
 /// this incarnation is still on the source and live) and the move is done. `false` when either
 /// did not match (the tenant is being deleted, or another runner took over): nothing changed.
+/// A write conflict (the runner's own heartbeat writes the record) runs it again.
 pub async fn switch(
     catalog: &Database,
     record: &MoveRecord,
@@ -265,39 +266,45 @@ pub async fn switch(
     write_pause_ms: i64,
     drop_source_after: DateTime,
 ) -> Result<bool> {
-    let mut session = catalog.client().start_session().await?;
-    session.start_transaction().await?;
-    let live = [
-        TenantStatus::Active.as_str(),
-        TenantStatus::Suspended.as_str(),
-    ];
-    let placed = catalog
-        .collection::<Document>(crate::catalog::TENANTS)
-        .update_one(
-            doc! {"_id": key.id.as_str(), "incarnation": key.incarnation.as_str(), "cluster": &record.from, "status": {"$in": to_bson(&live)?}},
-            doc! {"$set": {"cluster": &record.to, "updated_at": DateTime::now()}},
-        )
-        .session(&mut session)
-        .await?;
-    let done = collection(catalog)
-        .update_one(
-            doc! {"_id": &record.key, "token": &record.token},
-            doc! {"$set": {
-                "state": MoveState::Done.as_str(),
-                "finished_at": DateTime::now(),
-                "write_pause_ms": write_pause_ms,
-                "drop_source_after": drop_source_after,
-            }},
-        )
-        .session(&mut session)
-        .await?;
-    if placed.matched_count == 1 && done.matched_count == 1 {
-        session.commit_transaction().await?;
-        Ok(true)
-    } else {
-        session.abort_transaction().await?;
-        Ok(false)
-    }
+    let started = std::time::Instant::now();
+    crate::transaction::retry(|| async {
+        let mut session = catalog.client().start_session().await?;
+        session.start_transaction().await?;
+        let placed = catalog
+            .collection::<Document>(crate::catalog::TENANTS)
+            .update_one(
+                doc! {
+                    "_id": key.id.as_str(),
+                    "incarnation": key.incarnation.as_str(),
+                    "cluster": &record.from,
+                    "status": {"$in": [TenantStatus::Active.as_str(), TenantStatus::Suspended.as_str()]},
+                },
+                doc! {"$set": {"cluster": &record.to, "updated_at": DateTime::now()}},
+            )
+            .session(&mut session)
+            .await?;
+        crate::failpoint::delay("move.switching").await;
+        let done = collection(catalog)
+            .update_one(
+                doc! {"_id": &record.key, "token": &record.token},
+                doc! {"$set": {
+                    "state": MoveState::Done.as_str(),
+                    "finished_at": DateTime::now(),
+                    "write_pause_ms": write_pause_ms,
+                    "drop_source_after": drop_source_after,
+                }},
+            )
+            .session(&mut session)
+            .await?;
+        if placed.matched_count == 1 && done.matched_count == 1 {
+            crate::transaction::commit::<TenancyError>(&mut session, started).await?;
+            Ok(true)
+        } else {
+            session.abort_transaction().await?;
+            Ok(false)
+        }
+    })
+    .await
 }
 
 /// Records that the source database is gone.
@@ -314,6 +321,7 @@ pub async fn source_dropped(catalog: &Database, key: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mongodb::bson::to_bson;
 
     fn record(state: MoveState, dropped: bool) -> MoveRecord {
         MoveRecord {

@@ -1,0 +1,73 @@
+//! The switch is one catalog transaction, and the runner's heartbeat writes the same move record
+//! while it runs: a heartbeat in the middle makes the transaction conflict, and it runs again
+//! (before, the move failed at its very last step).
+
+use reqwest::{Method, StatusCode};
+
+use super::{completed_move, move_to_eu, read_at, second_cluster};
+use crate::process::Fleet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_that_conflicts_with_the_runners_heartbeat_runs_again() {
+    let Some((_eu, eu_uri)) = second_cluster() else {
+        return;
+    };
+    let clusters = format!("eu={eu_uri}");
+    // A heartbeat every half second (a quarter of the lease) lands in the second the switch
+    // waits between its two writes.
+    let fleet = Fleet::new(&[
+        ("TENANTRY_CLUSTERS", clusters.as_str()),
+        ("TENANTRY_LEASE_SECS", "2"),
+    ]);
+    let server = fleet
+        .start_with("mover", &[("TENANTRY_FAILPOINTS", "move.switching=delay")])
+        .await;
+    let (id, token) = server.tenant_and_token().await;
+    let product = server.product(&token, 7).await;
+    let retries = || async {
+        let text = reqwest::get(server.url("/metrics"))
+            .await
+            .expect("/metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        crate::support::metric(&text, "tenantry_transaction_retries_total")
+    };
+    let before = retries().await;
+
+    let (method, path, body) = move_to_eu(&id);
+    server
+        .admin_json(method, &path, body)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let done = completed_move(&server, &id, "a switch with a heartbeat inside").await;
+
+    assert_eq!(done["attempts"], 1, "no take-over, no new attempt: {done}");
+    assert!(
+        server
+            .logs()
+            .iter()
+            .any(|l| l.contains("failpoint move.switching reached")),
+        "the switch did not wait (log {})",
+        server.log.display()
+    );
+    assert!(
+        retries().await > before,
+        "the switch did not conflict with the heartbeat, so this test proves nothing"
+    );
+    let tenant = server
+        .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(tenant["cluster"], "eu");
+    let read = read_at(
+        &server,
+        &format!("/v1/products/{product}"),
+        &token,
+        1,
+        "after",
+    )
+    .await;
+    assert_eq!(read["stock"], 7);
+    server.stop();
+}
