@@ -19,6 +19,7 @@ use crate::support::TestApp;
 
 mod cut_over;
 mod switch;
+mod unique_keys;
 
 /// A server with two clusters: the test database (`default`) and an embedded database of its
 /// own (`eu`); `None` when there is no embedded database binary (tests against MONGODB_URI).
@@ -696,7 +697,7 @@ async fn place_order(server: &crate::process::Server, token: &str, order: &Value
 }
 
 /// Waits until the server's process is stopped (SIGSTOP by a `=stop` failure point).
-fn wait_stopped(server: &crate::process::Server, what: &str) {
+pub(crate) fn wait_stopped(server: &crate::process::Server, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !server.is_stopped() {
         assert!(Instant::now() < deadline, "{what}");

@@ -1,9 +1,16 @@
 //! Copying a tenant database to another cluster: its collections and indexes, then its
 //! documents in batches (in `_id` order, while the source keeps serving), and later the keys
 //! the change stream reports as written since.
+//!
+//! A write whose unique key (a product's sku, say) is taken on the target is left for later,
+//! not an error: the source cannot hold two documents with one unique key at once, so the
+//! target's holder of it has changed on the source since it was copied, and both are among the
+//! keys the change stream reports. A round writes such documents again after its other writes
+//! (the holder deleted or changed by then); what is still taken is found by the verification.
 
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::ErrorKind;
 use mongodb::{Collection, Database, IndexModel};
 
 use super::MoveError;
@@ -84,17 +91,45 @@ where
     Ok(copied)
 }
 
+/// Inserts `batch`; how many documents it inserted (those whose unique key is taken are left
+/// to the catch-up).
 async fn insert(to: &Collection<Document>, batch: Vec<Document>) -> Result<i64, MoveError> {
     let count = batch.len() as i64;
-    if count > 0 {
-        to.insert_many(batch).ordered(false).await?;
+    if count == 0 {
+        return Ok(0);
     }
-    Ok(count)
+    match to.insert_many(batch).ordered(false).await {
+        Ok(_) => Ok(count),
+        Err(e) => {
+            let taken = taken_keys(&e).ok_or(e)?;
+            tracing::info!(
+                collection = to.name(),
+                documents = taken,
+                "move: documents whose unique key is taken on the target are left to the catch-up"
+            );
+            Ok(count - taken)
+        }
+    }
+}
+
+/// MongoDB's duplicate-key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// How many of an `insert_many`'s documents failed, if each failed only on a taken unique key.
+fn taken_keys(e: &mongodb::error::Error) -> Option<i64> {
+    let ErrorKind::InsertMany(failed) = e.kind.as_ref() else {
+        return None;
+    };
+    let errors = failed.write_errors.as_ref()?;
+    let only_taken =
+        failed.write_concern_error.is_none() && errors.iter().all(|w| w.code == DUPLICATE_KEY);
+    only_taken.then_some(errors.len() as i64)
 }
 
 /// Copies the dirty keys again: each document as the source has it now, or its absence. Per
-/// chunk of keys: one read, one write of them all and one delete of those gone (a cut-over's
-/// writes wait for the last round's copy).
+/// chunk of keys: one read, one delete of those gone and one write of the others (a cut-over's
+/// writes wait for the last round's copy); then once more the documents whose unique key was
+/// taken.
 pub async fn keys(
     source: &Database,
     target: &Database,
@@ -102,38 +137,66 @@ pub async fn keys(
 ) -> Result<usize, MoveError> {
     let mut applied = 0;
     for (name, ids) in dirty {
-        let from = source.collection::<Document>(name);
-        let to = target.collection::<Document>(name);
+        let mut taken = Vec::new();
         for chunk in ids.chunks(BATCH) {
-            let current: Vec<Document> = from
-                .find(doc! {"_id": {"$in": chunk}})
-                .await?
-                .try_collect()
-                .await?;
-            if current.len() < chunk.len() {
-                let present: Vec<&Bson> = current.iter().filter_map(|d| d.get("_id")).collect();
-                let gone: Vec<&Bson> = chunk.iter().filter(|id| !present.contains(id)).collect();
-                to.delete_many(doc! {"_id": {"$in": gone}}).await?;
-            }
-            put(target, name, current).await?;
+            taken.extend(chunk_of_keys(source, target, name, chunk).await?);
             applied += chunk.len();
         }
+        if taken.is_empty() {
+            continue;
+        }
+        let mut left = 0;
+        for chunk in taken.chunks(BATCH) {
+            left += chunk_of_keys(source, target, name, chunk).await?.len();
+        }
+        // Those still taken are left to the verification.
+        tracing::info!(collection = %name, documents = taken.len(), left, "move: documents whose unique key was taken on the target are written again after the others");
     }
     Ok(applied)
+}
+
+/// Copies one chunk of keys; the ids of the documents whose unique key is taken on the target.
+async fn chunk_of_keys(
+    source: &Database,
+    target: &Database,
+    name: &str,
+    chunk: &[Bson],
+) -> Result<Vec<Bson>, MoveError> {
+    let current: Vec<Document> = source
+        .collection::<Document>(name)
+        .find(doc! {"_id": {"$in": chunk}})
+        .await?
+        .try_collect()
+        .await?;
+    if current.len() < chunk.len() {
+        let present: Vec<&Bson> = current.iter().filter_map(|d| d.get("_id")).collect();
+        let gone: Vec<&Bson> = chunk.iter().filter(|id| !present.contains(id)).collect();
+        target
+            .collection::<Document>(name)
+            .delete_many(doc! {"_id": {"$in": gone}})
+            .await?;
+    }
+    put(target, name, current).await
 }
 
 /// A command's size this write stays under (the server's limit is 16 MiB).
 const COMMAND_BYTES: usize = 8 * 1024 * 1024;
 
 /// Writes `documents` into `target`'s `name` whole, inserted where missing: one `update`
-/// command per 8 MiB of them (every MongoDB has it, unlike `bulkWrite`).
-async fn put(target: &Database, name: &str, documents: Vec<Document>) -> Result<(), MoveError> {
+/// command per 8 MiB of them (every MongoDB has it, unlike `bulkWrite`); the ids of those whose
+/// unique key is taken.
+async fn put(
+    target: &Database,
+    name: &str,
+    documents: Vec<Document>,
+) -> Result<Vec<Bson>, MoveError> {
+    let mut taken = Vec::new();
     let mut updates = Vec::new();
     let mut bytes = 0;
     for document in documents {
         let size = document_size(&document)?;
         if bytes + size > COMMAND_BYTES && !updates.is_empty() {
-            update(target, name, std::mem::take(&mut updates)).await?;
+            taken.extend(update(target, name, std::mem::take(&mut updates)).await?);
             bytes = 0;
         }
         bytes += size;
@@ -141,9 +204,9 @@ async fn put(target: &Database, name: &str, documents: Vec<Document>) -> Result<
         updates.push(doc! {"q": {"_id": id}, "u": document, "upsert": true});
     }
     if !updates.is_empty() {
-        update(target, name, updates).await?;
+        taken.extend(update(target, name, updates).await?);
     }
-    Ok(())
+    Ok(taken)
 }
 
 fn document_size(document: &Document) -> Result<usize, MoveError> {
@@ -152,23 +215,39 @@ fn document_size(document: &Document) -> Result<usize, MoveError> {
         .map_err(|e| MoveError::Copy(format!("a document cannot be encoded: {e}")))
 }
 
-async fn update(target: &Database, name: &str, updates: Vec<Document>) -> Result<(), MoveError> {
+/// Runs one `update` command of `updates`; the ids of those that failed on a taken unique key.
+async fn update(
+    target: &Database,
+    name: &str,
+    updates: Vec<Document>,
+) -> Result<Vec<Bson>, MoveError> {
     let reply = target
-        .run_command(doc! {"update": name, "updates": updates, "ordered": false})
+        .run_command(doc! {"update": name, "updates": &updates, "ordered": false})
         .await?;
-    // A command's write errors are in its reply, not its outcome.
-    if let Ok(errors) = reply.get_array("writeErrors")
-        && let Some(first) = errors.first()
-    {
-        return Err(MoveError::Copy(format!(
-            "{} of the writes to {name} failed, the first: {first}",
-            errors.len()
-        )));
-    }
     if let Ok(error) = reply.get_document("writeConcernError") {
         return Err(MoveError::Copy(format!("the writes to {name}: {error}")));
     }
-    Ok(())
+    // A command's write errors are in its reply, not its outcome.
+    let Ok(errors) = reply.get_array("writeErrors") else {
+        return Ok(Vec::new());
+    };
+    let mut taken = Vec::new();
+    for error in errors {
+        let id = error
+            .as_document()
+            .filter(|e| e.get_i32("code") == Ok(DUPLICATE_KEY))
+            .and_then(|e| e.get_i32("index").ok())
+            .and_then(|i| updates.get(usize::try_from(i).ok()?))
+            .and_then(|u| u.get_document("q").ok()?.get("_id"));
+        let Some(id) = id else {
+            return Err(MoveError::Copy(format!(
+                "{} of the writes to {name} failed, one: {error}",
+                errors.len()
+            )));
+        };
+        taken.push(id.clone());
+    }
+    Ok(taken)
 }
 
 /// Replaces the target's copy of one collection with the source's (a repair after a failed
