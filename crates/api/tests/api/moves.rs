@@ -467,7 +467,8 @@ async fn a_moved_tenants_deletion_killed_before_or_after_its_source_is_dropped_l
     }
 }
 
-/// The instance running a move dies (`kill -9` at a failure point) in each phase: the tenant
+/// The instance running a move dies (`kill -9` at a failure point) in each phase (and after a
+/// late cut-over gave the writes back): the tenant
 /// keeps serving from one cluster with all its data, and another instance takes the move over
 /// (once the dead runner's heartbeat is a lease time old) and completes it; the tenant's event
 /// sequence continues without a gap.
@@ -481,6 +482,8 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
         "move.copying",
         "move.catching_up",
         "move.cutting_over",
+        // Between a late cut-over's release of the writes and the next cut-over.
+        "move.cut_over_late=fail,move.released",
         "move.after_switch",
     ] {
         let fleet = Fleet::new(&[

@@ -418,6 +418,7 @@ impl Mover {
                         return Err(MoveError::TakenOver);
                     }
                     tracing::warn!(tenant = %key, cut_over, waited = ?last_round, "move: the cut-over's round was late; the source's writes are released, catching up again");
+                    failpoint::hit("move.released");
                     cut_over += 1;
                     if !record::enter(catalog, move_, MoveState::CatchingUp).await? {
                         return Err(MoveError::TakenOver);
