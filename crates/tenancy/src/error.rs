@@ -66,17 +66,46 @@ pub fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
     }
 }
 
-/// Displays an error with its whole cause chain (for logs).
+/// Displays an error with its whole cause chain (for logs). A driver error shows its kind and
+/// labels: the driver's own text carries the server's whole reply, as hex bytes.
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
+        let mut next = Some(self.0);
+        let mut separator = "";
+        while let Some(error) = next {
+            f.write_str(separator)?;
+            separator = ": ";
+            match error.downcast_ref::<mongodb::error::Error>() {
+                Some(driver) => {
+                    write!(f, "{}", driver.kind)?;
+                    let mut labels: Vec<&String> = driver.labels().iter().collect();
+                    if !labels.is_empty() {
+                        labels.sort();
+                        write!(f, " (labels: {labels:?})")?;
+                    }
+                }
+                None => write!(f, "{error}")?,
+            }
+            next = error.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_shows_a_driver_errors_kind_not_its_whole_text() {
+        let driver = mongodb::error::Error::from(std::io::Error::other("connection reset"));
+        let error = TenancyError::Database(driver);
+        let text = ErrorChain(&error).to_string();
+        assert!(text.starts_with("database error: "), "{text}");
+        assert!(text.contains("connection reset"), "{text}");
+        assert!(!text.contains("Kind:"), "{text}");
+        assert!(!text.contains("server response"), "{text}");
     }
 }

@@ -276,8 +276,9 @@ impl Mover {
     /// The tenant is looked at again after the record is marked failed: a deletion that began
     /// in between either finds the record failed (its `forget` removes it) or is seen here.
     async fn end(&self, move_: &MoveRecord, why: &MoveError) -> Result<(), MoveError> {
+        let why = crate::ErrorChain(why).to_string();
         if self.tenant_of(move_).await?.is_some() {
-            record::fail(self.catalog_db(), move_, &why.to_string()).await?;
+            record::fail(self.catalog_db(), move_, &why).await?;
             if self.tenant_of(move_).await?.is_some() {
                 return Ok(());
             }
