@@ -47,10 +47,28 @@ pub(crate) fn second_cluster() -> Option<(Child, String)> {
     devdb
 }
 
+/// A fleet whose instances have the cluster `eu` (at `eu_uri`) besides the test database, and
+/// `settings`.
+pub(crate) fn fleet_with_eu(eu_uri: &str, settings: &[(&str, &str)]) -> Fleet {
+    let clusters = format!("eu={eu_uri}");
+    let mut all = vec![("TENANTRY_CLUSTERS", clusters.as_str())];
+    all.extend_from_slice(settings);
+    Fleet::new(&all)
+}
+
 /// The request that moves tenant `id` to the cluster `eu`.
 pub(crate) fn move_to_eu(id: &str) -> (Method, String, Option<Value>) {
     let path = format!("/admin/tenants/{id}/move");
     (Method::POST, path, Some(json!({"cluster": "eu"})))
+}
+
+/// Starts a move of tenant `id` to the cluster `eu` through `server`.
+pub(crate) async fn start_move(server: &crate::process::Server, id: &str) {
+    let (method, path, body) = move_to_eu(id);
+    server
+        .admin_json(method, &path, body)
+        .await
+        .expect(StatusCode::ACCEPTED);
 }
 
 /// Polls the tenant's move until it is done or failed.
@@ -395,23 +413,20 @@ async fn a_moved_tenants_deletion_killed_before_or_after_its_source_is_dropped_l
     let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
-    let clusters = format!("eu={eu_uri}");
     for point in ["deletion.after_drop", "deletion.before_remove"] {
-        let fleet = Fleet::new(&[
-            ("TENANTRY_CLUSTERS", clusters.as_str()),
-            ("TENANTRY_MOVE_GRACE_SECS", "3600"),
-            ("TENANTRY_LEASE_SECS", "2"),
-        ]);
+        let fleet = fleet_with_eu(
+            &eu_uri,
+            &[
+                ("TENANTRY_MOVE_GRACE_SECS", "3600"),
+                ("TENANTRY_LEASE_SECS", "2"),
+            ],
+        );
         let crashing = fleet
             .start_with("crashing", &[("TENANTRY_FAILPOINTS", point)])
             .await;
         let (id, token) = crashing.tenant_and_token().await;
         crashing.product(&token, 10).await;
-        let (method, path, body) = move_to_eu(&id);
-        crashing
-            .admin_json(method, &path, body)
-            .await
-            .expect(StatusCode::ACCEPTED);
+        start_move(&crashing, &id).await;
         completed_move(&crashing, &id, point).await;
         let tenant = crashing
             .admin_json(Method::GET, &format!("/admin/tenants/{id}"), None)
@@ -477,7 +492,6 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
     let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
-    let clusters = format!("eu={eu_uri}");
     for point in [
         "move.copying",
         "move.catching_up",
@@ -486,10 +500,7 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
         "move.cut_over_late=fail,move.released",
         "move.after_switch",
     ] {
-        let fleet = Fleet::new(&[
-            ("TENANTRY_CLUSTERS", clusters.as_str()),
-            ("TENANTRY_LEASE_SECS", "2"),
-        ]);
+        let fleet = fleet_with_eu(&eu_uri, &[("TENANTRY_LEASE_SECS", "2")]);
         let doomed = fleet
             .start_with("doomed", &[("TENANTRY_FAILPOINTS", point)])
             .await;
@@ -506,11 +517,7 @@ async fn a_move_is_completed_by_another_instance_after_its_runner_dies_in_any_ph
             placed.expect(StatusCode::CREATED);
         }
         let stride = positions[1] - positions[0];
-        let (method, path, body) = move_to_eu(&id);
-        doomed
-            .admin_json(method, &path, body)
-            .await
-            .expect(StatusCode::ACCEPTED);
+        start_move(&doomed, &id).await;
         assert!(
             doomed.wait_exit(Duration::from_secs(20)),
             "{point}: the runner did not reach its failure point"
@@ -590,11 +597,7 @@ async fn a_paused_runner_woken_after_a_take_over_leaves_the_source_alone() {
     let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
-    let clusters = format!("eu={eu_uri}");
-    let fleet = Fleet::new(&[
-        ("TENANTRY_CLUSTERS", clusters.as_str()),
-        ("TENANTRY_LEASE_SECS", "2"),
-    ]);
+    let fleet = fleet_with_eu(&eu_uri, &[("TENANTRY_LEASE_SECS", "2")]);
     let paused = fleet
         .start_with(
             "paused",
@@ -609,11 +612,7 @@ async fn a_paused_runner_woken_after_a_take_over_leaves_the_source_alone() {
     let first = place(&paused).await;
     let stride = place(&paused).await - first;
 
-    let (method, path, body) = move_to_eu(&id);
-    paused
-        .admin_json(method, &path, body)
-        .await
-        .expect(StatusCode::ACCEPTED);
+    start_move(&paused, &id).await;
     wait_stopped(&paused, "the runner did not reach the cut-over");
     let successor = fleet
         .start_with("successor", &[("TENANTRY_FAILPOINTS", "move.copying=stop")])

@@ -9,16 +9,14 @@ use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{completed_move, gap_free_outbox, move_to_eu, read_at, second_cluster};
-use crate::process::Fleet;
+use super::{completed_move, fleet_with_eu, gap_free_outbox, read_at, second_cluster, start_move};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_cut_over_releases_the_writes_and_the_next_one_completes_the_move() {
     let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
-    let clusters = format!("eu={eu_uri}");
-    let fleet = Fleet::new(&[("TENANTRY_CLUSTERS", clusters.as_str())]);
+    let fleet = fleet_with_eu(&eu_uri, &[]);
     let server = fleet
         .start_with(
             "mover",
@@ -55,11 +53,7 @@ async fn a_late_cut_over_releases_the_writes_and_the_next_one_completes_the_move
     };
     let writers = futures::future::join_all((0..4).map(|_| writer()));
     let mover = async {
-        let (method, path, body) = move_to_eu(&id);
-        server
-            .admin_json(method, &path, body)
-            .await
-            .expect(StatusCode::ACCEPTED);
+        start_move(&server, &id).await;
         let done = completed_move(&server, &id, "late cut-over").await;
         stop.store(true, Ordering::Relaxed);
         done

@@ -4,21 +4,16 @@
 
 use reqwest::{Method, StatusCode};
 
-use super::{completed_move, move_to_eu, read_at, second_cluster};
-use crate::process::Fleet;
+use super::{completed_move, fleet_with_eu, read_at, second_cluster, start_move};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switch_that_conflicts_with_the_runners_heartbeat_runs_again() {
     let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
-    let clusters = format!("eu={eu_uri}");
     // A heartbeat every half second (a quarter of the lease) lands in the second the switch
     // waits between its two writes.
-    let fleet = Fleet::new(&[
-        ("TENANTRY_CLUSTERS", clusters.as_str()),
-        ("TENANTRY_LEASE_SECS", "2"),
-    ]);
+    let fleet = fleet_with_eu(&eu_uri, &[("TENANTRY_LEASE_SECS", "2")]);
     let server = fleet
         .start_with("mover", &[("TENANTRY_FAILPOINTS", "move.switching=delay")])
         .await;
@@ -35,11 +30,7 @@ async fn a_switch_that_conflicts_with_the_runners_heartbeat_runs_again() {
     };
     let before = retries().await;
 
-    let (method, path, body) = move_to_eu(&id);
-    server
-        .admin_json(method, &path, body)
-        .await
-        .expect(StatusCode::ACCEPTED);
+    start_move(&server, &id).await;
     let done = completed_move(&server, &id, "a switch with a heartbeat inside").await;
 
     assert_eq!(done["attempts"], 1, "no take-over, no new attempt: {done}");

@@ -12,8 +12,8 @@ use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use reqwest::{Method, StatusCode};
 
-use super::{completed_move, move_to_eu, second_cluster, wait_stopped};
-use crate::process::{Fleet, Server};
+use super::{completed_move, fleet_with_eu, second_cluster, start_move, wait_stopped};
+use crate::process::Server;
 
 /// Products seeded past the copy's batch of 1,000 documents.
 const SEEDED: usize = 1500;
@@ -23,12 +23,13 @@ async fn a_unique_key_freed_and_taken_again_during_a_move_does_not_fail_it() {
     let Some((_eu, eu_uri)) = second_cluster() else {
         return;
     };
-    let clusters = format!("eu={eu_uri}");
-    let fleet = Fleet::new(&[
-        ("TENANTRY_CLUSTERS", clusters.as_str()),
-        // The runner is stopped twice below: no take-over of its own move when it resumes.
-        ("TENANTRY_LEASE_SECS", "30"),
-    ]);
+    let fleet = fleet_with_eu(
+        &eu_uri,
+        &[
+            // The runner is stopped twice below: no take-over of its own move when it resumes.
+            ("TENANTRY_LEASE_SECS", "30"),
+        ],
+    );
     let server = fleet
         .start_with(
             "mover",
@@ -63,11 +64,7 @@ async fn a_unique_key_freed_and_taken_again_during_a_move_does_not_fail_it() {
         .collect();
     source.insert_many(seeded).await.unwrap();
 
-    let (method, path, body) = move_to_eu(&id);
-    server
-        .admin_json(method, &path, body)
-        .await
-        .expect(StatusCode::ACCEPTED);
+    start_move(&server, &id).await;
 
     // 1. The first copy has begun (its first collection, `_meta`, is copied): 300 products
     //    change, so that the catch-up's first round is not its last.
