@@ -84,6 +84,15 @@ pub fn section(md: &mut String, m: &MoveRun) {
         opt(m.write_pause_ms),
         opt(m.hold_logged_ms)
     );
+    if let Some(h) = &m.log.hold_steps {
+        let _ = writeln!(
+            md,
+            "The hold, step by step (server log): the source's fence flip {} ms, the change \
+             stream up to the cut-over's marker {} ms, copying the last round's {} keys {} ms, \
+             verification {} ms; cut-overs tried: {}.\n",
+            h.fence_ms, h.stream_ms, h.last_round_keys, h.copy_ms, h.verify_ms, h.cut_overs
+        );
+    }
     md.push_str(
         "| Window (by request start) | Seconds | req/s | reads p50 / p99 / max ms \
          | writes | writes p50 / p99 / max ms | writes > 1 s | errors |\n\

@@ -25,6 +25,37 @@ pub struct Round {
     pub keys: u64,
 }
 
+/// Where the hold's time went ("move: switched"), in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HoldSteps {
+    /// The source's fence flip (its transaction waits for the commands past a fence).
+    pub fence_ms: i64,
+    /// Reading the change stream up to the cut-over's marker.
+    pub stream_ms: i64,
+    /// Keys of the last round, and copying them.
+    pub last_round_keys: i64,
+    pub copy_ms: i64,
+    /// Comparing the keys not known equal and every collection's count.
+    pub verify_ms: i64,
+    /// Cut-overs tried (more than one: a late round released the writes).
+    pub cut_overs: i64,
+}
+
+impl HoldSteps {
+    /// From the fields of a "move: switched" line (`None` from a server that logs none).
+    fn of(event: &Value) -> Option<HoldSteps> {
+        let number = |field: &str| event[field].as_i64();
+        Some(HoldSteps {
+            fence_ms: number("fence_ms")?,
+            stream_ms: number("stream_ms")?,
+            last_round_keys: number("last_round_keys")?,
+            copy_ms: number("copy_ms")?,
+            verify_ms: number("verify_ms")?,
+            cut_overs: number("cut_overs")?,
+        })
+    }
+}
+
 /// The steps of the (one) move in a server log; times are milliseconds since 1970.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MoveLog {
@@ -40,6 +71,7 @@ pub struct MoveLog {
     pub held_ms: Option<i64>,
     /// "move: switched": the placement changed; held commands run again on the target.
     pub switched_ms: Option<i64>,
+    pub hold_steps: Option<HoldSteps>,
     /// The server's warnings and errors up to the time `parse` was given (the first few
     /// distinct ones).
     pub problems: Vec<Problem>,
@@ -89,7 +121,10 @@ impl MoveLog {
                 keys: event["keys"].as_u64().unwrap_or(0),
             }),
             "move: the source's writes are held" => self.held_ms = Some(at),
-            "move: switched" => self.switched_ms = Some(at),
+            "move: switched" => {
+                self.switched_ms = Some(at);
+                self.hold_steps = HoldSteps::of(event);
+            }
             _ => {}
         }
     }
@@ -237,7 +272,7 @@ mod tests {
             r#"{"timestamp":"2026-12-07T10:00:05.300000Z","level":"INFO","message":"move: the source's writes are held","fences":6}"#,
             r#"{"timestamp":"2026-12-07T10:00:05.420000Z","level":"WARN","message":"something slow"}"#,
             r#"{"timestamp":"2026-12-07T10:00:05.430000Z","level":"WARN","message":"something slow"}"#,
-            r#"{"timestamp":"2026-12-07T10:00:05.700000Z","level":"INFO","message":"move: switched","write_pause_ms":410}"#,
+            r#"{"timestamp":"2026-12-07T10:00:05.700000Z","level":"INFO","message":"move: switched","write_pause_ms":410,"fence_ms":12,"stream_ms":300,"last_round_keys":35,"copy_ms":40,"verify_ms":50,"cut_overs":1}"#,
         ]
         .join("\n");
         let parsed = MoveLog::parse(&log, None);
@@ -250,6 +285,10 @@ mod tests {
         assert_eq!((parsed.rounds[1].round, parsed.rounds[1].keys), (2, 40));
         assert_eq!(parsed.catch_up_seconds(), Some(0.8));
         assert_eq!(parsed.hold_ms(), Some(400));
+        let steps = parsed.hold_steps.as_ref().expect("the hold's steps");
+        assert_eq!((steps.fence_ms, steps.stream_ms), (12, 300));
+        assert_eq!((steps.last_round_keys, steps.copy_ms), (35, 40));
+        assert_eq!((steps.verify_ms, steps.cut_overs), (50, 1));
         assert_eq!(
             parsed.problems,
             [Problem {

@@ -384,7 +384,7 @@ impl Mover {
         let mut unsettled = verify::unequal(source, target, &found).await?;
         tracing::info!(tenant = %key, keys = changes::count(&found), unsettled = changes::count(&unsettled), "move: verified while serving");
         let mut cut_over = 1;
-        let (held, dirty) = loop {
+        let (held, fence_ms, dirty) = loop {
             self.catch_up(&mut changes, source, target, &marker, Some(&mut unsettled))
                 .await?;
             if !record::enter(catalog, move_, MoveState::CuttingOver).await? {
@@ -397,6 +397,7 @@ impl Mover {
             else {
                 return Err(MoveError::TakenOver);
             };
+            let fence_ms = millis(held.elapsed());
             tracing::info!(tenant = %key, fences = fenced, "move: the source's writes are held");
             failpoint::hit("move.cutting_over");
             let round = changes::mark(source, &marker).await?;
@@ -408,7 +409,7 @@ impl Mover {
             };
             let last = changes.drain_through(&marker, round, last_round).await;
             match last {
-                Ok(dirty) => break (held, dirty),
+                Ok(dirty) => break (held, fence_ms, dirty),
                 Err(MoveError::StreamBehind(_)) if cut_over < CUT_OVERS => {
                     // The writes must not wait for a lagging stream: released, then the
                     // catch-up goes on and the cut-over is tried again.
@@ -428,15 +429,22 @@ impl Mover {
                 Err(e) => return Err(e),
             }
         };
+        // Where the hold's time goes, for the log.
+        let stream_ms = millis(held.elapsed()) - fence_ms;
+        let last_round_keys = changes::count(&dirty);
+        let step = Instant::now();
         copy::keys(source, target, &dirty).await?;
+        let copy_ms = millis(step.elapsed());
+        let step = Instant::now();
         changes::merge(&mut unsettled, dirty);
         self.verify(source, target, &unsettled, &key).await?;
+        let verify_ms = millis(step.elapsed());
         meta::flip_fences(target, None, meta::MOVING, meta::LIVE).await?;
         target
             .collection::<Document>(meta::META)
             .delete_one(doc! {"_id": &marker})
             .await?;
-        let pause_ms = i64::try_from(held.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let pause_ms = millis(held.elapsed());
         let drop_after =
             DateTime::from_system_time(std::time::SystemTime::now() + self.settings.grace);
         if !record::switch(catalog, move_, &key, pause_ms, drop_after).await? {
@@ -446,7 +454,7 @@ impl Mover {
             };
         }
         self.catalog.invalidate(&tenant.id).await;
-        tracing::info!(tenant = %key, from = %move_.from, to = %move_.to, write_pause_ms = pause_ms, "move: switched");
+        tracing::info!(tenant = %key, from = %move_.from, to = %move_.to, write_pause_ms = pause_ms, fence_ms, stream_ms, last_round_keys, copy_ms, verify_ms, cut_overs = cut_over, "move: switched");
         failpoint::hit("move.after_switch");
         self.after_switch(&target_tenant, move_).await
     }
@@ -579,6 +587,10 @@ impl Mover {
         }
         Ok(worked)
     }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Resumes moves whose runner died and drops due sources every `every`, on this instance (any
