@@ -89,8 +89,14 @@ pub fn section(md: &mut String, m: &MoveRun) {
             md,
             "The hold, step by step (server log): the source's fence flip {} ms, the change \
              stream up to the cut-over's marker {} ms, copying the last round's {} keys {} ms, \
-             verification {} ms; cut-overs tried: {}.\n",
-            h.fence_ms, h.stream_ms, h.last_round_keys, h.copy_ms, h.verify_ms, h.cut_overs
+             verification of {} keys and the counts {} ms; cut-overs tried: {}.\n",
+            h.fence_ms,
+            h.stream_ms,
+            h.last_round_keys,
+            h.copy_ms,
+            h.compared_keys,
+            h.verify_ms,
+            h.cut_overs
         );
     }
     md.push_str(

@@ -35,7 +35,8 @@ pub struct HoldSteps {
     /// Keys of the last round, and copying them.
     pub last_round_keys: i64,
     pub copy_ms: i64,
-    /// Comparing the keys not known equal and every collection's count.
+    /// Comparing the keys not known equal (how many) and every collection's count.
+    pub compared_keys: i64,
     pub verify_ms: i64,
     /// Cut-overs tried (more than one: a late round released the writes).
     pub cut_overs: i64,
@@ -50,6 +51,7 @@ impl HoldSteps {
             stream_ms: number("stream_ms")?,
             last_round_keys: number("last_round_keys")?,
             copy_ms: number("copy_ms")?,
+            compared_keys: number("compared_keys")?,
             verify_ms: number("verify_ms")?,
             cut_overs: number("cut_overs")?,
         })
@@ -272,7 +274,7 @@ mod tests {
             r#"{"timestamp":"2026-12-07T10:00:05.300000Z","level":"INFO","message":"move: the source's writes are held","fences":6}"#,
             r#"{"timestamp":"2026-12-07T10:00:05.420000Z","level":"WARN","message":"something slow"}"#,
             r#"{"timestamp":"2026-12-07T10:00:05.430000Z","level":"WARN","message":"something slow"}"#,
-            r#"{"timestamp":"2026-12-07T10:00:05.700000Z","level":"INFO","message":"move: switched","write_pause_ms":410,"fence_ms":12,"stream_ms":300,"last_round_keys":35,"copy_ms":40,"verify_ms":50,"cut_overs":1}"#,
+            r#"{"timestamp":"2026-12-07T10:00:05.700000Z","level":"INFO","message":"move: switched","write_pause_ms":410,"fence_ms":12,"stream_ms":300,"last_round_keys":35,"copy_ms":40,"compared_keys":60,"verify_ms":50,"cut_overs":1}"#,
         ]
         .join("\n");
         let parsed = MoveLog::parse(&log, None);
@@ -288,7 +290,8 @@ mod tests {
         let steps = parsed.hold_steps.as_ref().expect("the hold's steps");
         assert_eq!((steps.fence_ms, steps.stream_ms), (12, 300));
         assert_eq!((steps.last_round_keys, steps.copy_ms), (35, 40));
-        assert_eq!((steps.verify_ms, steps.cut_overs), (50, 1));
+        assert_eq!((steps.compared_keys, steps.verify_ms), (60, 50));
+        assert_eq!(steps.cut_overs, 1);
         assert_eq!(
             parsed.problems,
             [Problem {

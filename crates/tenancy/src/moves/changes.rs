@@ -3,7 +3,7 @@
 //! dirty key reads the document's current state (or its absence), so applying keys in any order,
 //! or twice, converges on the source's state.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use mongodb::Database;
@@ -183,11 +183,34 @@ pub fn count(dirty: &DirtyKeys) -> usize {
     dirty.values().map(Vec::len).sum()
 }
 
-/// Adds `more` to `into`.
+/// Adds `more` to `into` (each key once).
 pub fn merge(into: &mut DirtyKeys, more: DirtyKeys) {
     for (collection, ids) in more {
-        into.entry(collection).or_default().extend(ids);
+        let kept = into.entry(collection).or_default();
+        let known: HashSet<Vec<u8>> = kept.iter().filter_map(key_bytes).collect();
+        kept.extend(
+            ids.into_iter()
+                .filter(|id| key_bytes(id).is_none_or(|k| !known.contains(&k))),
+        );
     }
+}
+
+/// After the keys of `compared` were compared again: those in `differ` are unsettled, the
+/// others are not any more (equal after their last copy); keys not compared stay as they were.
+pub fn settle(unsettled: &mut DirtyKeys, compared: &DirtyKeys, differ: DirtyKeys) {
+    for (collection, ids) in compared {
+        if let Some(kept) = unsettled.get_mut(collection) {
+            let now: HashSet<Vec<u8>> = ids.iter().filter_map(key_bytes).collect();
+            kept.retain(|id| key_bytes(id).is_none_or(|k| !now.contains(&k)));
+        }
+    }
+    unsettled.retain(|_, ids| !ids.is_empty());
+    merge(unsettled, differ);
+}
+
+/// An `_id`'s BSON bytes (`None` if it cannot be encoded: such a key is never deduplicated).
+fn key_bytes(id: &Bson) -> Option<Vec<u8>> {
+    mongodb::bson::to_vec(&doc! {"_id": id.clone()}).ok()
 }
 
 #[cfg(test)]
@@ -203,6 +226,36 @@ mod tests {
         };
         event.extend(change);
         mongodb::bson::from_document(event).expect("a change event")
+    }
+
+    fn keys(collection: &str, ids: &[&str]) -> DirtyKeys {
+        let ids = ids.iter().map(|id| Bson::from(*id)).collect();
+        DirtyKeys::from([(collection.to_string(), ids)])
+    }
+
+    #[test]
+    fn keys_compared_again_are_unsettled_only_if_they_still_differ() {
+        let mut unsettled = keys("orders", &["a", "b"]);
+        merge(&mut unsettled, keys("products", &["p"]));
+        merge(&mut unsettled, keys("orders", &["b", "c"]));
+        assert_eq!(
+            unsettled["orders"],
+            keys("orders", &["a", "b", "c"])["orders"]
+        );
+        // b and c compared again: c still differs, b is equal now; a was not compared.
+        settle(
+            &mut unsettled,
+            &keys("orders", &["b", "c", "d"]),
+            keys("orders", &["c", "d"]),
+        );
+        assert_eq!(
+            unsettled["orders"],
+            keys("orders", &["a", "c", "d"])["orders"]
+        );
+        // Every key of a collection settled: the collection is gone.
+        settle(&mut unsettled, &keys("products", &["p"]), DirtyKeys::new());
+        assert!(!unsettled.contains_key("products"));
+        assert_eq!(count(&unsettled), 3);
     }
 
     #[test]

@@ -128,31 +128,44 @@ fn taken_keys(e: &mongodb::error::Error) -> Option<i64> {
 
 /// Copies the dirty keys again: each document as the source has it now, or its absence. Per
 /// chunk of keys: one read, one delete of those gone and one write of the others (a cut-over's
-/// writes wait for the last round's copy); then once more the documents whose unique key was
-/// taken.
+/// writes wait for the last round's copy: the collections are copied at once); then once more
+/// the documents whose unique key was taken.
 pub async fn keys(
     source: &Database,
     target: &Database,
     dirty: &DirtyKeys,
 ) -> Result<usize, MoveError> {
-    let mut applied = 0;
-    for (name, ids) in dirty {
-        let mut taken = Vec::new();
-        for chunk in ids.chunks(BATCH) {
-            taken.extend(chunk_of_keys(source, target, name, chunk).await?);
-            applied += chunk.len();
-        }
-        if taken.is_empty() {
-            continue;
-        }
-        let mut left = 0;
-        for chunk in taken.chunks(BATCH) {
-            left += chunk_of_keys(source, target, name, chunk).await?.len();
-        }
-        // Those still taken are left to the verification.
-        tracing::info!(collection = %name, documents = taken.len(), left, "move: documents whose unique key was taken on the target are written again after the others");
+    let copied = futures::future::try_join_all(
+        dirty
+            .iter()
+            .map(|(name, ids)| keys_of(source, target, name, ids)),
+    )
+    .await?;
+    Ok(copied.into_iter().sum())
+}
+
+/// `keys` for the collection `name`, one chunk after the other (a chunk's deletions may free
+/// a unique key that an earlier chunk's document takes).
+async fn keys_of(
+    source: &Database,
+    target: &Database,
+    name: &str,
+    ids: &[Bson],
+) -> Result<usize, MoveError> {
+    let mut taken = Vec::new();
+    for chunk in ids.chunks(BATCH) {
+        taken.extend(chunk_of_keys(source, target, name, chunk).await?);
     }
-    Ok(applied)
+    if taken.is_empty() {
+        return Ok(ids.len());
+    }
+    let mut left = 0;
+    for chunk in taken.chunks(BATCH) {
+        left += chunk_of_keys(source, target, name, chunk).await?.len();
+    }
+    // Those still taken are left to the verification.
+    tracing::info!(collection = %name, documents = taken.len(), left, "move: documents whose unique key was taken on the target are written again after the others");
+    Ok(ids.len())
 }
 
 /// Copies one chunk of keys; the ids of the documents whose unique key is taken on the target.

@@ -437,6 +437,7 @@ impl Mover {
         let copy_ms = millis(step.elapsed());
         let step = Instant::now();
         changes::merge(&mut unsettled, dirty);
+        let compared_keys = changes::count(&unsettled);
         self.verify(source, target, &unsettled, &key).await?;
         let verify_ms = millis(step.elapsed());
         meta::flip_fences(target, None, meta::MOVING, meta::LIVE).await?;
@@ -454,7 +455,7 @@ impl Mover {
             };
         }
         self.catalog.invalidate(&tenant.id).await;
-        tracing::info!(tenant = %key, from = %move_.from, to = %move_.to, write_pause_ms = pause_ms, fence_ms, stream_ms, last_round_keys, copy_ms, verify_ms, cut_overs = cut_over, "move: switched");
+        tracing::info!(tenant = %key, from = %move_.from, to = %move_.to, write_pause_ms = pause_ms, fence_ms, stream_ms, last_round_keys, copy_ms, compared_keys, verify_ms, cut_overs = cut_over, "move: switched");
         failpoint::hit("move.after_switch");
         self.after_switch(&target_tenant, move_).await
     }
@@ -475,7 +476,8 @@ impl Mover {
             let dirty = changes.caught_up(source, marker, ROUND).await?;
             let keys = copy::keys(source, target, &dirty).await?;
             if let Some(unsettled) = unsettled.as_deref_mut() {
-                changes::merge(unsettled, verify::unequal(source, target, &dirty).await?);
+                let differ = verify::unequal(source, target, &dirty).await?;
+                changes::settle(unsettled, &dirty, differ);
             }
             failpoint::hit("move.catching_up");
             tracing::info!(database = source.name(), round, keys, "move: catching up");

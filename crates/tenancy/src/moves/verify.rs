@@ -88,41 +88,61 @@ pub async fn differences(source: &Database, target: &Database) -> Result<DirtyKe
 }
 
 /// The keys of `keys` whose documents differ between `source` and `target` (read at about the
-/// same time on both; a key written meanwhile is compared again after its next copy).
+/// same time on both; a key written meanwhile is compared again after its next copy). Every
+/// chunk of 1,000 keys is compared at once: a cut-over's writes wait for this.
 pub async fn unequal(
     source: &Database,
     target: &Database,
     keys: &DirtyKeys,
 ) -> Result<DirtyKeys, MoveError> {
+    let chunks = keys
+        .iter()
+        .flat_map(|(name, ids)| ids.chunks(1000).map(move |chunk| (name, chunk)));
+    let compared = futures::future::try_join_all(
+        chunks.map(|(name, chunk)| unequal_in(source, target, name, chunk)),
+    )
+    .await?;
     let mut differ = DirtyKeys::new();
-    for (name, ids) in keys {
-        for chunk in ids.chunks(1000) {
-            let read = |db: &Database| {
-                let collection = db.collection::<RawDocumentBuf>(name);
-                let filter = doc! {"_id": {"$in": chunk}};
-                async move {
-                    let documents: Vec<RawDocumentBuf> =
-                        collection.find(filter).await?.try_collect().await?;
-                    let mut by_id = HashMap::new();
-                    for document in documents {
-                        if let Some((key, _)) = id_bytes(&document)? {
-                            by_id.insert(key, document.into_bytes());
-                        }
-                    }
-                    Ok::<_, MoveError>(by_id)
-                }
-            };
-            let (on_source, on_target) = futures::try_join!(read(source), read(target))?;
-            for id in chunk {
-                let key = mongodb::bson::to_vec(&doc! {"_id": id.clone()})
-                    .map_err(|e| MoveError::Verify(e.to_string()))?;
-                if on_source.get(&key) != on_target.get(&key) {
-                    differ.entry(name.clone()).or_default().push(id.clone());
-                }
-            }
+    for (name, ids) in compared {
+        if !ids.is_empty() {
+            differ.entry(name.clone()).or_default().extend(ids);
         }
     }
     Ok(differ)
+}
+
+/// The keys of `chunk` whose documents differ in the collection `name`.
+async fn unequal_in<'a>(
+    source: &Database,
+    target: &Database,
+    name: &'a String,
+    chunk: &[Bson],
+) -> Result<(&'a String, Vec<Bson>), MoveError> {
+    let read = |db: &Database| {
+        let collection = db.collection::<RawDocumentBuf>(name);
+        let filter = doc! {"_id": {"$in": chunk}};
+        async move {
+            let documents: Vec<RawDocumentBuf> =
+                collection.find(filter).await?.try_collect().await?;
+            let mut by_id = HashMap::new();
+            for document in documents {
+                if let Some((key, _)) = id_bytes(&document)? {
+                    by_id.insert(key, document.into_bytes());
+                }
+            }
+            Ok::<_, MoveError>(by_id)
+        }
+    };
+    let (on_source, on_target) = futures::try_join!(read(source), read(target))?;
+    let mut differ = Vec::new();
+    for id in chunk {
+        let key = mongodb::bson::to_vec(&doc! {"_id": id.clone()})
+            .map_err(|e| MoveError::Verify(e.to_string()))?;
+        if on_source.get(&key) != on_target.get(&key) {
+            differ.push(id.clone());
+        }
+    }
+    Ok((name, differ))
 }
 
 /// Step 2: the collections where a document of `unsettled` still differs, or whose document
