@@ -159,6 +159,12 @@ async fn keys_of(
     if taken.is_empty() {
         return Ok(ids.len());
     }
+    // The target's copies of them are stale: gone first, so that documents that swapped
+    // unique values can both be written.
+    target
+        .collection::<Document>(name)
+        .delete_many(doc! {"_id": {"$in": &taken}})
+        .await?;
     let mut left = 0;
     for chunk in taken.chunks(BATCH) {
         left += chunk_of_keys(source, target, name, chunk).await?.len();

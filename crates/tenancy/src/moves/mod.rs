@@ -263,6 +263,16 @@ impl Mover {
             Ok(()) => Ok(record::load(catalog, &tenant.key()).await?.unwrap_or(move_)),
             Err(MoveError::TakenOver) => Err(MoveError::TakenOver),
             Err(e) => {
+                // The switch's commit may have gone through though its answer was an error (a
+                // lost reply, an unknown outcome): a switched move is finished, never undone
+                // (its target is the tenant's only live copy).
+                if let Some(now) = self.tenant_of(&move_).await?
+                    && now.cluster == move_.to
+                {
+                    tracing::warn!(tenant = %now.key(), error = %crate::ErrorChain(&e), "the move's switch committed though its answer was an error; finishing the move");
+                    self.after_switch(&now, &move_).await?;
+                    return Ok(record::load(catalog, &now.key()).await?.unwrap_or(move_));
+                }
                 tracing::error!(tenant = %tenant.key(), error = %crate::ErrorChain(&e), "move failed; the tenant stays where it was");
                 self.undo(&move_, Some(&tenant)).await?;
                 self.end(&move_, &e).await?;

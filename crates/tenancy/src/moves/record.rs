@@ -298,6 +298,13 @@ pub async fn switch(
             .await?;
         if placed.matched_count == 1 && done.matched_count == 1 {
             crate::transaction::commit::<TenancyError>(&mut session, started).await?;
+            // A test's stand-in for a commit whose answer is lost.
+            if crate::failpoint::fails("move.switch_answer_lost") {
+                return Err(crate::transaction::Abandoned::CommitUnknown {
+                    elapsed: started.elapsed(),
+                }
+                .into());
+            }
             Ok(true)
         } else {
             session.abort_transaction().await?;

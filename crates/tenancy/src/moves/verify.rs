@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use mongodb::Database;
 use mongodb::bson::{Bson, RawDocumentBuf, doc};
 use sha2::{Digest, Sha256};
@@ -23,6 +23,9 @@ use sha2::{Digest, Sha256};
 use super::MoveError;
 use super::changes::DirtyKeys;
 use super::copy;
+
+/// Chunks of keys compared at the same time (each reads both clusters).
+const AT_ONCE: usize = 8;
 
 /// The `_id` of a document, as its BSON bytes (the map key), and its SHA-256.
 type Digests = HashMap<Vec<u8>, [u8; 32]>;
@@ -88,8 +91,8 @@ pub async fn differences(source: &Database, target: &Database) -> Result<DirtyKe
 }
 
 /// The keys of `keys` whose documents differ between `source` and `target` (read at about the
-/// same time on both; a key written meanwhile is compared again after its next copy). Every
-/// chunk of 1,000 keys is compared at once: a cut-over's writes wait for this.
+/// same time on both; a key written meanwhile is compared again after its next copy). Chunks
+/// of 1,000 keys are compared `AT_ONCE` at a time: a cut-over's writes wait for this.
 pub async fn unequal(
     source: &Database,
     target: &Database,
@@ -98,10 +101,13 @@ pub async fn unequal(
     let chunks = keys
         .iter()
         .flat_map(|(name, ids)| ids.chunks(1000).map(move |chunk| (name, chunk)));
-    let compared = futures::future::try_join_all(
-        chunks.map(|(name, chunk)| unequal_in(source, target, name, chunk)),
-    )
-    .await?;
+    let work: Vec<_> = chunks
+        .map(|(name, chunk)| unequal_in(source, target, name, chunk))
+        .collect();
+    let compared: Vec<(&String, Vec<Bson>)> = futures::stream::iter(work)
+        .buffer_unordered(AT_ONCE)
+        .try_collect()
+        .await?;
     let mut differ = DirtyKeys::new();
     for (name, ids) in compared {
         if !ids.is_empty() {
